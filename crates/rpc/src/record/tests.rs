@@ -1,0 +1,132 @@
+use super::*;
+
+fn framed(records: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for r in records {
+        frame_record(r, &mut out);
+    }
+    out
+}
+
+fn drain(d: &mut RecordDecoder) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    while let Ok(Some(r)) = d.next_record() {
+        v.push(r);
+    }
+    v
+}
+
+#[test]
+fn marker_encoding() {
+    assert_eq!(encode_record_marker(5, true), [0x80, 0, 0, 5]);
+    assert_eq!(encode_record_marker(5, false), [0, 0, 0, 5]);
+    assert_eq!(
+        encode_record_marker(u32::MAX, false),
+        [0x7f, 0xff, 0xff, 0xff]
+    );
+}
+
+#[test]
+fn frame_and_build() {
+    assert_eq!(framed(&[b"abc"]), [0x80, 0, 0, 3, b'a', b'b', b'c']);
+    assert_eq!(framed(&[b""]), [0x80, 0, 0, 0]);
+    let built = build_record(|out| out.extend_from_slice(b"abc"));
+    assert_eq!(built, framed(&[b"abc"]));
+    assert_eq!(build_record(|out| out.clear()), [0x80, 0, 0, 0]);
+}
+
+#[test]
+fn single_and_back_to_back_records() {
+    let mut d = RecordDecoder::new(100);
+    assert_eq!(d.next_record(), Ok(None));
+    d.push(&framed(&[b"one", b"", b"three"]));
+    assert_eq!(drain(&mut d), [b"one".to_vec(), vec![], b"three".to_vec()]);
+    assert!(!d.is_mid_record());
+}
+
+#[test]
+fn multi_fragment_record_byte_by_byte() {
+    let mut s = Vec::new();
+    s.extend_from_slice(&encode_record_marker(2, false));
+    s.extend_from_slice(b"ab");
+    s.extend_from_slice(&encode_record_marker(0, false));
+    s.extend_from_slice(&encode_record_marker(3, true));
+    s.extend_from_slice(b"cde");
+    let mut d = RecordDecoder::new(5);
+    for (i, b) in s.iter().enumerate() {
+        d.push(std::slice::from_ref(b));
+        if i + 1 < s.len() {
+            assert_eq!(d.next_record(), Ok(None));
+            assert!(d.is_mid_record());
+        }
+    }
+    assert_eq!(d.next_record(), Ok(Some(b"abcde".to_vec())));
+    assert!(!d.is_mid_record());
+}
+
+#[test]
+fn oversized_fragment_fails_before_buffering() {
+    let mut d = RecordDecoder::new(1 << 20);
+    d.push(&[0x80, 0x20, 0, 0]); // 2 MiB, no payload sent
+    assert_eq!(
+        d.next_record(),
+        Err(RecordError::TooLarge {
+            len: 2 << 20,
+            max: 1 << 20
+        })
+    );
+    assert_eq!(d.current.capacity(), 0);
+    // Sticky; later input is ignored.
+    d.push(&framed(&[b"x"]));
+    assert!(d.next_record().is_err());
+}
+
+#[test]
+fn oversized_across_fragments_and_records_before_error_survive() {
+    let mut s = framed(&[b"ok"]);
+    s.extend_from_slice(&encode_record_marker(3, false));
+    s.extend_from_slice(b"abc");
+    s.extend_from_slice(&encode_record_marker(3, true));
+    let mut d = RecordDecoder::new(5);
+    d.push(&s);
+    assert_eq!(d.next_record(), Ok(Some(b"ok".to_vec())));
+    assert_eq!(
+        d.next_record(),
+        Err(RecordError::TooLarge { len: 6, max: 5 })
+    );
+    assert_eq!(d.max_record_len(), 5);
+}
+
+#[test]
+fn empty_fragments_are_bounded() {
+    let mut d = RecordDecoder::new(10).with_max_fragments(3);
+    let empty = encode_record_marker(0, false);
+    d.push(&empty);
+    d.push(&empty);
+    d.push(&empty);
+    assert_eq!(d.next_record(), Ok(None));
+    d.push(&empty);
+    assert_eq!(
+        d.next_record(),
+        Err(RecordError::TooManyFragments { max: 3 })
+    );
+    // The bound is per record.
+    let mut d = RecordDecoder::new(10).with_max_fragments(2);
+    for _ in 0..10 {
+        d.push(&empty);
+        d.push(&encode_record_marker(0, true));
+    }
+    assert_eq!(drain(&mut d).len(), 10);
+    assert_eq!(d.next_record(), Ok(None));
+}
+
+#[test]
+fn one_mebibyte_record_in_small_chunks() {
+    let payload: Vec<u8> = (0..(1usize << 20)).map(|i| i as u8).collect();
+    let s = framed(&[&payload]);
+    let mut d = RecordDecoder::new(1 << 20);
+    for chunk in s.chunks(1500) {
+        d.push(chunk);
+    }
+    assert_eq!(d.next_record(), Ok(Some(payload)));
+}
