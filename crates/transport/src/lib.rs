@@ -1,1 +1,39 @@
-//! placeholder
+//! ONC RPC server transport over TCP for nfsl, on tokio.
+//!
+//! It accepts connections, reassembles record-marked calls (RFC 5531 §11)
+//! with a bounded record size, answers every transport-level condition
+//! itself (`RPC_MISMATCH`, `PROG_UNAVAIL`, `PROG_MISMATCH`, `GARBAGE_ARGS`
+//! for undecodable headers, `AUTH_BADCRED`), runs the remaining calls
+//! concurrently on tokio's blocking pool through the synchronous
+//! [`RpcService`] trait, and writes replies as soon as each call finishes,
+//! out of order. Per connection, calls in flight are bounded, so a client
+//! that floods requests or stops reading replies gets backpressure.
+//! Non-idempotent calls go through a server-wide duplicate request cache.
+//! [`serve`] shuts down gracefully.
+//!
+//! Decisions worth knowing:
+//! - a record shorter than 4 bytes (no xid) or that is not a CALL is
+//!   dropped silently; the connection stays up;
+//! - a record over [`TransportConfig::max_record_len`] closes the
+//!   connection (the stream cannot be resynchronised) after replies to
+//!   calls already started have been written;
+//! - the reply verifier is always `AUTH_NONE`; call verifiers are not
+//!   checked.
+//!
+//! What it deliberately does not do: UDP, RPCSEC_GSS, TLS, rpcbind
+//! registration, client-side RPC, connection limits or idle timeouts, and
+//! binding sockets (the caller passes a bound listener, so it knows the
+//! address, e.g. after binding port 0).
+
+#![deny(missing_docs)]
+
+mod config;
+mod connection;
+mod dispatch;
+mod server;
+mod service;
+mod writer;
+
+pub use config::TransportConfig;
+pub use server::serve;
+pub use service::{CallContext, CallOutcome, ProgramVersions, RpcService};

@@ -1,0 +1,128 @@
+//! One TCP connection: a reader that reassembles records and dispatches
+//! calls, concurrently and bounded, and a writer task for the replies.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use nfsl_rpc::RecordDecoder;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::config::TransportConfig;
+use crate::dispatch::{execute, triage, Shared, Triage};
+use crate::service::RpcService;
+use crate::writer::{write_loop, Outgoing};
+
+/// Aborts the writer if the connection task is itself aborted (shutdown
+/// timeout), so the socket is closed rather than kept by the writer.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Resolves once shutdown has been requested (or the server is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Serves one connection until the peer closes it, it breaks, a record is
+/// oversized, or shutdown is requested; then waits for the calls already
+/// started to be answered.
+pub(crate) async fn run<S: RpcService>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared<S>>,
+    config: Arc<TransportConfig>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let local = match stream.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            warn!(%peer, error = %e, "cannot read local address; dropping connection");
+            return;
+        }
+    };
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+    }
+    debug!(%peer, %local, "connection accepted");
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
+    let mut writer = AbortOnDrop(tokio::spawn(write_loop(wr, rx)));
+    let permits = Arc::new(Semaphore::new(config.max_in_flight_per_connection.max(1)));
+    let mut decoder = RecordDecoder::new(config.max_record_len);
+    let mut buf = vec![0u8; config.read_buffer_size.max(4096)];
+
+    'conn: loop {
+        loop {
+            let record = match decoder.next_record() {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(%peer, error = %e, "closing connection");
+                    break 'conn;
+                }
+            };
+            let permit = tokio::select! {
+                biased;
+                _ = stopped(&mut shutdown) => break 'conn,
+                p = permits.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break 'conn,
+                },
+            };
+            match triage(&shared, record, peer, local) {
+                Triage::Drop => {}
+                Triage::Reply(reply) => {
+                    let _ = tx.send(Outgoing {
+                        reply,
+                        _permit: permit,
+                    });
+                }
+                Triage::Execute(call) => {
+                    let (shared, tx) = (shared.clone(), tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        if let Some(reply) = execute(&shared, call) {
+                            let _ = tx.send(Outgoing {
+                                reply,
+                                _permit: permit,
+                            });
+                        }
+                    });
+                }
+            }
+        }
+        let read = tokio::select! {
+            biased;
+            _ = stopped(&mut shutdown) => break,
+            _ = tx.closed() => break,
+            r = rd.read(&mut buf) => r,
+        };
+        match read {
+            Ok(0) => {
+                if decoder.is_mid_record() {
+                    debug!(%peer, "connection closed in the middle of a record");
+                }
+                break;
+            }
+            Ok(n) => decoder.push(&buf[..n]),
+            Err(e) => {
+                debug!(%peer, error = %e, "read failed");
+                break;
+            }
+        }
+    }
+    // The writer ends once every in-flight call has sent its reply and
+    // dropped its sender.
+    drop(tx);
+    if let Err(e) = (&mut writer.0).await {
+        warn!(%peer, error = %e, "connection writer failed");
+    }
+    debug!(%peer, "connection closed");
+}

@@ -1,0 +1,291 @@
+//! Per-call logic, independent of sockets: triage a record into a reply, a
+//! silent drop or a call to execute; execute it; consult the duplicate
+//! request cache; build the framed reply.
+
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use nfsl_rpc::{
+    build_record, encode_record_marker, encode_reply, encode_success_header, AcceptedReply, Auth,
+    AuthStat, CallHeader, DrcKey, DrcLookup, DuplicateRequestCache, OpaqueAuth, RejectedReply,
+    ReplyBody, RpcDecodeError, MAX_FRAGMENT_LEN, RPC_VERSION,
+};
+use tracing::{debug, error};
+
+use crate::service::{CallContext, CallOutcome, RpcService};
+
+/// The server-wide duplicate request cache; replies are stored framed.
+pub(crate) type Drc = Mutex<DuplicateRequestCache<DrcKey, Bytes>>;
+
+/// State shared by every connection of one server.
+pub(crate) struct Shared<S> {
+    pub(crate) service: Arc<S>,
+    pub(crate) drc: Drc,
+}
+
+impl<S> Shared<S> {
+    pub(crate) fn new(service: Arc<S>, drc_capacity: usize) -> Self {
+        Shared {
+            service,
+            drc: Mutex::new(DuplicateRequestCache::new(drc_capacity)),
+        }
+    }
+
+    fn drc(&self) -> MutexGuard<'_, DuplicateRequestCache<DrcKey, Bytes>> {
+        // The cache stays consistent even if a holder panicked: every
+        // operation completes or leaves it unchanged.
+        self.drc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A framed reply ready to write: `head` (record marker and RPC header, or
+/// the whole reply) followed by `body` (results, possibly empty), so large
+/// results are written as they are, never copied behind a header.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) head: Bytes,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Reply {
+    fn whole(bytes: Vec<u8>) -> Reply {
+        Reply {
+            head: Bytes::from(bytes),
+            body: Vec::new(),
+        }
+    }
+
+    fn accepted(xid: u32, stat: AcceptedReply<'_>) -> Reply {
+        Reply::message(
+            xid,
+            &ReplyBody::Accepted {
+                verifier: OpaqueAuth::NONE,
+                stat,
+            },
+        )
+    }
+
+    fn denied(xid: u32, rejected: RejectedReply) -> Reply {
+        Reply::message(xid, &ReplyBody::Denied(rejected))
+    }
+
+    fn message(xid: u32, body: &ReplyBody<'_>) -> Reply {
+        Reply::whole(build_record(|out| encode_reply(xid, body, out)))
+    }
+
+    fn success(xid: u32, results: Vec<u8>) -> Reply {
+        let mut head = Vec::with_capacity(28);
+        head.extend_from_slice(&[0; 4]);
+        encode_success_header(xid, &OpaqueAuth::NONE, &mut head);
+        let len = head.len() - 4 + results.len();
+        if len > MAX_FRAGMENT_LEN {
+            error!(
+                xid,
+                len, "reply too large for one fragment; answering SYSTEM_ERR"
+            );
+            return Reply::accepted(xid, AcceptedReply::SystemErr);
+        }
+        head[..4].copy_from_slice(&encode_record_marker(len as u32, true));
+        Reply {
+            head: Bytes::from(head),
+            body: results,
+        }
+    }
+
+    /// The reply as one contiguous buffer (copies `body`; used for the
+    /// small replies of non-idempotent calls kept in the cache).
+    fn flatten(self) -> Bytes {
+        if self.body.is_empty() {
+            return self.head;
+        }
+        let mut all = Vec::with_capacity(self.head.len() + self.body.len());
+        all.extend_from_slice(&self.head);
+        all.extend_from_slice(&self.body);
+        Bytes::from(all)
+    }
+}
+
+/// A call that passed every transport-level check.
+#[derive(Debug)]
+pub(crate) struct Call {
+    ctx: CallContext,
+    record: Vec<u8>,
+    args_start: usize,
+    drc_key: Option<DrcKey>,
+}
+
+/// What to do with one record.
+#[derive(Debug)]
+pub(crate) enum Triage {
+    /// Send nothing.
+    Drop,
+    /// Send this reply without involving the service.
+    Reply(Reply),
+    /// Run the call on the blocking pool.
+    Execute(Call),
+}
+
+/// Decides what to do with a record received from `peer` on `local`.
+pub(crate) fn triage<S: RpcService>(
+    shared: &Shared<S>,
+    record: Vec<u8>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Triage {
+    let (header, args) = match CallHeader::decode_prefix(&record) {
+        Ok(split) => split,
+        Err(e) => return triage_undecodable(e, peer),
+    };
+    let xid = header.xid;
+    let auth = match Auth::from_credential(&header.credential) {
+        Ok(Auth::Other(flavor)) => {
+            debug!(xid, %peer, flavor, "unsupported auth flavor");
+            return Triage::Reply(Reply::denied(
+                xid,
+                RejectedReply::AuthError(AuthStat::BadCred),
+            ));
+        }
+        Ok(auth) => auth,
+        Err(stat) => {
+            debug!(xid, %peer, ?stat, "malformed credential");
+            return Triage::Reply(Reply::denied(xid, RejectedReply::AuthError(stat)));
+        }
+    };
+    let service = &shared.service;
+    let Some(range) = service
+        .programs()
+        .iter()
+        .find(|p| p.program == header.program)
+    else {
+        debug!(xid, %peer, program = header.program, "program unavailable");
+        return Triage::Reply(Reply::accepted(xid, AcceptedReply::ProgUnavail));
+    };
+    if header.version < range.low || header.version > range.high {
+        debug!(xid, %peer, program = header.program, version = header.version, "version mismatch");
+        let (low, high) = (range.low, range.high);
+        return Triage::Reply(Reply::accepted(
+            xid,
+            AcceptedReply::ProgMismatch { low, high },
+        ));
+    }
+    let mut drc_key = None;
+    if service.is_non_idempotent(header.program, header.version, header.procedure) {
+        let key = DrcKey::new(peer.ip(), &header, args);
+        match shared.drc().begin(&key) {
+            DrcLookup::New => drc_key = Some(key),
+            DrcLookup::InProgress => {
+                debug!(xid, %peer, "retransmission of a call in progress: dropped");
+                return Triage::Drop;
+            }
+            DrcLookup::Done(reply) => {
+                debug!(xid, %peer, "retransmission: replaying cached reply");
+                return Triage::Reply(Reply {
+                    head: reply,
+                    body: Vec::new(),
+                });
+            }
+        }
+    }
+    let args_start = record.len() - args.len();
+    Triage::Execute(Call {
+        ctx: CallContext {
+            xid,
+            program: header.program,
+            version: header.version,
+            procedure: header.procedure,
+            auth,
+            peer,
+            local,
+        },
+        record,
+        args_start,
+        drc_key,
+    })
+}
+
+fn triage_undecodable(e: RpcDecodeError, peer: SocketAddr) -> Triage {
+    debug!(%peer, error = %e, "undecodable call header");
+    match e {
+        RpcDecodeError::NoXid | RpcDecodeError::NotACall { .. } => Triage::Drop,
+        RpcDecodeError::RpcVersionMismatch { xid, .. } => Triage::Reply(Reply::denied(
+            xid,
+            RejectedReply::RpcMismatch {
+                low: RPC_VERSION,
+                high: RPC_VERSION,
+            },
+        )),
+        RpcDecodeError::BadHeader { xid, .. } => {
+            Triage::Reply(Reply::accepted(xid, AcceptedReply::GarbageArgs))
+        }
+    }
+}
+
+/// Removes the in-progress DRC mark if the call ends without a stored
+/// reply, including by panic, so a retransmission is not dropped forever.
+struct DrcGuard<'a> {
+    drc: &'a Drc,
+    key: Option<DrcKey>,
+}
+
+impl Drop for DrcGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut drc = self.drc.lock().unwrap_or_else(|e| e.into_inner());
+            drc.abandon(&key);
+        }
+    }
+}
+
+/// Runs a call (blocking) and returns its framed reply, if any.
+pub(crate) fn execute<S: RpcService>(shared: &Shared<S>, call: Call) -> Option<Reply> {
+    let mut guard = DrcGuard {
+        drc: &shared.drc,
+        key: call.drc_key,
+    };
+    let ctx = &call.ctx;
+    let args = call.record.get(call.args_start..).unwrap_or_default();
+    let mut results = Vec::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        shared.service.call(ctx, args, &mut results)
+    }))
+    .unwrap_or_else(|_| {
+        error!(
+            xid = ctx.xid,
+            program = ctx.program,
+            procedure = ctx.procedure,
+            "service panicked"
+        );
+        CallOutcome::SystemErr
+    });
+    debug!(
+        xid = ctx.xid,
+        peer = %ctx.peer,
+        program = ctx.program,
+        version = ctx.version,
+        procedure = ctx.procedure,
+        ?outcome,
+        "call done"
+    );
+    let xid = ctx.xid;
+    let reply = match outcome {
+        CallOutcome::Success => Reply::success(xid, results),
+        CallOutcome::ProcUnavail => Reply::accepted(xid, AcceptedReply::ProcUnavail),
+        CallOutcome::GarbageArgs => Reply::accepted(xid, AcceptedReply::GarbageArgs),
+        CallOutcome::SystemErr => Reply::accepted(xid, AcceptedReply::SystemErr),
+        CallOutcome::AuthError(stat) => Reply::denied(xid, RejectedReply::AuthError(stat)),
+        CallOutcome::Drop => return None,
+    };
+    match guard.key.take() {
+        None => Some(reply),
+        Some(key) => {
+            let bytes = reply.flatten();
+            shared.drc().complete(&key, bytes.clone());
+            Some(Reply {
+                head: bytes,
+                body: Vec::new(),
+            })
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The interface between the transport and the RPC programs it serves.
+
+use std::net::SocketAddr;
+
+use nfsl_rpc::{Auth, AuthStat};
+
+/// One program served, with the inclusive range of versions supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramVersions {
+    /// Program number.
+    pub program: u32,
+    /// Lowest version served.
+    pub low: u32,
+    /// Highest version served.
+    pub high: u32,
+}
+
+/// What the transport knows about a call when it hands it to the service.
+/// The program and version have already been checked against
+/// [`RpcService::programs`]; the procedure has not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallContext {
+    /// Transaction id.
+    pub xid: u32,
+    /// Program number.
+    pub program: u32,
+    /// Program version (within the served range).
+    pub version: u32,
+    /// Procedure number.
+    pub procedure: u32,
+    /// The caller's credential: [`Auth::None`] or [`Auth::Sys`] (other
+    /// flavours are refused with `AUTH_BADCRED` before reaching the service).
+    pub auth: Auth,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The server address the client connected to.
+    pub local: SocketAddr,
+}
+
+/// How a call ended; the transport turns it into the RPC reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// `SUCCESS`; the results are what the service appended to `results`.
+    Success,
+    /// `PROC_UNAVAIL`: no such procedure in this program version.
+    ProcUnavail,
+    /// `GARBAGE_ARGS`: the arguments could not be decoded.
+    GarbageArgs,
+    /// `SYSTEM_ERR`: the server failed in a way the protocol cannot express.
+    SystemErr,
+    /// `MSG_DENIED` / `AUTH_ERROR` with this status (e.g. `AUTH_TOOWEAK`).
+    AuthError(AuthStat),
+    /// Send no reply at all (the client will retransmit).
+    Drop,
+}
+
+/// An RPC server's programs, as the transport sees them.
+///
+/// Calls are executed on tokio's blocking thread pool, many at a time, so
+/// `call` may block (filesystem syscalls) and must be thread-safe. If it
+/// panics, the panic is caught and the client gets `SYSTEM_ERR`.
+pub trait RpcService: Send + Sync + 'static {
+    /// Programs served, each with its supported version range (used to
+    /// answer `PROG_UNAVAIL` / `PROG_MISMATCH`). The first entry for a
+    /// program number wins. Called for every call, so keep it cheap.
+    fn programs(&self) -> &[ProgramVersions];
+
+    /// Whether a retransmission of this call must get the original reply
+    /// rather than be executed again (non-idempotent procedures such as
+    /// CREATE, REMOVE, RENAME); such calls go through the duplicate request
+    /// cache.
+    fn is_non_idempotent(&self, program: u32, version: u32, procedure: u32) -> bool;
+
+    /// Executes one call. `args` are the XDR arguments after the call
+    /// header. On [`CallOutcome::Success`] the results are whatever was
+    /// appended to `results` (which starts empty); otherwise `results` is
+    /// ignored.
+    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Vec<u8>) -> CallOutcome;
+}

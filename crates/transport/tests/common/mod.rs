@@ -1,0 +1,230 @@
+//! A test RPC program and a raw-socket client for the transport tests.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nfsl_rpc::{AuthStat, CallHeader, OpaqueAuth};
+use nfsl_transport::{
+    serve, CallContext, CallOutcome, ProgramVersions, RpcService, TransportConfig,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The test program: 0x20000001, versions 1..=2.
+pub const PROG: u32 = 0x2000_0001;
+/// Returns no results.
+pub const NULL: u32 = 0;
+/// Echoes its arguments verbatim; GARBAGE_ARGS if not a multiple of 4.
+pub const ECHO: u32 = 1;
+/// Sleeps for the u32 milliseconds in its arguments, then echoes them.
+pub const SLEEP: u32 = 2;
+/// Non-idempotent: increments the counter and returns its new value.
+pub const INCR: u32 = 3;
+/// Non-idempotent: sleeps for the u32 ms in its arguments, then increments.
+pub const SLOW_INCR: u32 = 4;
+/// Panics.
+pub const PANIC: u32 = 5;
+/// Returns CallOutcome::Drop.
+pub const DROP: u32 = 6;
+/// Returns AUTH_TOOWEAK.
+pub const TOO_WEAK: u32 = 7;
+
+#[derive(Default)]
+pub struct TestService {
+    pub counter: AtomicU32,
+}
+
+const PROGRAMS: &[ProgramVersions] = &[ProgramVersions {
+    program: PROG,
+    low: 1,
+    high: 2,
+}];
+
+fn arg_u32(args: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(args.get(..4)?.try_into().ok()?))
+}
+
+impl RpcService for TestService {
+    fn programs(&self) -> &[ProgramVersions] {
+        PROGRAMS
+    }
+    fn is_non_idempotent(&self, _program: u32, _version: u32, procedure: u32) -> bool {
+        matches!(procedure, INCR | SLOW_INCR)
+    }
+    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Vec<u8>) -> CallOutcome {
+        match ctx.procedure {
+            NULL => CallOutcome::Success,
+            ECHO if args.len().is_multiple_of(4) => {
+                results.extend_from_slice(args);
+                CallOutcome::Success
+            }
+            ECHO => CallOutcome::GarbageArgs,
+            SLEEP | SLOW_INCR => {
+                let Some(ms) = arg_u32(args) else {
+                    return CallOutcome::GarbageArgs;
+                };
+                std::thread::sleep(Duration::from_millis(ms.into()));
+                if ctx.procedure == SLOW_INCR {
+                    let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+                    results.extend_from_slice(&n.to_be_bytes());
+                } else {
+                    results.extend_from_slice(args);
+                }
+                CallOutcome::Success
+            }
+            INCR => {
+                let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+                results.extend_from_slice(&n.to_be_bytes());
+                CallOutcome::Success
+            }
+            PANIC => panic!("test service asked to panic"),
+            DROP => CallOutcome::Drop,
+            TOO_WEAK => CallOutcome::AuthError(AuthStat::TooWeak),
+            _ => CallOutcome::ProcUnavail,
+        }
+    }
+}
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub service: Arc<TestService>,
+    stop: Option<oneshot::Sender<()>>,
+    pub handle: JoinHandle<()>,
+}
+
+impl TestServer {
+    pub async fn start(config: TransportConfig) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local_addr");
+        let service = Arc::new(TestService::default());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(serve(listener, service.clone(), config, async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            service,
+            stop: Some(stop),
+            handle,
+        }
+    }
+
+    pub async fn default() -> TestServer {
+        TestServer::start(TransportConfig::default()).await
+    }
+
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.addr).await.expect("connect")
+    }
+}
+
+/// Big-endian words, for writing expected bytes by hand.
+pub fn words(ws: &[u32]) -> Vec<u8> {
+    ws.iter().flat_map(|w| w.to_be_bytes()).collect()
+}
+
+/// A call message (unframed) with AUTH_NONE and the given fields.
+pub fn call_msg(xid: u32, rpcvers: u32, prog: u32, vers: u32, proc_: u32, args: &[u8]) -> Vec<u8> {
+    call_msg_cred(xid, rpcvers, prog, vers, proc_, &OpaqueAuth::NONE, args)
+}
+
+/// A call message (unframed) with the given credential.
+pub fn call_msg_cred(
+    xid: u32,
+    rpc_version: u32,
+    program: u32,
+    version: u32,
+    procedure: u32,
+    credential: &OpaqueAuth,
+    args: &[u8],
+) -> Vec<u8> {
+    let header = CallHeader {
+        xid,
+        rpc_version,
+        program,
+        version,
+        procedure,
+        credential: credential.clone(),
+        verifier: OpaqueAuth::NONE,
+    };
+    let mut out = Vec::new();
+    header.encode_call(args, &mut out);
+    out
+}
+
+/// `msg` as a single-fragment record.
+pub fn record(msg: &[u8]) -> Vec<u8> {
+    let mut out = (0x8000_0000u32 | msg.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(msg);
+    out
+}
+
+/// A framed call to the test program, version 1, AUTH_NONE.
+pub fn call(xid: u32, proc_: u32, args: &[u8]) -> Vec<u8> {
+    record(&call_msg(xid, 2, PROG, 1, proc_, args))
+}
+
+/// The expected bytes of an accepted SUCCESS reply with `results`.
+pub fn success(xid: u32, results: &[u8]) -> Vec<u8> {
+    let mut r = words(&[xid, 1, 0, 0, 0, 0]);
+    r.extend_from_slice(results);
+    r
+}
+
+pub async fn send(s: &mut TcpStream, bytes: &[u8]) {
+    s.write_all(bytes).await.expect("write");
+}
+
+/// Reads one record (any number of fragments), failing after 3 s.
+pub async fn read_record(s: &mut TcpStream) -> Vec<u8> {
+    tokio::time::timeout(Duration::from_secs(3), async {
+        let mut out = Vec::new();
+        loop {
+            let mut marker = [0u8; 4];
+            s.read_exact(&mut marker).await.expect("read marker");
+            let m = u32::from_be_bytes(marker);
+            let start = out.len();
+            out.resize(start + (m & 0x7fff_ffff) as usize, 0);
+            s.read_exact(&mut out[start..])
+                .await
+                .expect("read fragment");
+            if m & 0x8000_0000 != 0 {
+                return out;
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for a reply")
+}
+
+/// Sends one framed call and returns the reply record.
+pub async fn roundtrip(s: &mut TcpStream, framed: &[u8]) -> Vec<u8> {
+    send(s, framed).await;
+    read_record(s).await
+}
+
+/// The xid of a reply record.
+pub fn xid_of(reply: &[u8]) -> u32 {
+    u32::from_be_bytes(reply[..4].try_into().expect("reply has an xid"))
+}
+
+/// Whether the peer closes the connection (EOF or reset) within 3 s.
+pub async fn closed_by_peer(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}

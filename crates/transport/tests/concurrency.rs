@@ -1,0 +1,180 @@
+//! Concurrency, ordering, the duplicate request cache and shutdown.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nfsl_transport::TransportConfig;
+
+#[tokio::test]
+async fn replies_go_out_of_order_as_calls_finish() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    send(&mut s, &call(1, SLEEP, &words(&[300]))).await;
+    send(&mut s, &call(2, ECHO, &words(&[5]))).await;
+    assert_eq!(read_record(&mut s).await, success(2, &words(&[5])));
+    assert_eq!(read_record(&mut s).await, success(1, &words(&[300])));
+}
+
+#[tokio::test]
+async fn calls_on_one_connection_run_concurrently() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    let start = Instant::now();
+    let mut batch = Vec::new();
+    for xid in 0..16 {
+        batch.extend_from_slice(&call(xid, SLEEP, &words(&[200])));
+    }
+    send(&mut s, &batch).await;
+    let mut xids: Vec<u32> = Vec::new();
+    for _ in 0..16 {
+        xids.push(xid_of(&read_record(&mut s).await));
+    }
+    xids.sort_unstable();
+    assert_eq!(xids, (0..16).collect::<Vec<_>>());
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn in_flight_limit_applies_backpressure() {
+    let config = TransportConfig {
+        max_in_flight_per_connection: 2,
+        ..TransportConfig::default()
+    };
+    let srv = TestServer::start(config).await;
+    let mut s = srv.connect().await;
+    let start = Instant::now();
+    let mut batch = Vec::new();
+    for xid in 0..6 {
+        batch.extend_from_slice(&call(xid, SLEEP, &words(&[100])));
+    }
+    send(&mut s, &batch).await;
+    for _ in 0..6 {
+        read_record(&mut s).await;
+    }
+    // Three waves of two.
+    assert!(
+        start.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn many_connections_at_once() {
+    let srv = TestServer::default().await;
+    let mut tasks = Vec::new();
+    for c in 0..32u32 {
+        let mut s = srv.connect().await;
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10u32 {
+                let xid = c * 100 + i;
+                let args = words(&[c, i]);
+                assert_eq!(
+                    roundtrip(&mut s, &call(xid, ECHO, &args)).await,
+                    success(xid, &args)
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client task");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_request_cache_replays_non_idempotent_calls() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    let first = roundtrip(&mut s, &call(7, INCR, &[])).await;
+    assert_eq!(first, success(7, &words(&[1])));
+    // Retransmission, on another connection too: same reply, no execution.
+    assert_eq!(roundtrip(&mut s, &call(7, INCR, &[])).await, first);
+    let mut other = srv.connect().await;
+    assert_eq!(roundtrip(&mut other, &call(7, INCR, &[])).await, first);
+    assert_eq!(srv.service.counter.load(Ordering::SeqCst), 1);
+    // A new xid, or the same xid with different arguments, executes.
+    assert_eq!(
+        roundtrip(&mut s, &call(8, INCR, &[])).await,
+        success(8, &words(&[2]))
+    );
+    assert_eq!(
+        roundtrip(&mut s, &call(7, INCR, &words(&[0]))).await,
+        success(7, &words(&[3]))
+    );
+    // Idempotent calls are not cached: an echo with a reused xid executes.
+    assert_eq!(
+        roundtrip(&mut s, &call(7, ECHO, &words(&[9]))).await,
+        success(7, &words(&[9]))
+    );
+}
+
+#[tokio::test]
+async fn retransmission_of_call_in_progress_is_dropped() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    let slow = call(9, SLOW_INCR, &words(&[200]));
+    send(&mut s, &slow).await;
+    send(&mut s, &slow).await;
+    send(&mut s, &call(10, NULL, &[])).await;
+    assert_eq!(read_record(&mut s).await, success(10, &[]));
+    assert_eq!(read_record(&mut s).await, success(9, &words(&[1])));
+    // Had the duplicate run, its reply would come before this one.
+    assert_eq!(
+        roundtrip(&mut s, &call(11, NULL, &[])).await,
+        success(11, &[])
+    );
+    assert_eq!(srv.service.counter.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_calls() {
+    let mut srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    let mut idle = srv.connect().await;
+    assert_eq!(
+        roundtrip(&mut idle, &call(1, NULL, &[])).await,
+        success(1, &[])
+    );
+    send(&mut s, &call(2, SLEEP, &words(&[300]))).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    srv.shutdown();
+    assert_eq!(read_record(&mut s).await, success(2, &words(&[300])));
+    assert!(closed_by_peer(&mut s).await);
+    assert!(closed_by_peer(&mut idle).await);
+    tokio::time::timeout(Duration::from_secs(2), &mut srv.handle)
+        .await
+        .expect("serve returns")
+        .expect("serve task");
+    assert!(tokio::net::TcpStream::connect(srv.addr).await.is_err());
+}
+
+#[tokio::test]
+async fn shutdown_timeout_bounds_the_wait() {
+    let config = TransportConfig {
+        shutdown_timeout: Duration::from_millis(100),
+        ..TransportConfig::default()
+    };
+    let mut srv = TestServer::start(config).await;
+    let mut s = srv.connect().await;
+    send(&mut s, &call(1, SLEEP, &words(&[1000]))).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    srv.shutdown();
+    tokio::time::timeout(Duration::from_secs(2), &mut srv.handle)
+        .await
+        .expect("serve returns")
+        .expect("serve task");
+    assert!(
+        start.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(closed_by_peer(&mut s).await);
+}
