@@ -1,0 +1,251 @@
+//! exports(5) syntax: tokenizing and building the table.
+//!
+//! Lexical rules: `#` at the start of a token begins a comment running to
+//! the end of the physical line; a backslash before a newline continues
+//! the entry on the next line (acting as white space between tokens, and
+//! vanishing inside quotes); `\ooo` (three octal digits) is that byte, as
+//! `exportfs` writes unusual characters; any other backslash is literal;
+//! double quotes quote white space and `#` and may appear anywhere in a
+//! token (`"/a b"`, `/srv/"x y"`).
+//!
+//! Entry grammar: `path [-default_opts] [client[(opts)]]...`, where a
+//! `-opts` token (allowed anywhere after the path) changes the defaults for
+//! the clients after it, and a path with no clients is exported to `*`.
+//! A `(opts)` token with no client name means `*(opts)`, as knfsd does
+//! (with a warning: `host (rw)` gives `host` read-only and everyone
+//! read-write).
+
+use std::ffi::OsStr;
+use std::net::IpAddr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::ExportsError;
+use super::{normalize, ClientMatch, Export, ExportId, ExportOptions, ExportRule, ExportTable};
+
+/// One token and the physical line it starts on.
+struct Token {
+    bytes: Vec<u8>,
+    line: usize,
+}
+
+fn err(line: usize, message: impl Into<String>) -> ExportsError {
+    ExportsError::Syntax {
+        line,
+        message: message.into(),
+    }
+}
+
+/// Splits `text` into entries (logical lines) of tokens.
+fn tokenize(text: &str) -> Result<Vec<Vec<Token>>, ExportsError> {
+    let b = text.as_bytes();
+    let mut entries = Vec::new();
+    let mut entry: Vec<Token> = Vec::new();
+    let mut tok: Option<Token> = None;
+    let mut quote_line: Option<usize> = None;
+    let mut line = 1;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        if c == b'\\' {
+            let rest = b.get(i..).unwrap_or_default();
+            let nl = if rest.starts_with(b"\n") {
+                1
+            } else if rest.starts_with(b"\r\n") {
+                2
+            } else {
+                0
+            };
+            if nl > 0 {
+                i += nl;
+                line += 1;
+                if quote_line.is_none() {
+                    entry.extend(tok.take());
+                }
+                continue;
+            }
+            let byte = match rest.get(..3) {
+                Some(&[d0 @ b'0'..=b'3', d1 @ b'0'..=b'7', d2 @ b'0'..=b'7']) => {
+                    i += 3;
+                    (d0 - b'0') << 6 | (d1 - b'0') << 3 | (d2 - b'0')
+                }
+                _ => b'\\',
+            };
+            tok.get_or_insert_with(|| Token {
+                bytes: Vec::new(),
+                line,
+            })
+            .bytes
+            .push(byte);
+            continue;
+        }
+        if let Some(ql) = quote_line {
+            match c {
+                b'"' => quote_line = None,
+                b'\n' => return Err(err(ql, "unterminated quote")),
+                _ => tok
+                    .get_or_insert_with(|| Token {
+                        bytes: Vec::new(),
+                        line,
+                    })
+                    .bytes
+                    .push(c),
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                tok.get_or_insert_with(|| Token {
+                    bytes: Vec::new(),
+                    line,
+                });
+                quote_line = Some(line);
+            }
+            b'#' if tok.is_none() => {
+                while b.get(i).is_some_and(|&c| c != b'\n') {
+                    i += 1;
+                }
+            }
+            b' ' | b'\t' | b'\r' => entry.extend(tok.take()),
+            b'\n' => {
+                entry.extend(tok.take());
+                if !entry.is_empty() {
+                    entries.push(std::mem::take(&mut entry));
+                }
+                line += 1;
+            }
+            _ => tok
+                .get_or_insert_with(|| Token {
+                    bytes: Vec::new(),
+                    line,
+                })
+                .bytes
+                .push(c),
+        }
+    }
+    if let Some(ql) = quote_line {
+        return Err(err(ql, "unterminated quote"));
+    }
+    entry.extend(tok.take());
+    if !entry.is_empty() {
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// Parses a whole exports file.
+pub(super) fn parse(
+    text: &str,
+    resolve: &dyn Fn(&str) -> Result<Vec<IpAddr>, String>,
+) -> Result<ExportTable, ExportsError> {
+    let mut table = ExportTable::default();
+    for entry in tokenize(text)? {
+        parse_entry(&entry, resolve, &mut table)?;
+    }
+    Ok(table)
+}
+
+fn parse_entry(
+    entry: &[Token],
+    resolve: &dyn Fn(&str) -> Result<Vec<IpAddr>, String>,
+    table: &mut ExportTable,
+) -> Result<(), ExportsError> {
+    let Some((path_tok, clients)) = entry.split_first() else {
+        return Ok(());
+    };
+    let path = Path::new(OsStr::from_bytes(&path_tok.bytes));
+    if !path.is_absolute() {
+        return Err(err(
+            path_tok.line,
+            format!("export path '{}' is not absolute", path.display()),
+        ));
+    }
+    let path = normalize(path);
+    let mut defaults = ExportOptions::default();
+    let mut rules = Vec::new();
+    for t in clients {
+        let text = std::str::from_utf8(&t.bytes)
+            .map_err(|_| err(t.line, "client specification is not valid UTF-8"))?;
+        if let Some(opts) = text.strip_prefix('-') {
+            if opts.is_empty() {
+                return Err(err(t.line, "empty default option list '-'"));
+            }
+            defaults.apply(opts).map_err(|m| err(t.line, m))?;
+            continue;
+        }
+        let (spec, opts) = split_client(text).map_err(|m| err(t.line, m))?;
+        if spec.is_empty() {
+            tracing::warn!(
+                line = t.line,
+                "no host name before '({opts})'; exporting {} to everyone (write '*({opts})')",
+                path.display()
+            );
+        }
+        let client = ClientMatch::parse(spec, resolve).map_err(|m| err(t.line, m))?;
+        let mut options = defaults.clone();
+        options.apply(opts).map_err(|m| err(t.line, m))?;
+        rules.push(ExportRule { client, options });
+    }
+    if rules.is_empty() {
+        tracing::warn!(
+            line = path_tok.line,
+            "no clients for {}; exporting to everyone ('*')",
+            path.display()
+        );
+        rules.push(ExportRule {
+            client: ClientMatch::Any,
+            options: defaults,
+        });
+    }
+    add(table, path, rules, path_tok.line)
+}
+
+/// Splits `host(opts)` into `("host", "opts")`; `host` alone has no options.
+fn split_client(text: &str) -> Result<(&str, &str), String> {
+    match text.split_once('(') {
+        None if text.contains(')') => Err(format!("unbalanced ')' in '{text}'")),
+        None => Ok((text, "")),
+        Some((spec, rest)) => match rest.strip_suffix(')') {
+            Some(opts) if !opts.contains(['(', ')']) => Ok((spec, opts)),
+            _ => Err(format!(
+                "malformed options in '{text}': expected client(opt,opt,...)"
+            )),
+        },
+    }
+}
+
+/// Adds rules for `path`, merging with an earlier entry for the same path.
+fn add(
+    table: &mut ExportTable,
+    path: PathBuf,
+    rules: Vec<ExportRule>,
+    line: usize,
+) -> Result<(), ExportsError> {
+    let export = match table.exports.iter().position(|e| e.path == path) {
+        Some(i) => &mut table.exports[i],
+        None => {
+            table.exports.push(Export {
+                id: ExportId::from_path(&path),
+                path,
+                rules: Vec::new(),
+            });
+            let last = table.exports.len() - 1;
+            &mut table.exports[last]
+        }
+    };
+    export.rules.extend(rules);
+    let mut fsids = export.rules.iter().filter_map(|r| r.options.fsid);
+    if let Some(first) = fsids.next() {
+        if let Some(other) = fsids.find(|f| *f != first) {
+            return Err(err(
+                line,
+                format!(
+                    "conflicting fsid={first} and fsid={other} for {}",
+                    export.path.display()
+                ),
+            ));
+        }
+        export.id = ExportId(first);
+    }
+    Ok(())
+}
