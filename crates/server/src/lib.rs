@@ -19,5 +19,10 @@
 pub mod creds;
 pub mod exports;
 pub mod handle;
+mod mount3;
 pub mod names;
+mod nfs3;
+mod server;
 pub mod state;
+
+pub use server::{NfsServer, ServerConfig, ServerError};

@@ -1,0 +1,206 @@
+//! Who is calling, which export a handle belongs to, what the caller may
+//! do there, and the resolved file a procedure works on.
+
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+
+use nfsl_proto::nfs3::{Fattr3, Filename3, NfsFh3, Nfsstat3, PostOpAttr, WccData};
+use nfsl_rpc::Auth;
+use nfsl_transport::CallContext;
+use rustix::fs::{accessat, fstat, AtFlags, FileType, Stat};
+
+use super::attrs::{fattr3, wcc_data};
+use super::errors::{nfsstat_from_errno, nfsstat_from_io};
+use crate::creds::{CallerIdentity, CredentialGuard, Credentials};
+use crate::exports::ExportOptions;
+use crate::handle::{Access, HandleError};
+use crate::names::{validate_name, Name, NameError};
+use crate::server::{ExportRuntime, Shared};
+
+/// The caller of one RPC: where it came from and who it claims to be.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) peer: SocketAddr,
+    pub(crate) identity: CallerIdentity,
+}
+
+impl Caller {
+    /// The caller of an authenticated call (the transport has already
+    /// rejected flavors other than AUTH_NONE and AUTH_SYS).
+    pub(crate) fn from_call(ctx: &CallContext) -> Caller {
+        let identity = match &ctx.auth {
+            Auth::Sys(p) => CallerIdentity::Unix {
+                uid: p.uid,
+                gid: p.gid,
+                groups: p.gids.clone(),
+            },
+            _ => CallerIdentity::Anonymous,
+        };
+        Caller {
+            peer: ctx.peer,
+            identity,
+        }
+    }
+}
+
+/// The NFSv3 status for a handle that could not be resolved.
+pub(crate) fn handle_status(e: &HandleError) -> Nfsstat3 {
+    match e {
+        HandleError::BadHandle => Nfsstat3::Badhandle,
+        HandleError::Stale | HandleError::OtherFilesystem => Nfsstat3::Stale,
+        HandleError::TooBig(_) => Nfsstat3::Serverfault,
+        HandleError::Io(e) => nfsstat_from_io(e),
+    }
+}
+
+/// Checks a name from the wire. Too long is NAMETOOLONG; empty, `/` or NUL
+/// is ACCES (what Linux's `lookup_one_len` gives knfsd).
+pub(crate) fn check_name(name: &Filename3) -> Result<Name<'_>, Nfsstat3> {
+    validate_name(&name.0).map_err(|e| match e {
+        NameError::TooLong => Nfsstat3::Nametoolong,
+        _ => Nfsstat3::Acces,
+    })
+}
+
+impl Shared {
+    /// The export `fh` belongs to and the caller's options there, applying
+    /// the export's client list and its `secure` (privileged port) rule.
+    pub(crate) fn authorize(
+        &self,
+        c: &Caller,
+        fh: &NfsFh3,
+    ) -> Result<(&ExportRuntime, &ExportOptions), Nfsstat3> {
+        let Some(id) = crate::handle::handle_export_id(&fh.0) else {
+            return Err(Nfsstat3::Badhandle);
+        };
+        let rt = self
+            .exports
+            .iter()
+            .find(|e| e.export.id == id)
+            .ok_or(Nfsstat3::Stale)?;
+        let options = rt.export.options_for(c.peer.ip()).ok_or(Nfsstat3::Acces)?;
+        if options.secure && c.peer.port() >= 1024 {
+            return Err(Nfsstat3::Perm);
+        }
+        Ok((rt, options))
+    }
+
+    /// Authorizes the caller for `fh`'s export and resolves it (with the
+    /// server's credentials), opened as `access` says.
+    pub(crate) fn target(
+        &self,
+        c: &Caller,
+        fh: &NfsFh3,
+        access: Access,
+    ) -> Result<Target<'_>, Nfsstat3> {
+        let (rt, options) = self.authorize(c, fh)?;
+        let fd = rt
+            .fs
+            .resolve(&fh.0, access)
+            .map_err(|e| handle_status(&e))?;
+        let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
+        Ok(Target {
+            rt,
+            options,
+            creds: options.credentials_for(&c.identity),
+            fd,
+            stat,
+        })
+    }
+
+    /// [`Shared::target`] for a handle that must name a directory
+    /// (NOTDIR otherwise), opened `O_PATH` for `*at()` calls.
+    pub(crate) fn dir_target(&self, c: &Caller, fh: &NfsFh3) -> Result<Target<'_>, Nfsstat3> {
+        let t = self.target(c, fh, Access::Path)?;
+        if t.file_type() != FileType::Directory {
+            return Err(Nfsstat3::Notdir);
+        }
+        Ok(t)
+    }
+}
+
+/// A resolved file handle: the open file, its attributes when resolved,
+/// and the caller's credentials and options on its export.
+#[derive(Debug)]
+pub(crate) struct Target<'a> {
+    pub(crate) rt: &'a ExportRuntime,
+    pub(crate) options: &'a ExportOptions,
+    pub(crate) creds: Credentials,
+    pub(crate) fd: OwnedFd,
+    pub(crate) stat: Stat,
+}
+
+impl Target<'_> {
+    /// The `fsid` reported in attributes: the export's id.
+    pub(crate) fn fsid(&self) -> u64 {
+        u64::from(self.rt.export.id.0)
+    }
+
+    /// The file's type.
+    pub(crate) fn file_type(&self) -> FileType {
+        FileType::from_raw_mode(self.stat.st_mode as _)
+    }
+
+    /// Attributes as resolved.
+    pub(crate) fn attr(&self) -> Fattr3 {
+        fattr3(&self.stat, self.fsid())
+    }
+
+    /// Attributes now (after an operation); `None` if `fstat` fails.
+    pub(crate) fn post_op(&self) -> PostOpAttr {
+        fstat(&self.fd).ok().map(|st| fattr3(&st, self.fsid()))
+    }
+
+    /// Weak cache consistency data: attributes as resolved, and now.
+    pub(crate) fn wcc(&self) -> WccData {
+        wcc_data(Some(&self.stat), fstat(&self.fd).ok().as_ref(), self.fsid())
+    }
+
+    /// Switches this thread to the caller's credentials until the guard
+    /// drops. Failing to switch is a server fault, never a silent root op.
+    pub(crate) fn assume(&self) -> Result<CredentialGuard, Nfsstat3> {
+        self.creds.assume().map_err(|e| {
+            tracing::error!(error = %e, "cannot assume caller credentials");
+            Nfsstat3::Serverfault
+        })
+    }
+
+    /// ROFS on a read-only export.
+    pub(crate) fn check_writable(&self) -> Result<(), Nfsstat3> {
+        if self.options.read_only {
+            Err(Nfsstat3::Rofs)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether the caller may access the file's data, as knfsd's
+    /// `nfsd_permission` decides for READ and WRITE: the kernel's check for
+    /// the caller's credentials (modes and ACLs), then the owner override
+    /// (the owner may read and write a file whatever its mode, so that a
+    /// file created read-only can still be written by its creator), and
+    /// for reads, execute permission (clients read executables to run
+    /// them). `mode` is `rustix::fs::Access::READ_OK` or `WRITE_OK`.
+    pub(crate) fn may(&self, mode: rustix::fs::Access) -> Result<(), Nfsstat3> {
+        use rustix::fs::Access as A;
+        if mode.contains(A::WRITE_OK) {
+            self.check_writable()?;
+        }
+        let _guard = self.assume()?;
+        let check = |m| accessat(&self.fd, "", m, AtFlags::EACCESS | AtFlags::EMPTY_PATH);
+        match check(mode) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => {
+                if self.creds.uid == self.stat.st_uid
+                    || (mode == A::READ_OK && check(A::EXEC_OK).is_ok())
+                {
+                    Ok(())
+                } else {
+                    Err(Nfsstat3::Acces)
+                }
+            }
+            Err(rustix::io::Errno::ROFS) => Err(Nfsstat3::Rofs),
+            Err(e) => Err(nfsstat_from_errno(e)),
+        }
+    }
+}

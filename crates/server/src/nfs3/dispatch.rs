@@ -1,0 +1,63 @@
+//! Decoding NFSv3 arguments, routing to the procedure, encoding results.
+
+use nfsl_proto::nfs3::*;
+use nfsl_transport::{CallContext, CallOutcome};
+use nfsl_xdr::{decode_exact, Xdr};
+
+use super::context::Caller;
+use super::Nfs3;
+
+/// Decodes `A` (the whole argument buffer, no trailing bytes), runs `f` and
+/// encodes its result; undecodable arguments are GARBAGE_ARGS.
+fn run<A: Xdr, R: Xdr>(args: &[u8], results: &mut Vec<u8>, f: impl FnOnce(A) -> R) -> CallOutcome {
+    match decode_exact::<A>(args) {
+        Ok(a) => {
+            f(a).encode(results);
+            CallOutcome::Success
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "undecodable NFSv3 arguments");
+            CallOutcome::GarbageArgs
+        }
+    }
+}
+
+impl Nfs3 {
+    /// Executes one NFSv3 call.
+    pub(crate) fn dispatch(
+        &self,
+        ctx: &CallContext,
+        args: &[u8],
+        out: &mut Vec<u8>,
+    ) -> CallOutcome {
+        let Some(procedure) = Nfs3Procedure::from_u32(ctx.procedure) else {
+            return CallOutcome::ProcUnavail;
+        };
+        let c = Caller::from_call(ctx);
+        let c = &c;
+        match procedure {
+            Nfs3Procedure::Null => run(args, out, |()| ()),
+            Nfs3Procedure::Getattr => run(args, out, |a| self.getattr(c, a)),
+            Nfs3Procedure::Setattr => run(args, out, |a| self.setattr(c, a)),
+            Nfs3Procedure::Lookup => run(args, out, |a| self.lookup(c, a)),
+            Nfs3Procedure::Access => run(args, out, |a| self.access(c, a)),
+            Nfs3Procedure::Readlink => run(args, out, |a| self.readlink(c, a)),
+            Nfs3Procedure::Read => run(args, out, |a| self.read(c, a)),
+            Nfs3Procedure::Write => run(args, out, |a| self.write(c, a)),
+            Nfs3Procedure::Create => run(args, out, |a| self.create(c, a)),
+            Nfs3Procedure::Mkdir => run(args, out, |a| self.mkdir(c, a)),
+            Nfs3Procedure::Symlink => run(args, out, |a| self.symlink(c, a)),
+            Nfs3Procedure::Mknod => run(args, out, |a| self.mknod(c, a)),
+            Nfs3Procedure::Remove => run(args, out, |a| self.remove(c, a)),
+            Nfs3Procedure::Rmdir => run(args, out, |a| self.rmdir(c, a)),
+            Nfs3Procedure::Rename => run(args, out, |a| self.rename(c, a)),
+            Nfs3Procedure::Link => run(args, out, |a| self.link(c, a)),
+            Nfs3Procedure::Readdir => run(args, out, |a| self.readdir(c, a)),
+            Nfs3Procedure::Readdirplus => run(args, out, |a| self.readdirplus(c, a)),
+            Nfs3Procedure::Fsstat => run(args, out, |a| self.fsstat(c, a)),
+            Nfs3Procedure::Fsinfo => run(args, out, |a| self.fsinfo(c, a)),
+            Nfs3Procedure::Pathconf => run(args, out, |a| self.pathconf(c, a)),
+            Nfs3Procedure::Commit => run(args, out, |a| self.commit(c, a)),
+        }
+    }
+}

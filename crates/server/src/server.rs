@@ -1,0 +1,160 @@
+//! [`NfsServer`]: the exports opened for serving, the state that survives
+//! restarts, and the RPC programs (NFSv3, MOUNT v3) answered on them.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nfsl_proto::mount3::{MOUNT_PROGRAM, MOUNT_V3};
+use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
+use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, RpcService};
+
+use crate::exports::{Export, ExportTable, ExportsError};
+use crate::handle::{handle_export_id, ExportFs};
+use crate::mount3::{Mount3, MountTable};
+use crate::nfs3::Nfs3;
+use crate::state::{ServerState, WriteVerifier};
+
+/// What `nfsl serve` needs to start a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// What to export to whom.
+    pub exports: ExportTable,
+    /// Where the handle secret lives (see [`ServerState`]).
+    pub state_dir: PathBuf,
+    /// Largest READ/WRITE payload offered in FSINFO (rtmax/wtmax).
+    pub max_io_size: u32,
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The exports are invalid (missing directory, duplicate id...).
+    #[error(transparent)]
+    Exports(#[from] ExportsError),
+    /// The state directory could not be opened or created.
+    #[error("state directory {}: {source}", path.display())]
+    State {
+        /// The directory.
+        path: PathBuf,
+        /// The failure.
+        source: io::Error,
+    },
+    /// An export directory could not be opened.
+    #[error("export {}: {source}", path.display())]
+    Export {
+        /// The directory.
+        path: PathBuf,
+        /// The failure.
+        source: io::Error,
+    },
+}
+
+/// One export, opened: its configuration and its file system access.
+#[derive(Debug)]
+pub(crate) struct ExportRuntime {
+    pub(crate) export: Export,
+    pub(crate) fs: ExportFs,
+}
+
+/// What every procedure shares: the exports and this instance's verifier.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) exports: Vec<ExportRuntime>,
+    pub(crate) verifier: WriteVerifier,
+    pub(crate) max_io_size: u32,
+}
+
+impl Shared {
+    /// The export a handle claims to belong to (not yet authenticated).
+    pub(crate) fn export_of_handle(&self, fh: &[u8]) -> Option<&ExportRuntime> {
+        let id = handle_export_id(fh)?;
+        self.exports.iter().find(|e| e.export.id == id)
+    }
+}
+
+/// The NFSv3 + MOUNT v3 server: implements [`RpcService`] for the transport.
+pub struct NfsServer {
+    programs: Vec<ProgramVersions>,
+    nfs3: Nfs3,
+    mount3: Mount3,
+    state: ServerState,
+}
+
+impl NfsServer {
+    /// Validates the exports, opens the state directory and every export.
+    pub fn new(mut config: ServerConfig) -> Result<NfsServer, ServerError> {
+        config.exports.validate()?;
+        let state = ServerState::open(&config.state_dir).map_err(|source| ServerError::State {
+            path: config.state_dir.clone(),
+            source,
+        })?;
+        let mut exports = Vec::new();
+        for export in config.exports.exports {
+            let fs =
+                ExportFs::open(&export.path, export.id, state.handle_key()).map_err(|source| {
+                    ServerError::Export {
+                        path: export.path.clone(),
+                        source,
+                    }
+                })?;
+            exports.push(ExportRuntime { export, fs });
+        }
+        let shared = Arc::new(Shared {
+            exports,
+            verifier: state.write_verifier(),
+            max_io_size: config.max_io_size,
+        });
+        Ok(NfsServer {
+            programs: vec![
+                ProgramVersions {
+                    program: NFS_PROGRAM,
+                    low: NFS_V3,
+                    high: NFS_V3,
+                },
+                ProgramVersions {
+                    program: MOUNT_PROGRAM,
+                    low: MOUNT_V3,
+                    high: MOUNT_V3,
+                },
+            ],
+            nfs3: Nfs3::new(shared.clone()),
+            mount3: Mount3::new(shared, MountTable::default()),
+            state,
+        })
+    }
+
+    /// The state directory in use.
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.state.dir()
+    }
+
+    /// The exports being served, in order.
+    pub fn exports(&self) -> Vec<&Export> {
+        self.nfs3
+            .shared()
+            .exports
+            .iter()
+            .map(|e| &e.export)
+            .collect()
+    }
+}
+
+impl RpcService for NfsServer {
+    fn programs(&self) -> &[ProgramVersions] {
+        &self.programs
+    }
+
+    fn is_non_idempotent(&self, program: u32, _version: u32, procedure: u32) -> bool {
+        program == NFS_PROGRAM
+            && Nfs3Procedure::from_u32(procedure).is_some_and(Nfs3Procedure::is_non_idempotent)
+    }
+
+    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Vec<u8>) -> CallOutcome {
+        match ctx.program {
+            NFS_PROGRAM => self.nfs3.dispatch(ctx, args, results),
+            MOUNT_PROGRAM => self.mount3.dispatch(ctx, args, results),
+            _ => CallOutcome::ProcUnavail,
+        }
+    }
+}
