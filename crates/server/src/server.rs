@@ -158,3 +158,11 @@ impl RpcService for NfsServer {
         }
     }
 }
+
+#[cfg(test)]
+impl NfsServer {
+    /// The shared state, so tests can take handles without MOUNT/LOOKUP.
+    pub(crate) fn shared_for_tests(&self) -> &Shared {
+        self.nfs3.shared()
+    }
+}

@@ -1,19 +1,95 @@
-//! REMOVE, RMDIR, RENAME. (Placeholder: being written.)
+//! REMOVE, RMDIR, RENAME: taking entries away, under the caller's
+//! credentials so the kernel applies directory permissions and the
+//! sticky bit as for a local user.
+//!
+//! `.` and `..` are never removed or renamed: INVAL, knfsd's answer (see
+//! [`crate::names`]).
 
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
+use rustix::fs::AtFlags;
 
-use super::context::Caller;
+use super::context::{check_name, Caller, Target};
+use super::errors::nfsstat_from_errno;
 use super::Nfs3;
+use crate::names::Name;
+
+#[cfg(test)]
+mod tests;
 
 impl Nfs3 {
-    pub(super) fn remove(&self, _c: &Caller, _a: Remove3Args) -> Remove3Res {
-        NfsResult::Err(Nfsstat3::Notsupp, WccData::default())
+    /// REMOVE of a directory is ISDIR (Linux's `unlink` gives EISDIR).
+    pub(super) fn remove(&self, c: &Caller, a: Remove3Args) -> Remove3Res {
+        self.unlink(c, &a.object, AtFlags::empty())
     }
-    pub(super) fn rmdir(&self, _c: &Caller, _a: Rmdir3Args) -> Rmdir3Res {
-        NfsResult::Err(Nfsstat3::Notsupp, WccData::default())
+
+    /// RMDIR of a non-empty directory is NOTEMPTY, of anything else NOTDIR.
+    pub(super) fn rmdir(&self, c: &Caller, a: Rmdir3Args) -> Rmdir3Res {
+        self.unlink(c, &a.object, AtFlags::REMOVEDIR)
     }
-    pub(super) fn rename(&self, _c: &Caller, _a: Rename3Args) -> Rename3Res {
-        NfsResult::Err(Nfsstat3::Notsupp, Rename3Wcc::default())
+
+    /// Both directories must be in the same export (XDEV otherwise, even
+    /// on one file system: a rename must not move files between exports
+    /// with different options). Renaming a file onto another link of the
+    /// same file succeeds and changes nothing (POSIX `rename`).
+    pub(super) fn rename(&self, c: &Caller, a: Rename3Args) -> Rename3Res {
+        let from = match self.shared.dir_target(c, &a.from.dir) {
+            Ok(t) => t,
+            Err(s) => return NfsResult::Err(s, Rename3Wcc::default()),
+        };
+        let to = match self.shared.dir_target(c, &a.to.dir) {
+            Ok(t) => t,
+            Err(s) => {
+                let wcc = Rename3Wcc {
+                    fromdir_wcc: from.wcc(),
+                    todir_wcc: WccData::default(),
+                };
+                return NfsResult::Err(s, wcc);
+            }
+        };
+        let result = (|| {
+            if from.rt.export.id != to.rt.export.id {
+                return Err(Nfsstat3::Xdev);
+            }
+            let from_name = removable(&from, &a.from.name)?;
+            let to_name = removable(&to, &a.to.name)?;
+            let _guard = from.assume()?;
+            rustix::fs::renameat(&from.fd, from_name.as_os_str(), &to.fd, to_name.as_os_str())
+                .map_err(nfsstat_from_errno)
+        })();
+        let wcc = Rename3Wcc {
+            fromdir_wcc: from.wcc(),
+            todir_wcc: to.wcc(),
+        };
+        match result {
+            Ok(()) => NfsResult::Ok(wcc),
+            Err(s) => NfsResult::Err(s, wcc),
+        }
     }
+
+    /// REMOVE (`flags` empty) and RMDIR (`AT_REMOVEDIR`).
+    fn unlink(&self, c: &Caller, object: &DirOpArgs3, flags: AtFlags) -> Remove3Res {
+        let dt = match self.shared.dir_target(c, &object.dir) {
+            Ok(t) => t,
+            Err(s) => return NfsResult::Err(s, WccData::default()),
+        };
+        let result = removable(&dt, &object.name).and_then(|name| {
+            let _guard = dt.assume()?;
+            rustix::fs::unlinkat(&dt.fd, name.as_os_str(), flags).map_err(nfsstat_from_errno)
+        });
+        match result {
+            Ok(()) => NfsResult::Ok(Remove3ResOk { dir_wcc: dt.wcc() }),
+            Err(s) => NfsResult::Err(s, dt.wcc()),
+        }
+    }
+}
+
+/// A name that may be removed or renamed in a writable export.
+fn removable<'n>(dt: &Target<'_>, name: &'n Filename3) -> Result<Name<'n>, Nfsstat3> {
+    dt.check_writable()?;
+    let name = check_name(name)?;
+    if name.is_special() {
+        return Err(Nfsstat3::Inval);
+    }
+    Ok(name)
 }
