@@ -1,6 +1,32 @@
 //! `nfsl serve`: export directories over NFSv3 + MOUNT v3.
+//!
+//! One TCP port serves both programs (no rpcbind registration: clients are
+//! told the port, e.g. libnfs's `nfsport=`/`mountport=`). The first line
+//! on stdout is `listening on ADDR`, so scripts and tests that ask for
+//! port 0 learn the port; everything else goes to stderr.
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use nfsl_server::exports::{ExportOptions, ExportTable};
+use nfsl_server::state::ServerState;
+use nfsl_server::{NfsServer, ServerConfig};
+use nfsl_transport::TransportConfig;
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Largest READ/WRITE payload offered (FSINFO rtmax/wtmax): 1 MiB, what
+/// Linux clients and libnfs use at most.
+const MAX_IO_SIZE: u32 = 1 << 20;
+
+/// Room for the RPC and NFS headers of a WRITE beside its payload.
+const WRITE_HEADER_ROOM: usize = 64 << 10;
+
+/// How long blocking work (in-flight procedures) may keep the process
+/// alive after the transport has shut down.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// Arguments of `nfsl serve`.
 #[derive(clap::Args)]
@@ -24,7 +50,77 @@ pub struct ServeArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// The exports the command line asks for.
+fn export_table(args: &ServeArgs) -> anyhow::Result<ExportTable> {
+    let table = match (&args.exports, &args.dir) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            ExportTable::parse(&text).with_context(|| format!("{}", file.display()))?
+        }
+        (None, Some(dir)) => ExportTable::single(dir, ExportOptions::parse_list(&args.options)?),
+        (None, None) => bail!("nothing to export: give a directory or --exports FILE"),
+    };
+    if table.exports.is_empty() {
+        bail!("the exports file lists no exports");
+    }
+    Ok(table)
+}
+
 /// Runs the server until SIGINT or SIGTERM.
-pub fn run(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the server is not wired up yet")
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let exports = export_table(&args)?;
+    let state_dir = match args.state_dir {
+        Some(d) => d,
+        None => ServerState::default_dir()
+            .context("cannot choose a state directory (no HOME); use --state-dir")?,
+    };
+    let server = NfsServer::new(ServerConfig {
+        exports,
+        state_dir,
+        max_io_size: MAX_IO_SIZE,
+    })?;
+    let mut config = TransportConfig::default();
+    config.max_record_len = config
+        .max_record_len
+        .max(MAX_IO_SIZE as usize + WRITE_HEADER_ROOM);
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(async {
+        // Handlers first: a signal right after the `listening on` line must
+        // already mean a clean shutdown, not the default death.
+        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let listener = tokio::net::TcpListener::bind((args.bind, args.port))
+            .await
+            .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
+        let addr = listener.local_addr().context("listening address")?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {addr}")
+            .and_then(|()| out.flush())
+            .context("writing to stdout")?;
+        drop(out);
+        tracing::info!(state_dir = %server.state_dir().display(), "nfsl serving on {addr}");
+        for e in server.exports() {
+            let rules: Vec<String> = e
+                .rules
+                .iter()
+                .map(|r| format!("{}({})", r.client, r.options))
+                .collect();
+            tracing::info!(path = %e.path.display(), id = %e.id, rules = %rules.join(" "), "export");
+        }
+        let shutdown = async move {
+            tokio::select! {
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            }
+        };
+        nfsl_transport::serve(listener, Arc::new(server), config, shutdown).await;
+        anyhow::Ok(())
+    });
+    rt.shutdown_timeout(RUNTIME_SHUTDOWN);
+    result
 }

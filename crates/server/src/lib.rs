@@ -24,5 +24,7 @@ pub mod names;
 mod nfs3;
 mod server;
 pub mod state;
+#[cfg(test)]
+mod testkit;
 
 pub use server::{NfsServer, ServerConfig, ServerError};

@@ -10,7 +10,7 @@ use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
 use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
-use crate::handle::{handle_export_id, ExportFs};
+use crate::handle::ExportFs;
 use crate::mount3::{Mount3, MountTable};
 use crate::nfs3::Nfs3;
 use crate::state::{ServerState, WriteVerifier};
@@ -63,14 +63,6 @@ pub(crate) struct Shared {
     pub(crate) exports: Vec<ExportRuntime>,
     pub(crate) verifier: WriteVerifier,
     pub(crate) max_io_size: u32,
-}
-
-impl Shared {
-    /// The export a handle claims to belong to (not yet authenticated).
-    pub(crate) fn export_of_handle(&self, fh: &[u8]) -> Option<&ExportRuntime> {
-        let id = handle_export_id(fh)?;
-        self.exports.iter().find(|e| e.export.id == id)
-    }
 }
 
 /// The NFSv3 + MOUNT v3 server: implements [`RpcService`] for the transport.

@@ -30,7 +30,7 @@ pub fn nfstime(seconds: i64, nanoseconds: i64) -> Nfstime3 {
 pub fn fattr3(st: &Stat, fsid: u64) -> Fattr3 {
     Fattr3 {
         ftype: ftype_of(st),
-        mode: st.st_mode as u32 & 0o7777,
+        mode: st.st_mode & 0o7777,
         nlink: st.st_nlink as u32,
         uid: st.st_uid,
         gid: st.st_gid,
@@ -41,10 +41,10 @@ pub fn fattr3(st: &Stat, fsid: u64) -> Fattr3 {
             specdata2: minor(st.st_rdev as _),
         },
         fsid,
-        fileid: st.st_ino as u64,
-        atime: nfstime(st.st_atime as i64, st.st_atime_nsec as i64),
-        mtime: nfstime(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        ctime: nfstime(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        fileid: st.st_ino,
+        atime: nfstime(st.st_atime, st.st_atime_nsec as i64),
+        mtime: nfstime(st.st_mtime, st.st_mtime_nsec as i64),
+        ctime: nfstime(st.st_ctime, st.st_ctime_nsec as i64),
     }
 }
 
@@ -52,8 +52,8 @@ pub fn fattr3(st: &Stat, fsid: u64) -> Fattr3 {
 pub fn wcc_attr(st: &Stat) -> WccAttr {
     WccAttr {
         size: st.st_size as u64,
-        mtime: nfstime(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        ctime: nfstime(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        mtime: nfstime(st.st_mtime, st.st_mtime_nsec as i64),
+        ctime: nfstime(st.st_ctime, st.st_ctime_nsec as i64),
     }
 }
 

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use nfsl_proto::nfs3::{Fattr3, Filename3, NfsFh3, Nfsstat3, PostOpAttr, WccData};
 use nfsl_rpc::Auth;
 use nfsl_transport::CallContext;
-use rustix::fs::{accessat, fstat, AtFlags, FileType, Stat};
+use rustix::fs::{fstat, FileType, Stat};
 
 use super::attrs::{fattr3, wcc_data};
 use super::errors::{nfsstat_from_errno, nfsstat_from_io};
@@ -187,7 +187,7 @@ impl Target<'_> {
             self.check_writable()?;
         }
         let _guard = self.assume()?;
-        let check = |m| accessat(&self.fd, "", m, AtFlags::EACCESS | AtFlags::EMPTY_PATH);
+        let check = |m| access_fd(&self.fd, m);
         match check(mode) {
             Ok(()) => Ok(()),
             Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => {
@@ -202,5 +202,42 @@ impl Target<'_> {
             Err(rustix::io::Errno::ROFS) => Err(Nfsstat3::Rofs),
             Err(e) => Err(nfsstat_from_errno(e)),
         }
+    }
+}
+
+/// `faccessat2(fd, "", mode, AT_EACCESS | AT_EMPTY_PATH)`: whether this
+/// thread's filesystem credentials (fsuid, fsgid, groups, and the
+/// capabilities they leave) allow `mode` on the open file `fd` itself,
+/// `O_PATH` descriptors included.
+///
+/// rustix's `accessat` refuses `AT_EMPTY_PATH` (EINVAL), and naming the
+/// file by path would race with renames, hence the raw system call
+/// (Linux >= 5.8).
+pub(crate) fn access_fd(
+    fd: impl std::os::fd::AsFd,
+    mode: rustix::fs::Access,
+) -> Result<(), rustix::io::Errno> {
+    use std::os::fd::AsRawFd;
+    let fd = fd.as_fd();
+    // SAFETY: faccessat2 reads the NUL-terminated empty path (a static C
+    // string literal, valid for the call) and takes integers otherwise; it
+    // writes no memory of ours. `fd` is a borrowed, open descriptor.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            mode.bits() as libc::c_int,
+            libc::AT_EACCESS | libc::AT_EMPTY_PATH,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(rustix::io::Errno::from_raw_os_error(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        ))
     }
 }
