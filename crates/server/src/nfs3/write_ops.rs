@@ -144,6 +144,10 @@ fn write_data(t: &Target<'_>, a: &Write3Args) -> Result<u32, Nfsstat3> {
         // earlier data is durable.
         return sync_for(&t.fd, flags).map(|()| 0);
     }
+    let mut flags = flags;
+    if data.len() >= STREAMING_WRITE {
+        flags |= dontcache();
+    }
     let mut done = 0usize;
     while done < data.len() {
         let buf = [IoSlice::new(&data[done..])];
@@ -151,6 +155,9 @@ fn write_data(t: &Target<'_>, a: &Write3Args) -> Result<u32, Nfsstat3> {
             Ok(0) => break,
             Ok(n) => done += n,
             Err(Errno::INTR) => {}
+            // File systems (or kernels before 6.14) without uncached
+            // buffered writes: write through the page cache as usual.
+            Err(Errno::OPNOTSUPP) if flags.contains(dontcache()) => flags.remove(dontcache()),
             Err(_) if done > 0 => break,
             Err(e) => return Err(nfsstat_from_errno(e)),
         }
@@ -160,6 +167,26 @@ fn write_data(t: &Target<'_>, a: &Write3Args) -> Result<u32, Nfsstat3> {
     }
     // `done <= data.len() <= a.count`, a u32.
     Ok(u32::try_from(done).unwrap_or(a.count))
+}
+
+/// WRITEs at least this large are streamed with [`dontcache`]: bulk data
+/// (Linux clients and libnfs send wsize-sized WRITEs, up to 1 MiB, when
+/// streaming a file), whereas small writes (databases, editors, partial
+/// pages) stay cached for the reads and rewrites likely to follow.
+const STREAMING_WRITE: usize = 256 << 10;
+
+/// `RWF_DONTCACHE` (Linux 6.14; rustix has no name for it): a buffered
+/// write whose writeback starts at once and whose pages leave the cache
+/// when it completes. Streaming a large file then neither evicts the rest
+/// of the page cache nor piles up dirty pages for COMMIT to flush all at
+/// once: writeback overlaps the transfer, and recycled pages are cheaper
+/// than fresh ones. On a 1 GiB sequential write this made the kernel side
+/// consistently several times faster than plain buffered writes, whose
+/// time varied tenfold. Reads still see the data (from disk once
+/// dropped); durability is unchanged: UNSTABLE data is only promised by
+/// COMMIT. knfsd offers the same mode (`io_cache_write = dontcache`).
+fn dontcache() -> ReadWriteFlags {
+    ReadWriteFlags::from_bits_retain(libc::RWF_DONTCACHE as u32)
 }
 
 /// The sync an empty stable write asks for.

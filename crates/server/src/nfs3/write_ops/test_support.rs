@@ -34,9 +34,15 @@ impl TestServer {
 
     /// One export per entry of `options`, in order.
     pub(crate) fn with_exports(options: &[&str]) -> TestServer {
+        TestServer::with_exports_in(&std::env::temp_dir(), options)
+    }
+
+    /// One export per entry of `options`, each a new directory in `base`
+    /// (to choose the file system).
+    pub(crate) fn with_exports_in(base: &Path, options: &[&str]) -> TestServer {
         let dirs: Vec<_> = options
             .iter()
-            .map(|_| tempfile::tempdir().unwrap())
+            .map(|_| tempfile::tempdir_in(base).unwrap())
             .collect();
         let mut table = ExportTable::default();
         for (dir, o) in dirs.iter().zip(options) {
