@@ -10,9 +10,19 @@ use super::Nfs3;
 /// Decodes `A` (the whole argument buffer, no trailing bytes), runs `f` and
 /// encodes its result; undecodable arguments are GARBAGE_ARGS.
 fn run<A: Xdr, R: Xdr>(args: &[u8], results: &mut Vec<u8>, f: impl FnOnce(A) -> R) -> CallOutcome {
+    run_into(args, results, |a, out| f(a).encode(out))
+}
+
+/// [`run`] for a procedure that encodes its own results into `results`
+/// (READ, which reads file data in place there).
+fn run_into<A: Xdr>(
+    args: &[u8],
+    results: &mut Vec<u8>,
+    f: impl FnOnce(A, &mut Vec<u8>),
+) -> CallOutcome {
     match decode_exact::<A>(args) {
         Ok(a) => {
-            f(a).encode(results);
+            f(a, results);
             CallOutcome::Success
         }
         Err(e) => {
@@ -42,7 +52,7 @@ impl Nfs3 {
             Nfs3Procedure::Lookup => run(args, out, |a| self.lookup(c, a)),
             Nfs3Procedure::Access => run(args, out, |a| self.access(c, a)),
             Nfs3Procedure::Readlink => run(args, out, |a| self.readlink(c, a)),
-            Nfs3Procedure::Read => run(args, out, |a| self.read(c, a)),
+            Nfs3Procedure::Read => run_into(args, out, |a, out| self.read_into(c, a, out)),
             Nfs3Procedure::Write => run(args, out, |a| self.write(c, a)),
             Nfs3Procedure::Create => run(args, out, |a| self.create(c, a)),
             Nfs3Procedure::Mkdir => run(args, out, |a| self.mkdir(c, a)),

@@ -7,6 +7,7 @@
 
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
+use nfsl_xdr::{padding, Xdr};
 use rustix::fs::{fstat, openat, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -78,49 +79,102 @@ impl Nfs3 {
         }
     }
 
-    /// READ of a regular file.
+    /// READ of a regular file, encoded straight into the reply buffer
+    /// `out`: the file's bytes are read (`pread`) into the place the XDR
+    /// opaque occupies and never copied again in user space; the transport
+    /// writes `out` to the socket as is. Throughput of large sequential
+    /// reads is dominated by copies, so this saves a third of them.
     ///
     /// The fast path resolves the handle straight to an `O_RDONLY`
-    /// descriptor (one resolution per call; no cache, as 1 MiB reads make
-    /// resolution cost negligible). Handles of other file types cannot be
-    /// opened for reading, so only that failure pays a second, `O_PATH`
-    /// resolution to report the precise status with attributes.
-    pub(super) fn read(&self, c: &Caller, a: Read3Args) -> Read3Res {
+    /// descriptor (one resolution per call; no cache: with 1 MiB reads,
+    /// resolution is a few microseconds of a call's hundreds). Handles of
+    /// other file types cannot be opened for reading, so only that failure
+    /// pays a second, `O_PATH` resolution to report the precise status with
+    /// attributes.
+    pub(super) fn read_into(&self, c: &Caller, a: Read3Args, out: &mut Vec<u8>) {
         let t = match self.shared.target(c, &a.file, Access::Read) {
             Ok(t) => t,
             Err(Nfsstat3::Inval) => {
-                return match self.shared.target(c, &a.file, Access::Path) {
+                let res: Read3Res = match self.shared.target(c, &a.file, Access::Path) {
                     Ok(t) => NfsResult::Err(not_readable_status(&t), t.post_op()),
                     Err(s) => NfsResult::Err(s, None),
-                }
+                };
+                return res.encode(out);
             }
-            Err(s) => return NfsResult::Err(s, None),
+            Err(s) => return Read3Res::Err(s, None).encode(out),
         };
         if t.file_type() != FileType::RegularFile {
-            return NfsResult::Err(not_readable_status(&t), t.post_op());
+            return Read3Res::Err(not_readable_status(&t), t.post_op()).encode(out);
         }
         if let Err(s) = t.may(rustix::fs::Access::READ_OK) {
-            return NfsResult::Err(s, t.post_op());
+            return Read3Res::Err(s, t.post_op()).encode(out);
         }
         let count = a.count.min(self.shared.max_io_size);
         let size = u64::try_from(t.stat.st_size).unwrap_or(0);
         // Never allocate from the client's count beyond what the file holds.
-        let want = size.saturating_sub(a.offset).min(u64::from(count));
+        let want = size.saturating_sub(a.offset).min(u64::from(count)) as usize;
         // The descriptor is already open and its access checked, and pread
-        // checks nothing more, so the read itself needs no credential switch.
-        let data = match pread_exact(&t, a.offset, want as usize) {
-            Ok(d) => d,
-            Err(s) => return NfsResult::Err(s, t.post_op()),
-        };
-        let file_attributes = t.post_op();
-        let size_now = file_attributes.as_ref().map_or(size, |at| at.size);
-        let n = data.len() as u64;
-        NfsResult::Ok(Read3ResOk {
-            file_attributes,
-            count: n as u32,
-            eof: a.offset.saturating_add(n) >= size_now,
-            data: Data(data),
-        })
+        // checks nothing more, so the read needs no credential switch.
+        encode_read(&t, a.offset, want, out);
+    }
+}
+
+/// Bytes of a READ3resok before the data: status, post-op attributes
+/// (always present: `fstat` of an open file, else the resolved ones),
+/// count, eof and the opaque's length word.
+const READ_HEAD: usize = 4 + 4 + 84 + 4 + 4 + 4;
+
+/// Appends the successful READ reply for up to `want` bytes at `offset` of
+/// `t`: a placeholder head, the data read in place, its padding, then the
+/// real head over the placeholder once the count and attributes are known.
+fn encode_read(t: &Target<'_>, offset: u64, want: usize, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + READ_HEAD, 0);
+    out.reserve_exact(want + 3);
+    let data = start + READ_HEAD;
+    while out.len() - data < want {
+        let at = offset.saturating_add((out.len() - data) as u64);
+        // Reads into the spare capacity, extending `out` by what was read.
+        match rustix::io::pread(&t.fd, rustix::buffer::spare_capacity(out), at) {
+            Ok(0) => break,
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => {
+                out.truncate(start);
+                return Read3Res::Err(nfsstat_from_errno(e), t.post_op()).encode(out);
+            }
+        }
+    }
+    // The spare capacity may exceed `want` (allocator rounding, padding
+    // room) if the file grew meanwhile: send only what was asked for.
+    let n = (out.len() - data).min(want);
+    out.truncate(data + n);
+    out.extend_from_slice(&[0u8; 3][..padding(n)]);
+    let st = fstat(&t.fd).unwrap_or(t.stat);
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    let mut head = Vec::with_capacity(READ_HEAD);
+    Nfsstat3::Ok.encode(&mut head);
+    Some(fattr3(&st, t.fsid())).encode(&mut head);
+    (n as u32).encode(&mut head);
+    (offset.saturating_add(n as u64) >= size).encode(&mut head);
+    (n as u32).encode(&mut head);
+    match out.get_mut(start..data) {
+        Some(slot) if slot.len() == head.len() => slot.copy_from_slice(&head),
+        // Unreachable (fattr3 has a fixed size), but never send a reply
+        // with a wrong head: fall back to encoding with a copy.
+        _ => {
+            let bytes = out
+                .get(data..data + n)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default();
+            out.truncate(start);
+            Read3Res::Ok(Read3ResOk {
+                file_attributes: Some(fattr3(&st, t.fsid())),
+                count: n as u32,
+                eof: offset.saturating_add(n as u64) >= size,
+                data: Data(bytes),
+            })
+            .encode(out);
+        }
     }
 }
 
@@ -130,25 +184,6 @@ fn not_readable_status(t: &Target<'_>) -> Nfsstat3 {
         FileType::Directory => Nfsstat3::Isdir,
         _ => Nfsstat3::Inval,
     }
-}
-
-/// Reads up to `want` bytes at `offset` straight into the buffer that
-/// becomes the reply's data (no intermediate copy); fewer only at the end
-/// of the file.
-fn pread_exact(t: &Target<'_>, offset: u64, want: usize) -> Result<Vec<u8>, Nfsstat3> {
-    let mut buf: Vec<u8> = Vec::with_capacity(want);
-    while buf.len() < want {
-        let at = offset.saturating_add(buf.len() as u64);
-        match rustix::io::pread(&t.fd, rustix::buffer::spare_capacity(&mut buf), at) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(nfsstat_from_errno(e)),
-        }
-    }
-    // The allocator may have given more capacity than asked for.
-    buf.truncate(want);
-    Ok(buf)
 }
 
 /// LOOKUP of `name` in the directory `t`: its handle and attributes.

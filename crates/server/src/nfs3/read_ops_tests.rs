@@ -128,11 +128,17 @@ fn read_ranges_eof_and_caps() {
     assert_eq!(ok(read(&k, &file, 0, 0)), (vec![], false, 0));
 
     // A big file: the count is capped at the maximum I/O size.
-    let big = vec![7u8; MAX_IO as usize + 4096];
+    let big: Vec<u8> = (0..MAX_IO as usize + 4096)
+        .map(|i| (i % 251) as u8)
+        .collect();
     std::fs::write(k.export.path().join("big"), &big).unwrap();
     let (bigfh, _) = k.lookup(&root, "big");
     let (data, eof, n) = ok(read(&k, &bigfh, 0, u32::MAX));
     assert_eq!((data.len(), eof, n), (MAX_IO as usize, false, MAX_IO));
+    assert!(data == big[..MAX_IO as usize]);
+    let (data, eof, n) = ok(read(&k, &bigfh, 4097, MAX_IO));
+    assert_eq!((eof, n as usize), (true, big.len() - 4097));
+    assert!(data == big[4097..]);
 
     let (dir, _) = k.lookup(&root, "dir");
     let (link, _) = k.lookup(&root, "link");
