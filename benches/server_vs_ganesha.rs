@@ -15,15 +15,28 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// Writes `mib` MiB of pseudo-random bytes (xorshift: fast, incompressible enough).
@@ -45,9 +58,17 @@ fn make_file(path: &Path, mib: usize) {
 
 fn timed(mut cmd: Command) -> Duration {
     let start = Instant::now();
-    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+    let out = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
     let took = start.elapsed();
-    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     took
 }
 
@@ -61,7 +82,15 @@ struct Nfsl(Child, u16);
 impl Nfsl {
     fn start(dir: &Path, state: &Path) -> Nfsl {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nfsl"))
-            .args(["serve", dir.to_str().unwrap(), "--port", "0", "--bind", "127.0.0.1", "--state-dir"])
+            .args([
+                "serve",
+                dir.to_str().unwrap(),
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--state-dir",
+            ])
             .arg(state)
             .args(["-o", "rw,no_root_squash,insecure"])
             .env("RUST_LOG", "warn")
@@ -69,8 +98,15 @@ impl Nfsl {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).expect("listening line");
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("listening line");
         Nfsl(child, port)
     }
 }
@@ -88,13 +124,24 @@ impl Ganesha {
     fn start(dir: &Path, state: &Path) -> (Ganesha, u16, u16) {
         let (nfs, mnt) = (free_port(), free_port());
         let out = Command::new("bash")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/peers/ganesha.sh"))
-            .args(["start", dir.to_str().unwrap(), &nfs.to_string(), &mnt.to_string(), state.to_str().unwrap()])
-            .stdout(Stdio::piped())
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/peers/ganesha.sh"
+            ))
+            .args([
+                "start",
+                dir.to_str().unwrap(),
+                &nfs.to_string(),
+                &mnt.to_string(),
+                state.to_str().unwrap(),
+            ])
+            // Not piped: the daemon inherits these and would hold a pipe
+            // open forever.
+            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
-            .output()
+            .status()
             .unwrap();
-        assert!(out.status.success(), "ganesha failed to start");
+        assert!(out.success(), "ganesha failed to start");
         (Ganesha(state.to_path_buf()), nfs, mnt)
     }
 }
@@ -102,14 +149,20 @@ impl Ganesha {
 impl Drop for Ganesha {
     fn drop(&mut self) {
         let _ = Command::new("bash")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/peers/ganesha.sh"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/peers/ganesha.sh"
+            ))
             .args(["stop", self.0.to_str().unwrap()])
             .status();
     }
 }
 
 fn url(export: &Path, file: &str, nfs: u16, mnt: u16) -> String {
-    format!("nfs://127.0.0.1{}/{file}?version=3&nfsport={nfs}&mountport={mnt}", export.display())
+    format!(
+        "nfs://127.0.0.1{}/{file}?version=3&nfsport={nfs}&mountport={mnt}",
+        export.display()
+    )
 }
 
 struct Figures {
@@ -126,7 +179,8 @@ fn measure(export: &Path, nfs: u16, mnt: u16, src: &Path, repeats: usize) -> Fig
     };
     let write = |i: usize| {
         let mut c = Command::new("nfs-cp");
-        c.arg(src).arg(url(export, &format!("written-{i}.bin"), nfs, mnt));
+        c.arg(src)
+            .arg(url(export, &format!("written-{i}.bin"), nfs, mnt));
         timed(c)
     };
     read(0); // warm-up: server caches, client page cache of `src`
@@ -157,7 +211,10 @@ fn main() {
     }
     let mib = env_usize("NFSL_BENCH_MIB", 1024);
     let repeats = env_usize("NFSL_BENCH_REPEATS", 3).max(1);
-    let root = tempfile::Builder::new().prefix("nfsl-bench-").tempdir_in("/var/tmp").unwrap();
+    let root = tempfile::Builder::new()
+        .prefix("nfsl-bench-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
     let src = root.path().join("client-source.bin");
     make_file(&src, mib);
     let mut exports = Vec::new();
@@ -179,14 +236,42 @@ fn main() {
         measure(&exports[1], nfs, mnt, &src, repeats)
     };
     local_read(&exports[0].join("source.bin"));
-    let ceiling = median((0..repeats).map(|_| local_read(&exports[0].join("source.bin"))).collect());
+    let ceiling = median(
+        (0..repeats)
+            .map(|_| local_read(&exports[0].join("source.bin")))
+            .collect(),
+    );
 
     println!("server_vs_ganesha: {mib} MiB, median of {repeats} (MB/s)");
     println!("{:<28} {:>10} {:>10}", "", "read", "write");
-    println!("{:<28} {:>10.0} {:>10.0}", "nfsl serve (libnfs client)", rate(nfsl_fig.read), rate(nfsl_fig.write));
-    println!("{:<28} {:>10.0} {:>10.0}", "Ganesha (libnfs client)", rate(ganesha_fig.read), rate(ganesha_fig.write));
-    println!("{:<28} {:>10.0} {:>10}", "local read (ceiling)", rate(ceiling), "-");
-    println!("ratio nfsl/Ganesha read:   {:.2}x (target >= 1.0x)", ganesha_fig.read.as_secs_f64() / nfsl_fig.read.as_secs_f64());
-    println!("ratio nfsl/Ganesha write:  {:.2}x (target >= 1.5x)", ganesha_fig.write.as_secs_f64() / nfsl_fig.write.as_secs_f64());
-    println!("ratio nfsl read/ceiling:   {:.2}x (target >= 0.5x)", ceiling.as_secs_f64() / nfsl_fig.read.as_secs_f64());
+    println!(
+        "{:<28} {:>10.0} {:>10.0}",
+        "nfsl serve (libnfs client)",
+        rate(nfsl_fig.read),
+        rate(nfsl_fig.write)
+    );
+    println!(
+        "{:<28} {:>10.0} {:>10.0}",
+        "Ganesha (libnfs client)",
+        rate(ganesha_fig.read),
+        rate(ganesha_fig.write)
+    );
+    println!(
+        "{:<28} {:>10.0} {:>10}",
+        "local read (ceiling)",
+        rate(ceiling),
+        "-"
+    );
+    println!(
+        "ratio nfsl/Ganesha read:   {:.2}x (target >= 1.0x)",
+        ganesha_fig.read.as_secs_f64() / nfsl_fig.read.as_secs_f64()
+    );
+    println!(
+        "ratio nfsl/Ganesha write:  {:.2}x (target >= 1.5x)",
+        ganesha_fig.write.as_secs_f64() / nfsl_fig.write.as_secs_f64()
+    );
+    println!(
+        "ratio nfsl read/ceiling:   {:.2}x (target >= 0.5x)",
+        ceiling.as_secs_f64() / nfsl_fig.read.as_secs_f64()
+    );
 }
