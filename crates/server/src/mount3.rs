@@ -27,12 +27,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nfsl_proto::mount3::*;
 use nfsl_proto::nfs3::NfsFh3;
 use nfsl_transport::{CallContext, CallOutcome};
-use nfsl_xdr::{decode_exact, Xdr};
 use rustix::fs::{openat, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::handle::{FileHandle, HandleError};
 use crate::names::{validate_name, NameError};
+use crate::nfs3::run;
 use crate::server::{ExportRuntime, Shared};
 
 /// Most mount records kept; beyond this, new mounts still succeed but are
@@ -91,21 +91,6 @@ impl MountTable {
 pub(crate) struct Mount3 {
     shared: Arc<Shared>,
     table: MountTable,
-}
-
-/// Decodes `A` (exactly), runs `f`, encodes its result; undecodable
-/// arguments are GARBAGE_ARGS.
-fn run<A: Xdr, R: Xdr>(args: &[u8], out: &mut Vec<u8>, f: impl FnOnce(A) -> R) -> CallOutcome {
-    match decode_exact::<A>(args) {
-        Ok(a) => {
-            f(a).encode(out);
-            CallOutcome::Success
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "undecodable MOUNT arguments");
-            CallOutcome::GarbageArgs
-        }
-    }
 }
 
 /// The client's address as recorded and listed (IPv4-mapped IPv6 shown

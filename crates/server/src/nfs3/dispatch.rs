@@ -8,8 +8,13 @@ use super::context::Caller;
 use super::Nfs3;
 
 /// Decodes `A` (the whole argument buffer, no trailing bytes), runs `f` and
-/// encodes its result; undecodable arguments are GARBAGE_ARGS.
-fn run<A: Xdr, R: Xdr>(args: &[u8], results: &mut Vec<u8>, f: impl FnOnce(A) -> R) -> CallOutcome {
+/// encodes its result; undecodable arguments are GARBAGE_ARGS. Serves
+/// every program of this crate (NFSv3 and MOUNT).
+pub(crate) fn run<A: Xdr, R: Xdr>(
+    args: &[u8],
+    results: &mut Vec<u8>,
+    f: impl FnOnce(A) -> R,
+) -> CallOutcome {
     run_into(args, results, |a, out| f(a).encode(out))
 }
 
@@ -26,7 +31,7 @@ fn run_into<A: Xdr>(
             CallOutcome::Success
         }
         Err(e) => {
-            tracing::debug!(error = %e, "undecodable NFSv3 arguments");
+            tracing::debug!(error = %e, "undecodable arguments");
             CallOutcome::GarbageArgs
         }
     }

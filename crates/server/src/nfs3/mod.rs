@@ -16,6 +16,8 @@ pub(crate) mod attrs;
 pub(crate) mod context;
 mod create_ops;
 mod dispatch;
+
+pub(crate) use dispatch::run;
 pub(crate) mod errors;
 mod fs_info;
 mod read_ops;
