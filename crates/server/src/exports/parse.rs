@@ -71,34 +71,20 @@ fn tokenize(text: &str) -> Result<Vec<Vec<Token>>, ExportsError> {
                 }
                 _ => b'\\',
             };
-            tok.get_or_insert_with(|| Token {
-                bytes: Vec::new(),
-                line,
-            })
-            .bytes
-            .push(byte);
+            token_at(&mut tok, line).bytes.push(byte);
             continue;
         }
         if let Some(ql) = quote_line {
             match c {
                 b'"' => quote_line = None,
                 b'\n' => return Err(err(ql, "unterminated quote")),
-                _ => tok
-                    .get_or_insert_with(|| Token {
-                        bytes: Vec::new(),
-                        line,
-                    })
-                    .bytes
-                    .push(c),
+                _ => token_at(&mut tok, line).bytes.push(c),
             }
             continue;
         }
         match c {
             b'"' => {
-                tok.get_or_insert_with(|| Token {
-                    bytes: Vec::new(),
-                    line,
-                });
+                token_at(&mut tok, line);
                 quote_line = Some(line);
             }
             b'#' if tok.is_none() => {
@@ -114,13 +100,7 @@ fn tokenize(text: &str) -> Result<Vec<Vec<Token>>, ExportsError> {
                 }
                 line += 1;
             }
-            _ => tok
-                .get_or_insert_with(|| Token {
-                    bytes: Vec::new(),
-                    line,
-                })
-                .bytes
-                .push(c),
+            _ => token_at(&mut tok, line).bytes.push(c),
         }
     }
     if let Some(ql) = quote_line {
@@ -248,4 +228,12 @@ fn add(
         export.id = ExportId(first);
     }
     Ok(())
+}
+
+/// The token being built, started on `line` if there is none yet.
+fn token_at(tok: &mut Option<Token>, line: usize) -> &mut Token {
+    tok.get_or_insert_with(|| Token {
+        bytes: Vec::new(),
+        line,
+    })
 }

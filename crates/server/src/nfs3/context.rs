@@ -62,6 +62,22 @@ pub(crate) fn check_name(name: &Filename3) -> Result<Name<'_>, Nfsstat3> {
     })
 }
 
+/// A name to add, remove or rename in the directory `dt` of a writable
+/// export. `.` and `..` always exist, so they answer `special`: EXIST for
+/// the create-type procedures, INVAL for REMOVE/RMDIR/RENAME.
+pub(crate) fn entry_name<'n>(
+    dt: &Target<'_>,
+    name: &'n Filename3,
+    special: Nfsstat3,
+) -> Result<Name<'n>, Nfsstat3> {
+    dt.check_writable()?;
+    let name = check_name(name)?;
+    if name.is_special() {
+        return Err(special);
+    }
+    Ok(name)
+}
+
 impl Shared {
     /// The export `fh` belongs to and the caller's options there, applying
     /// the export's client list and its `secure` (privileged port) rule.

@@ -24,7 +24,7 @@ use rustix::fs::{fstat, makedev, AtFlags, FileType, Mode, OFlags, Timestamps, CW
 use rustix::io::Errno;
 use rustix::time::Timespec;
 
-use super::context::{check_name, Caller, Target};
+use super::context::{entry_name, Caller, Target};
 use super::errors::nfsstat_from_errno;
 use super::write_ops::{proc_fd_path, set_attributes};
 use super::Nfs3;
@@ -119,7 +119,7 @@ impl Nfs3 {
                 return NfsResult::Err(s, wcc);
             }
         };
-        let result = creatable(&dt, &a.link.name).and_then(|name| {
+        let result = entry_name(&dt, &a.link.name, Nfsstat3::Exist).and_then(|name| {
             if file.rt.export.id != dt.rt.export.id {
                 return Err(Nfsstat3::Xdev);
             }
@@ -153,22 +153,11 @@ impl Nfs3 {
             Ok(t) => t,
             Err(s) => return NfsResult::Err(s, WccData::default()),
         };
-        match creatable(&dt, &location.name).and_then(|name| make(&dt, name)) {
+        match entry_name(&dt, &location.name, Nfsstat3::Exist).and_then(|name| make(&dt, name)) {
             Ok(ok) => NfsResult::Ok(ok),
             Err(s) => NfsResult::Err(s, dt.wcc()),
         }
     }
-}
-
-/// A name a new entry may take in a writable export: `.` and `..` always
-/// exist (EXIST).
-fn creatable<'n>(dt: &Target<'_>, name: &'n Filename3) -> Result<Name<'n>, Nfsstat3> {
-    dt.check_writable()?;
-    let name = check_name(name)?;
-    if name.is_special() {
-        return Err(Nfsstat3::Exist);
-    }
-    Ok(name)
 }
 
 /// The mode asked for, or `default`; only permission and set-id bits.

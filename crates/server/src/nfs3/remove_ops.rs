@@ -9,10 +9,9 @@ use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 use rustix::fs::AtFlags;
 
-use super::context::{check_name, Caller, Target};
+use super::context::{entry_name, Caller};
 use super::errors::nfsstat_from_errno;
 use super::Nfs3;
-use crate::names::Name;
 
 #[cfg(test)]
 mod tests;
@@ -51,8 +50,8 @@ impl Nfs3 {
             if from.rt.export.id != to.rt.export.id {
                 return Err(Nfsstat3::Xdev);
             }
-            let from_name = removable(&from, &a.from.name)?;
-            let to_name = removable(&to, &a.to.name)?;
+            let from_name = entry_name(&from, &a.from.name, Nfsstat3::Inval)?;
+            let to_name = entry_name(&to, &a.to.name, Nfsstat3::Inval)?;
             let _guard = from.assume()?;
             rustix::fs::renameat(&from.fd, from_name.as_os_str(), &to.fd, to_name.as_os_str())
                 .map_err(nfsstat_from_errno)
@@ -73,7 +72,7 @@ impl Nfs3 {
             Ok(t) => t,
             Err(s) => return NfsResult::Err(s, WccData::default()),
         };
-        let result = removable(&dt, &object.name).and_then(|name| {
+        let result = entry_name(&dt, &object.name, Nfsstat3::Inval).and_then(|name| {
             let _guard = dt.assume()?;
             rustix::fs::unlinkat(&dt.fd, name.as_os_str(), flags).map_err(nfsstat_from_errno)
         });
@@ -82,14 +81,4 @@ impl Nfs3 {
             Err(s) => NfsResult::Err(s, dt.wcc()),
         }
     }
-}
-
-/// A name that may be removed or renamed in a writable export.
-fn removable<'n>(dt: &Target<'_>, name: &'n Filename3) -> Result<Name<'n>, Nfsstat3> {
-    dt.check_writable()?;
-    let name = check_name(name)?;
-    if name.is_special() {
-        return Err(Nfsstat3::Inval);
-    }
-    Ok(name)
 }
