@@ -66,19 +66,19 @@ impl Credentials {
     /// the returned guard is dropped.
     ///
     /// Sets the supplementary groups, then the fsgid, then the fsuid, each
-    /// with a per-thread system call, and checks that each took effect
-    /// (`setfsuid` reports failure only by not changing anything). Requires
-    /// CAP_SETUID and CAP_SETGID (i.e. running as root); on failure the
+    /// with a per-thread system call and only if it differs from the
+    /// thread's current one, and checks that each took effect (`setfsuid`
+    /// reports failure only by not changing anything). Changing them
+    /// requires CAP_SETUID and CAP_SETGID (i.e. running as root); on failure the
     /// previous credentials are restored and `PermissionDenied` returned.
     ///
     /// While a non-zero fsuid is assumed, the thread lacks the filesystem
     /// capabilities (see [the module docs](super)): resolve handles first.
     pub fn assume(&self) -> io::Result<CredentialGuard> {
-        let prev_groups: Vec<u32> = rustix::process::getgroups()
-            .map_err(io::Error::from)?
-            .into_iter()
-            .map(Gid::as_raw)
-            .collect();
+        // Only what differs is changed (and later restored): requests
+        // usually come with the credentials the thread already has (root
+        // with no_root_squash; or the last caller's, on a pool thread), and
+        // `setgroups` alone costs microseconds (it installs a new cred).
         let mut guard = CredentialGuard {
             prev_uid: current_fsuid(),
             prev_gid: current_fsgid(),
@@ -86,18 +86,42 @@ impl Credentials {
             _not_send: PhantomData,
         };
         // From here on, dropping `guard` undoes whatever was done.
-        set_groups(&self.groups)?;
-        guard.prev_groups = Some(prev_groups);
-        setfsgid(self.gid);
-        if current_fsgid() != self.gid {
-            return Err(denied("setfsgid", self.gid));
+        let prev_groups: Vec<u32> = rustix::process::getgroups()
+            .map_err(io::Error::from)?
+            .into_iter()
+            .map(Gid::as_raw)
+            .collect();
+        if !same_groups(&prev_groups, &self.groups) {
+            set_groups(&self.groups)?;
+            guard.prev_groups = Some(prev_groups);
         }
-        setfsuid(self.uid);
-        if current_fsuid() != self.uid {
-            return Err(denied("setfsuid", self.uid));
+        if guard.prev_gid != self.gid {
+            setfsgid(self.gid);
+            if current_fsgid() != self.gid {
+                return Err(denied("setfsgid", self.gid));
+            }
+        }
+        if guard.prev_uid != self.uid {
+            setfsuid(self.uid);
+            if current_fsuid() != self.uid {
+                return Err(denied("setfsuid", self.uid));
+            }
         }
         Ok(guard)
     }
+}
+
+/// Whether `wanted` names the same supplementary groups as `current`
+/// (as `getgroups` reports them: the kernel keeps them sorted).
+fn same_groups(current: &[u32], wanted: &[u32]) -> bool {
+    if current.len() != wanted.len() {
+        return false;
+    }
+    let mut sorted = wanted.to_vec();
+    sorted.sort_unstable();
+    let mut current = current.to_vec();
+    current.sort_unstable();
+    sorted == current
 }
 
 fn denied(call: &str, id: u32) -> io::Error {
@@ -109,8 +133,12 @@ fn denied(call: &str, id: u32) -> io::Error {
 
 impl Drop for CredentialGuard {
     fn drop(&mut self) {
-        setfsuid(self.prev_uid);
-        setfsgid(self.prev_gid);
+        if current_fsuid() != self.prev_uid {
+            setfsuid(self.prev_uid);
+        }
+        if current_fsgid() != self.prev_gid {
+            setfsgid(self.prev_gid);
+        }
         let groups = match &self.prev_groups {
             Some(g) => set_groups(g),
             None => Ok(()),

@@ -253,3 +253,27 @@ fn assume_fails_cleanly_without_privilege() {
         assert_eq!((fsuid(), fsgid(), groups()), (0, 0, before));
     });
 }
+
+#[test]
+fn assuming_the_current_credentials_needs_no_privilege() {
+    use rustix::thread::CapabilitySet as Cap;
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let current: Vec<u32> = rustix::process::getgroups()
+        .unwrap()
+        .into_iter()
+        .map(|g| g.as_raw())
+        .rev()
+        .collect();
+    // Nothing differs, so nothing is changed (in any order of the groups),
+    // and no capability is needed; a real change still fails.
+    without_caps(Cap::SETGID | Cap::SETUID, || {
+        let g = creds(0, 0, &current).assume().unwrap();
+        assert_eq!((fsuid(), fsgid()), (0, 0));
+        drop(g);
+        let other = (4242..).find(|g| !current.contains(g)).unwrap();
+        assert!(creds(0, 0, &[other]).assume().is_err());
+    });
+}
