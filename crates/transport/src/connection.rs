@@ -7,22 +7,24 @@ use std::sync::Arc;
 use nfsl_rpc::RecordDecoder;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::config::TransportConfig;
 use crate::dispatch::{execute, triage, Shared, Triage};
 use crate::service::RpcService;
-use crate::writer::{write_loop, Outgoing};
+use crate::writer::{Outgoing, ReplySink, SinkCloser};
 
-/// Aborts the writer if the connection task is itself aborted (shutdown
-/// timeout), so the socket is closed rather than kept by the writer.
-struct AbortOnDrop(JoinHandle<()>);
+/// Aborts the writer and closes the socket if the connection task is itself
+/// aborted (shutdown timeout), so the socket is closed rather than kept by
+/// the writer or by calls still running.
+struct AbortOnDrop(JoinHandle<()>, SinkCloser);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+        self.1.close();
     }
 }
 
@@ -53,8 +55,9 @@ pub(crate) async fn run<S: RpcService>(
     }
     debug!(%peer, %local, "connection accepted");
     let (mut rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel::<Outgoing>();
-    let mut writer = AbortOnDrop(tokio::spawn(write_loop(wr, rx)));
+    let (sink, write_loop, mut write_failed) = ReplySink::new(wr);
+    let sink = Arc::new(sink);
+    let mut writer = AbortOnDrop(tokio::spawn(write_loop), sink.closer());
     let permits = Arc::new(Semaphore::new(config.max_in_flight_per_connection.max(1)));
     let mut decoder = RecordDecoder::new(config.max_record_len);
     let mut buf = vec![0u8; config.read_buffer_size.max(4096)];
@@ -79,17 +82,15 @@ pub(crate) async fn run<S: RpcService>(
             };
             match triage(&shared, record, peer, local) {
                 Triage::Drop => {}
-                Triage::Reply(reply) => {
-                    let _ = tx.send(Outgoing {
-                        reply,
-                        _permit: permit,
-                    });
-                }
+                Triage::Reply(reply) => sink.send(Outgoing {
+                    reply,
+                    _permit: permit,
+                }),
                 Triage::Execute(call) => {
-                    let (shared, tx) = (shared.clone(), tx.clone());
+                    let (shared, sink) = (shared.clone(), sink.clone());
                     tokio::task::spawn_blocking(move || {
                         if let Some(reply) = execute(&shared, call) {
-                            let _ = tx.send(Outgoing {
+                            sink.send(Outgoing {
                                 reply,
                                 _permit: permit,
                             });
@@ -101,7 +102,7 @@ pub(crate) async fn run<S: RpcService>(
         let read = tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => break,
-            _ = tx.closed() => break,
+            _ = write_failed.wait_for(|failed| *failed) => break,
             r = rd.read(&mut buf) => r,
         };
         match read {
@@ -119,8 +120,8 @@ pub(crate) async fn run<S: RpcService>(
         }
     }
     // The writer ends once every in-flight call has sent its reply and
-    // dropped its sender.
-    drop(tx);
+    // dropped its sink.
+    drop(sink);
     if let Err(e) = (&mut writer.0).await {
         warn!(%peer, error = %e, "connection writer failed");
     }

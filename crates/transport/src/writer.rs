@@ -1,17 +1,21 @@
-//! A connection's writer: sends replies in completion order, batching
-//! whatever is queued into one vectored write.
+//! A connection's reply path. The thread that finishes a call writes its
+//! reply to the socket itself (a non-blocking write) when nothing is queued
+//! ahead of it, so a reply costs no hand-off to another thread; whatever the
+//! socket cannot take at once goes, in order, to the connection's writer
+//! task, which waits for the socket to drain. Replies therefore go out in
+//! completion order and never interleave.
 
 use std::io::{self, IoSlice};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tracing::debug;
 
 use crate::dispatch::Reply;
 
-/// Most replies gathered into one write.
+/// Most replies gathered into one write by the writer task.
 const MAX_BATCH: usize = 64;
 
 /// A reply plus the in-flight permit of its call, released once written.
@@ -21,9 +25,162 @@ pub(crate) struct Outgoing {
     pub(crate) _permit: OwnedSemaphorePermit,
 }
 
-/// Writes replies until every sender is gone (then shuts the write side
-/// down) or the socket fails (then drops whatever is queued).
-pub(crate) async fn write_loop(mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver<Outgoing>) {
+/// A reply partly written: `written` bytes of it are on the wire.
+#[derive(Debug)]
+struct Pending {
+    out: Outgoing,
+    written: usize,
+}
+
+impl Pending {
+    /// The unwritten rest, as at most two slices.
+    fn rest(&self) -> impl Iterator<Item = IoSlice<'_>> {
+        let (head, body) = (&self.out.reply.head[..], &self.out.reply.body[..]);
+        let skip_head = self.written.min(head.len());
+        let skip_body = self.written - skip_head;
+        [&head[skip_head..], &body[skip_body..]]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(IoSlice::new)
+    }
+
+    fn len(&self) -> usize {
+        self.out.reply.head.len() + self.out.reply.body.len()
+    }
+}
+
+/// Who may write to the socket now.
+#[derive(Debug, Default)]
+struct WriteState {
+    /// Replies handed to the writer task and not yet fully written. While
+    /// non-zero, only the writer task writes.
+    queued: usize,
+    /// The socket failed; replies are dropped.
+    failed: bool,
+}
+
+/// State shared by a connection's [`ReplySink`]s and its writer task. The
+/// write half is shut down when the last holder drops it.
+#[derive(Debug)]
+struct SinkShared {
+    socket: OwnedWriteHalf,
+    state: Mutex<WriteState>,
+    failed: watch::Sender<bool>,
+}
+
+impl SinkShared {
+    fn state(&self) -> MutexGuard<'_, WriteState> {
+        // Every critical section leaves the state consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops all writing and closes the connection both ways now, even
+    /// though calls still running hold the socket.
+    fn close(&self) {
+        self.state().failed = true;
+        self.failed.send_replace(true);
+        let _ = rustix::net::shutdown(self.socket.as_ref(), rustix::net::Shutdown::Both);
+    }
+
+    fn fail(&self, state: &mut WriteState, e: &io::Error) {
+        if !state.failed {
+            debug!(error = %e, "write failed; closing connection");
+        }
+        state.failed = true;
+        self.failed.send_replace(true);
+    }
+}
+
+/// Where a connection's replies go; cheap to share between the threads
+/// that execute its calls.
+#[derive(Debug)]
+pub(crate) struct ReplySink {
+    shared: Arc<SinkShared>,
+    queue: UnboundedSender<Pending>,
+}
+
+impl ReplySink {
+    /// A sink writing to `socket`, its writer task's future (to spawn), and
+    /// a receiver that turns `true` once writing has failed.
+    pub(crate) fn new(
+        socket: OwnedWriteHalf,
+    ) -> (
+        ReplySink,
+        impl std::future::Future<Output = ()> + Send + 'static,
+        watch::Receiver<bool>,
+    ) {
+        let (failed, failed_rx) = watch::channel(false);
+        let shared = Arc::new(SinkShared {
+            socket,
+            state: Mutex::new(WriteState::default()),
+            failed,
+        });
+        let (queue, rx) = unbounded_channel();
+        let writer = write_loop(shared.clone(), rx);
+        (ReplySink { shared, queue }, writer, failed_rx)
+    }
+
+    /// A handle that can close the connection while calls are running,
+    /// without keeping the socket alive itself.
+    pub(crate) fn closer(&self) -> SinkCloser {
+        SinkCloser(Arc::downgrade(&self.shared))
+    }
+
+    /// Sends a reply: written at once, as far as the socket takes it, if
+    /// nothing is queued ahead; otherwise (or for the rest) queued for the
+    /// writer task. Never blocks on the peer. Dropped if the socket failed.
+    pub(crate) fn send(&self, out: Outgoing) {
+        let mut state = self.shared.state();
+        if state.failed {
+            return;
+        }
+        let mut pending = Pending { out, written: 0 };
+        if state.queued == 0 {
+            match write_now(&self.shared.socket, &mut pending) {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => return self.shared.fail(&mut state, &e),
+            }
+        }
+        state.queued += 1;
+        // The receiver is gone only if the writer task failed (then
+        // `failed` is set) or was aborted; the reply is dropped either way.
+        let _ = self.queue.send(pending);
+    }
+}
+
+/// Closes a connection's socket if anything still holds it.
+#[derive(Debug)]
+pub(crate) struct SinkCloser(Weak<SinkShared>);
+
+impl SinkCloser {
+    /// Marks the sink failed (replies still to come are dropped) and shuts
+    /// the socket down both ways, if any call still holds it.
+    pub(crate) fn close(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.close();
+        }
+    }
+}
+
+/// Writes as much of `p` as the socket takes without blocking; `Ok(true)`
+/// once all of it is written.
+fn write_now(socket: &OwnedWriteHalf, p: &mut Pending) -> io::Result<bool> {
+    while p.written < p.len() {
+        let slices: Vec<IoSlice<'_>> = p.rest().collect();
+        match socket.try_write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => p.written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Writes queued replies until every [`ReplySink`] is gone or the socket
+/// fails (then drops whatever is queued).
+async fn write_loop(shared: Arc<SinkShared>, mut rx: UnboundedReceiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -33,31 +190,38 @@ pub(crate) async fn write_loop(mut wr: OwnedWriteHalf, mut rx: UnboundedReceiver
                 Err(_) => break,
             }
         }
-        if let Err(e) = write_batch(&mut wr, &batch).await {
-            debug!(error = %e, "write failed; closing connection");
-            return;
+        let result = write_batch(&shared.socket, &mut batch).await;
+        let done = batch.len();
+        batch.clear(); // releases the calls' permits
+        let mut state = shared.state();
+        state.queued -= done;
+        if let Err(e) = result {
+            return shared.fail(&mut state, &e);
         }
-        batch.clear();
-    }
-    if let Err(e) = wr.shutdown().await {
-        debug!(error = %e, "shutdown of write side failed");
     }
 }
 
-async fn write_batch(wr: &mut OwnedWriteHalf, batch: &[Outgoing]) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = batch
-        .iter()
-        .flat_map(|o| [&o.reply.head[..], &o.reply.body[..]])
-        .filter(|s| !s.is_empty())
-        .map(IoSlice::new)
-        .collect();
-    let mut rest = &mut slices[..];
-    while !rest.is_empty() {
-        let n = wr.write_vectored(rest).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+async fn write_batch(socket: &OwnedWriteHalf, batch: &mut [Pending]) -> io::Result<()> {
+    let mut first = 0;
+    while first < batch.len() {
+        socket.writable().await?;
+        let slices: Vec<IoSlice<'_>> = batch[first..].iter().flat_map(Pending::rest).collect();
+        let mut n = match socket.try_write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
+        drop(slices);
+        while n > 0 {
+            let p = &mut batch[first];
+            let take = n.min(p.len() - p.written);
+            p.written += take;
+            n -= take;
+            if p.written == p.len() {
+                first += 1;
+            }
         }
-        IoSlice::advance_slices(&mut rest, n);
     }
     Ok(())
 }
