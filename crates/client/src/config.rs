@@ -1,0 +1,116 @@
+//! Client settings: identity (AUTH_SYS), timeouts, pipelining and the
+//! unstable-write bound.
+
+use std::time::Duration;
+
+use nfsl_rpc::{AuthSysParams, OpaqueAuth, MAX_AUTH_SYS_GIDS, MAX_MACHINE_NAME};
+
+use crate::error::{Error, Result};
+
+/// Which local port the client's sockets bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortPolicy {
+    /// A privileged port (< 1024) when running as root, falling back to an
+    /// ordinary one if none is free; an ordinary port otherwise.
+    #[default]
+    Auto,
+    /// Always a privileged port; fail if none can be bound.
+    Always,
+    /// Never: let the kernel choose.
+    Never,
+}
+
+/// How the client behaves; [`ClientConfig::default`] suits most uses.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// AUTH_SYS user id (default: the process's effective uid).
+    pub uid: u32,
+    /// AUTH_SYS group id (default: the process's effective gid).
+    pub gid: u32,
+    /// Supplementary groups (at most 16; default none).
+    pub gids: Vec<u32>,
+    /// AUTH_SYS machine name (default: the host name).
+    pub machine_name: String,
+    /// How long one try of a call may wait for its reply (default 30 s).
+    pub timeout: Duration,
+    /// Retransmissions (each after a timeout or a lost connection, on a new
+    /// connection if needed) before a call fails (default 5).
+    pub retries: u32,
+    /// Calls in flight on one connection (default 64).
+    pub max_in_flight: usize,
+    /// READ/WRITE pieces in flight for one `read_at`/`write_at` (default 16).
+    pub io_window: usize,
+    /// Source port policy (default [`PortPolicy::Auto`]).
+    pub privileged_port: PortPolicy,
+    /// Unstable (not yet committed) bytes a file keeps for re-sending before
+    /// it COMMITs on its own (default 256 MiB).
+    pub max_unstable_bytes: u64,
+    /// Largest READ/WRITE piece, whatever the server allows (default 1 MiB).
+    pub max_io_size: u32,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            uid: rustix::process::geteuid().as_raw(),
+            gid: rustix::process::getegid().as_raw(),
+            gids: Vec::new(),
+            machine_name: host_name(),
+            timeout: Duration::from_secs(30),
+            retries: 5,
+            max_in_flight: 64,
+            io_window: 16,
+            privileged_port: PortPolicy::Auto,
+            max_unstable_bytes: 256 << 20,
+            max_io_size: 1 << 20,
+        }
+    }
+}
+
+fn host_name() -> String {
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy().into_owned();
+    if name.is_empty() {
+        "localhost".into()
+    } else {
+        name
+    }
+}
+
+impl ClientConfig {
+    /// Checks the settings and builds the AUTH_SYS credential.
+    pub(crate) fn credential(&self) -> Result<OpaqueAuth> {
+        if self.gids.len() > MAX_AUTH_SYS_GIDS {
+            return Err(Error::InvalidArgument(format!(
+                "{} supplementary groups; AUTH_SYS carries at most {MAX_AUTH_SYS_GIDS}",
+                self.gids.len()
+            )));
+        }
+        let mut machine_name = self.machine_name.as_bytes().to_vec();
+        machine_name.truncate(MAX_MACHINE_NAME);
+        Ok(OpaqueAuth::sys(&AuthSysParams {
+            stamp: std::process::id(),
+            machine_name,
+            uid: self.uid,
+            gid: self.gid,
+            gids: self.gids.clone(),
+        }))
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.max_in_flight == 0 || self.io_window == 0 {
+            return Err(Error::InvalidArgument(
+                "max_in_flight and io_window must be at least 1".into(),
+            ));
+        }
+        if self.timeout.is_zero() {
+            return Err(Error::InvalidArgument("timeout must not be zero".into()));
+        }
+        if self.max_io_size < 4096 {
+            return Err(Error::InvalidArgument(
+                "max_io_size must be at least 4096".into(),
+            ));
+        }
+        self.credential().map(|_| ())
+    }
+}

@@ -1,0 +1,327 @@
+//! Directory operations: listing over READDIRPLUS (READDIR when the
+//! server does not offer it), creating, removing and renaming names.
+
+use nfsl_proto::nfs3::*;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::paths::{components, filename};
+use crate::procedures::ok;
+use crate::session::Nfs;
+use crate::types::{DirEntry, FileHandle, Metadata};
+
+/// Bytes of names and cookies asked per READDIRPLUS page.
+const DIRCOUNT: u32 = 32 << 10;
+/// Bytes of a whole READDIRPLUS / READDIR reply asked per page.
+const MAXCOUNT: u32 = 256 << 10;
+/// Pages read before a listing is declared endless (a server bug).
+const MAX_PAGES: usize = 1 << 20;
+
+fn new_object_attrs(mode: u32) -> Sattr3 {
+    Sattr3 {
+        mode: Some(mode & 0o7777),
+        ..Sattr3::default()
+    }
+}
+
+impl Nfs {
+    /// Every entry of the directory at `path` except `.` and `..`, with
+    /// handles and attributes where the server gave them.
+    pub async fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let (fh, md) = self.resolve(path, true).await?;
+        if !md.is_dir() {
+            return Err(Error::nfs(Nfsstat3::Notdir, "READDIR", path));
+        }
+        self.read_dir_handle(&fh).await.map_err(|e| e.at(path))
+    }
+
+    /// Every entry of the directory with handle `dir`.
+    pub async fn read_dir_handle(&self, dir: &FileHandle) -> Result<Vec<DirEntry>> {
+        match self.readdirplus_all(dir).await {
+            Err(e) if e.nfsstat() == Some(Nfsstat3::Notsupp) => self.readdir_all(dir).await,
+            other => other,
+        }
+    }
+
+    async fn readdirplus_all(&self, dir: &FileHandle) -> Result<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        let (mut cookie, mut cookieverf) = (0u64, [0u8; 8]);
+        for _ in 0..MAX_PAGES {
+            let res = self
+                .shared
+                .procs
+                .readdirplus(&Readdirplus3Args {
+                    dir: dir.to_wire(),
+                    cookie,
+                    cookieverf,
+                    dircount: DIRCOUNT,
+                    maxcount: MAXCOUNT,
+                })
+                .await?;
+            let page = ok(res, "READDIRPLUS", "")?;
+            cookieverf = page.cookieverf;
+            let eof = page.reply.eof;
+            let n = page.reply.entries.len();
+            for e in page.reply.entries {
+                cookie = e.cookie;
+                if e.name.0 == b"." || e.name.0 == b".." {
+                    continue;
+                }
+                out.push(DirEntry {
+                    name: String::from_utf8_lossy(&e.name.0).into_owned(),
+                    handle: e.name_handle.map(FileHandle::from),
+                    metadata: e.name_attributes.map(Metadata::from),
+                    fileid: e.fileid,
+                });
+            }
+            if eof {
+                return Ok(out);
+            }
+            if n == 0 {
+                return Err(Error::Protocol(
+                    "READDIRPLUS returned an empty page without eof".into(),
+                ));
+            }
+        }
+        Err(Error::Protocol("READDIRPLUS never reached eof".into()))
+    }
+
+    async fn readdir_all(&self, dir: &FileHandle) -> Result<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        let (mut cookie, mut cookieverf) = (0u64, [0u8; 8]);
+        for _ in 0..MAX_PAGES {
+            let res = self
+                .shared
+                .procs
+                .readdir(&Readdir3Args {
+                    dir: dir.to_wire(),
+                    cookie,
+                    cookieverf,
+                    count: MAXCOUNT,
+                })
+                .await?;
+            let page = ok(res, "READDIR", "")?;
+            cookieverf = page.cookieverf;
+            let (eof, n) = (page.reply.eof, page.reply.entries.len());
+            for e in page.reply.entries {
+                cookie = e.cookie;
+                if e.name.0 == b"." || e.name.0 == b".." {
+                    continue;
+                }
+                out.push(DirEntry {
+                    name: String::from_utf8_lossy(&e.name.0).into_owned(),
+                    handle: None,
+                    metadata: None,
+                    fileid: e.fileid,
+                });
+            }
+            if eof {
+                return Ok(out);
+            }
+            if n == 0 {
+                return Err(Error::Protocol(
+                    "READDIR returned an empty page without eof".into(),
+                ));
+            }
+        }
+        Err(Error::Protocol("READDIR never reached eof".into()))
+    }
+
+    /// Creates the directory `path` with permission bits `mode`.
+    pub async fn mkdir(&self, path: &str, mode: u32) -> Result<Metadata> {
+        let (dir, name) = self.resolve_parent(path).await?;
+        let res = self
+            .shared
+            .procs
+            .mkdir(&Mkdir3Args {
+                location: DirOpArgs3 {
+                    dir: dir.to_wire(),
+                    name: filename(&name),
+                },
+                attributes: new_object_attrs(mode),
+            })
+            .await?;
+        let made = ok(res, "MKDIR", path)?;
+        match (made.obj_attributes, made.obj) {
+            (Some(a), _) => Ok(a.into()),
+            (None, Some(fh)) => self.getattr(&fh.into()).await,
+            (None, None) => Ok(self.lookup_in(&dir, &name).await?.1),
+        }
+    }
+
+    /// Creates `path` and every missing directory above it; existing
+    /// directories are fine.
+    pub async fn create_dir_all(&self, path: &str, mode: u32) -> Result<()> {
+        let mut dir = self.shared.root.clone();
+        let mut so_far = String::new();
+        for name in components(path) {
+            so_far.push('/');
+            so_far.push_str(&name);
+            let next = match self.lookup_in(&dir, &name).await {
+                Ok(found) => found,
+                Err(e) if e.is(ErrorKind::NotFound) => match self.mkdir(&so_far, mode).await {
+                    Ok(_) => self.lookup_in(&dir, &name).await,
+                    // Someone else made it meanwhile.
+                    Err(e) if e.is(ErrorKind::Exists) => self.lookup_in(&dir, &name).await,
+                    Err(e) => Err(e),
+                }
+                .map_err(|e| e.at(&so_far))?,
+                Err(e) => return Err(e.at(&so_far)),
+            };
+            let (fh, md) = if next.1.is_symlink() {
+                self.resolve(&so_far, true).await?
+            } else {
+                next
+            };
+            if !md.is_dir() {
+                return Err(Error::nfs(Nfsstat3::Notdir, "MKDIR", so_far));
+            }
+            dir = fh;
+        }
+        Ok(())
+    }
+
+    /// Removes the non-directory `path` (REMOVE).
+    pub async fn remove_file(&self, path: &str) -> Result<()> {
+        let (dir, name) = self.resolve_parent(path).await?;
+        self.remove_in(&dir, &name).await.map_err(|e| e.at(path))
+    }
+
+    async fn remove_in(&self, dir: &FileHandle, name: &str) -> Result<()> {
+        let res = self
+            .shared
+            .procs
+            .remove(&Remove3Args {
+                object: DirOpArgs3 {
+                    dir: dir.to_wire(),
+                    name: filename(name),
+                },
+            })
+            .await?;
+        ok(res, "REMOVE", "").map(|_| ())
+    }
+
+    /// Removes the empty directory `path` (RMDIR).
+    pub async fn remove_dir(&self, path: &str) -> Result<()> {
+        let (dir, name) = self.resolve_parent(path).await?;
+        self.rmdir_in(&dir, &name).await.map_err(|e| e.at(path))
+    }
+
+    async fn rmdir_in(&self, dir: &FileHandle, name: &str) -> Result<()> {
+        let res = self
+            .shared
+            .procs
+            .rmdir(&Rmdir3Args {
+                object: DirOpArgs3 {
+                    dir: dir.to_wire(),
+                    name: filename(name),
+                },
+            })
+            .await?;
+        ok(res, "RMDIR", "").map(|_| ())
+    }
+
+    /// Removes `path` and, if it is a directory, everything below it. A
+    /// symbolic link is removed, never followed.
+    pub async fn remove_dir_all(&self, path: &str) -> Result<()> {
+        let (parent, name) = self.resolve_parent(path).await?;
+        let (fh, md) = self
+            .lookup_in(&parent, &name)
+            .await
+            .map_err(|e| e.at(path))?;
+        if md.is_dir() {
+            self.empty_dir(&fh, path).await?;
+            self.rmdir_in(&parent, &name).await.map_err(|e| e.at(path))
+        } else {
+            self.remove_in(&parent, &name).await.map_err(|e| e.at(path))
+        }
+    }
+
+    /// Removes everything inside the directory `dir`, depth first.
+    async fn empty_dir(&self, dir: &FileHandle, path: &str) -> Result<()> {
+        let entries = self.read_dir_handle(dir).await.map_err(|e| e.at(path))?;
+        for e in entries {
+            let child = format!("{}/{}", path.trim_end_matches('/'), e.name);
+            let (handle, is_dir) = match (&e.handle, &e.metadata) {
+                (Some(h), Some(m)) => (h.clone(), m.is_dir()),
+                _ => {
+                    let (h, m) = self
+                        .lookup_in(dir, &e.name)
+                        .await
+                        .map_err(|x| x.at(&child))?;
+                    (h, m.is_dir())
+                }
+            };
+            let removed = if is_dir {
+                Box::pin(self.empty_dir(&handle, &child)).await?;
+                self.rmdir_in(dir, &e.name).await
+            } else {
+                self.remove_in(dir, &e.name).await
+            };
+            match removed {
+                // Gone already (someone else removed it): fine.
+                Err(x) if !x.is(ErrorKind::NotFound) => return Err(x.at(&child)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames `from` to `to` (replacing `to` as the server allows).
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let (from_dir, from_name) = self.resolve_parent(from).await?;
+        let (to_dir, to_name) = self.resolve_parent(to).await?;
+        let res = self
+            .shared
+            .procs
+            .rename(&Rename3Args {
+                from: DirOpArgs3 {
+                    dir: from_dir.to_wire(),
+                    name: filename(&from_name),
+                },
+                to: DirOpArgs3 {
+                    dir: to_dir.to_wire(),
+                    name: filename(&to_name),
+                },
+            })
+            .await?;
+        ok(res, "RENAME", from).map(|_| ())
+    }
+
+    /// Creates the symbolic link `link_path` pointing at `target`.
+    pub async fn symlink(&self, target: &str, link_path: &str) -> Result<()> {
+        let (dir, name) = self.resolve_parent(link_path).await?;
+        let res = self
+            .shared
+            .procs
+            .symlink(&Symlink3Args {
+                location: DirOpArgs3 {
+                    dir: dir.to_wire(),
+                    name: filename(&name),
+                },
+                symlink: Symlinkdata3 {
+                    symlink_attributes: Sattr3::default(),
+                    symlink_data: Nfspath3(target.as_bytes().to_vec()),
+                },
+            })
+            .await?;
+        ok(res, "SYMLINK", link_path).map(|_| ())
+    }
+
+    /// Creates `new_path` as another name (hard link) of `existing`.
+    pub async fn hard_link(&self, existing: &str, new_path: &str) -> Result<()> {
+        let (fh, _) = self.resolve(existing, false).await?;
+        let (dir, name) = self.resolve_parent(new_path).await?;
+        let res = self
+            .shared
+            .procs
+            .link(&Link3Args {
+                file: fh.to_wire(),
+                link: DirOpArgs3 {
+                    dir: dir.to_wire(),
+                    name: filename(&name),
+                },
+            })
+            .await?;
+        ok(res, "LINK", new_path).map(|_| ())
+    }
+}

@@ -1,0 +1,547 @@
+//! [`File`]: reads and writes split into pipelined pieces, and the
+//! unstable-write safety net (journal, COMMIT, re-send on a verifier
+//! change).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use nfsl_proto::nfs3::*;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::journal::Journal;
+use crate::paths::filename;
+use crate::procedures::{ok, ReadOutcome};
+use crate::session::Nfs;
+use crate::stats::Counters;
+use crate::types::{FileHandle, Metadata, SetAttr};
+use crate::window::windowed;
+
+/// Rounds of "re-send, COMMIT" before `sync` gives up on a server whose
+/// verifier keeps changing.
+const MAX_SYNC_ROUNDS: u32 = 8;
+
+/// How [`Nfs::open`] opens a file (like `std::fs::OpenOptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Open for reading.
+    pub read: bool,
+    /// Open for writing.
+    pub write: bool,
+    /// Create the file if it does not exist.
+    pub create: bool,
+    /// Create the file, failing if it exists (exclusive CREATE).
+    pub create_new: bool,
+    /// Truncate an existing file to 0 bytes.
+    pub truncate: bool,
+    /// Permission bits of a created file.
+    pub mode: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            read: false,
+            write: false,
+            create: false,
+            create_new: false,
+            truncate: false,
+            mode: 0o644,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// Nothing set; mode 0644.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `read`.
+    pub fn read(mut self, v: bool) -> Self {
+        self.read = v;
+        self
+    }
+    /// Sets `write`.
+    pub fn write(mut self, v: bool) -> Self {
+        self.write = v;
+        self
+    }
+    /// Sets `create`.
+    pub fn create(mut self, v: bool) -> Self {
+        self.create = v;
+        self
+    }
+    /// Sets `create_new`.
+    pub fn create_new(mut self, v: bool) -> Self {
+        self.create_new = v;
+        self
+    }
+    /// Sets `truncate`.
+    pub fn truncate(mut self, v: bool) -> Self {
+        self.truncate = v;
+        self
+    }
+    /// Sets the mode of a created file.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+}
+
+/// Counters of one open file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileStats {
+    /// Verifier changes seen in this file's WRITE/COMMIT replies.
+    pub verifier_changes: u64,
+    /// WRITE pieces re-sent because their data may have been lost.
+    pub resent_writes: u64,
+    /// Bytes re-sent.
+    pub resent_bytes: u64,
+    /// COMMITs that succeeded.
+    pub commits: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    VerifierChanges,
+    ResentWrites,
+    ResentBytes,
+    Commits,
+}
+
+#[derive(Debug, Default)]
+struct FileCounters {
+    verifier_changes: AtomicU64,
+    resent_writes: AtomicU64,
+    resent_bytes: AtomicU64,
+    commits: AtomicU64,
+}
+
+/// An open regular file. Usable from many tasks (`&self` methods);
+/// unstable data is kept until a COMMIT covers it: call [`File::sync`] or
+/// [`File::close`] before dropping it, or data written since the last
+/// COMMIT is not known to be durable.
+pub struct File {
+    nfs: Nfs,
+    handle: FileHandle,
+    fh: NfsFh3,
+    path: String,
+    journal: Mutex<Journal>,
+    sync_lock: tokio::sync::Mutex<()>,
+    counters: FileCounters,
+}
+
+impl Nfs {
+    /// Opens (and maybe creates) the regular file at `path`, following
+    /// symbolic links.
+    pub async fn open(&self, path: &str, options: &OpenOptions) -> Result<File> {
+        let (fh, md) = if options.create_new {
+            self.create_exclusive(path, options.mode).await?
+        } else if options.create {
+            match self.resolve(path, true).await {
+                Ok(found) => self.truncate_if(found, options, path).await?,
+                Err(e) if e.is(ErrorKind::NotFound) => {
+                    match self.create_guarded(path, options.mode).await {
+                        Err(e) if e.is(ErrorKind::Exists) => {
+                            let found = self.resolve(path, true).await?;
+                            self.truncate_if(found, options, path).await?
+                        }
+                        other => other?,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            let found = self.resolve(path, true).await?;
+            self.truncate_if(found, options, path).await?
+        };
+        match md.file_type {
+            crate::FileType::Regular => {}
+            crate::FileType::Directory => return Err(Error::nfs(Nfsstat3::Isdir, "OPEN", path)),
+            _ => return Err(Error::nfs(Nfsstat3::Inval, "OPEN", path)),
+        }
+        Ok(File::new(self.clone(), fh, path))
+    }
+
+    /// Creates `path` (or truncates it) for writing, mode 0644.
+    pub async fn create(&self, path: &str) -> Result<File> {
+        self.open(
+            path,
+            &OpenOptions::new().write(true).create(true).truncate(true),
+        )
+        .await
+    }
+
+    /// Opens an existing file by handle, without a LOOKUP.
+    pub fn open_handle(&self, handle: FileHandle) -> File {
+        File::new(self.clone(), handle, "")
+    }
+
+    async fn truncate_if(
+        &self,
+        (fh, md): (FileHandle, Metadata),
+        options: &OpenOptions,
+        path: &str,
+    ) -> Result<(FileHandle, Metadata)> {
+        if options.truncate && md.is_file() && md.size > 0 {
+            let attrs = SetAttr {
+                size: Some(0),
+                ..SetAttr::default()
+            };
+            let md = self
+                .set_attr_handle(&fh, &attrs)
+                .await
+                .map_err(|e| e.at(path))?;
+            return Ok((fh, md));
+        }
+        Ok((fh, md))
+    }
+
+    async fn create_call(
+        &self,
+        path: &str,
+        how: CreateHow3,
+    ) -> Result<(FileHandle, Option<Metadata>)> {
+        let (dir, name) = self.resolve_parent(path).await?;
+        let res = self
+            .shared
+            .procs
+            .create(&Create3Args {
+                location: DirOpArgs3 {
+                    dir: dir.to_wire(),
+                    name: filename(&name),
+                },
+                how,
+            })
+            .await?;
+        let made = ok(res, "CREATE", path)?;
+        match made.obj {
+            Some(fh) => Ok((fh.into(), made.obj_attributes.map(Metadata::from))),
+            None => {
+                let (fh, md) = self.lookup_in(&dir, &name).await.map_err(|e| e.at(path))?;
+                Ok((fh, Some(md)))
+            }
+        }
+    }
+
+    async fn create_guarded(&self, path: &str, mode: u32) -> Result<(FileHandle, Metadata)> {
+        let attrs = Sattr3 {
+            mode: Some(mode & 0o7777),
+            ..Sattr3::default()
+        };
+        let (fh, md) = self.create_call(path, CreateHow3::Guarded(attrs)).await?;
+        match md {
+            Some(md) => Ok((fh, md)),
+            None => Ok((fh.clone(), self.getattr(&fh).await?)),
+        }
+    }
+
+    /// Exclusive CREATE, then SETATTR of the mode (the server kept the
+    /// verifier in the file's times, RFC 1813 §3.3.8).
+    async fn create_exclusive(&self, path: &str, mode: u32) -> Result<(FileHandle, Metadata)> {
+        let verf: Createverf3 = rand::random();
+        let (fh, _) = self.create_call(path, CreateHow3::Exclusive(verf)).await?;
+        let attrs = SetAttr {
+            mode: Some(mode & 0o7777),
+            atime: Some(crate::SetTime::ServerNow),
+            mtime: Some(crate::SetTime::ServerNow),
+            ..SetAttr::default()
+        };
+        let md = self
+            .set_attr_handle(&fh, &attrs)
+            .await
+            .map_err(|e| e.at(path))?;
+        Ok((fh, md))
+    }
+}
+
+impl File {
+    fn new(nfs: Nfs, handle: FileHandle, path: &str) -> File {
+        File {
+            fh: handle.to_wire(),
+            nfs,
+            handle,
+            path: path.to_string(),
+            journal: Mutex::new(Journal::default()),
+            sync_lock: tokio::sync::Mutex::new(()),
+            counters: FileCounters::default(),
+        }
+    }
+
+    fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The file's handle.
+    pub fn handle(&self) -> &FileHandle {
+        &self.handle
+    }
+
+    /// Current attributes (GETATTR).
+    pub async fn metadata(&self) -> Result<Metadata> {
+        self.nfs
+            .getattr(&self.handle)
+            .await
+            .map_err(|e| e.at(&self.path))
+    }
+
+    /// This file's counters.
+    pub fn stats(&self) -> FileStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FileStats {
+            verifier_changes: get(&self.counters.verifier_changes),
+            resent_writes: get(&self.counters.resent_writes),
+            resent_bytes: get(&self.counters.resent_bytes),
+            commits: get(&self.counters.commits),
+        }
+    }
+
+    /// Unstable bytes held for re-sending.
+    pub fn unstable_bytes(&self) -> u64 {
+        self.journal().bytes()
+    }
+
+    /// Reads into `buf` from `offset`: rsize pieces, `io_window` in flight.
+    /// Returns fewer than `buf.len()` bytes only at end of file.
+    pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let rsize = self.nfs.rsize();
+        let pieces = buf.chunks_mut(rsize).enumerate().map(|(i, chunk)| {
+            let off = offset + (i * rsize) as u64;
+            async move { self.read_piece(chunk, off).await }
+        });
+        let done = windowed(pieces, self.nfs.shared.config.io_window)
+            .await
+            .map_err(|e| e.at(&self.path))?;
+        let mut total = 0;
+        for (len, got) in done {
+            total += got;
+            if got < len {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Fills `chunk` from `offset` (several READs if the server returns
+    /// short counts); returns (chunk length, bytes read).
+    async fn read_piece(&self, chunk: &mut [u8], offset: u64) -> Result<(usize, usize)> {
+        let mut done = 0;
+        while done < chunk.len() {
+            let res = self
+                .nfs
+                .shared
+                .procs
+                .read_into(&self.fh, offset + done as u64, &mut chunk[done..])
+                .await?;
+            let ReadOutcome { count, eof } = res.map_err(|s| Error::nfs(s, "READ", ""))?;
+            done += count;
+            if eof || count == 0 {
+                break;
+            }
+        }
+        Ok((chunk.len(), done))
+    }
+
+    /// Appends the whole file (offset 0 to its end, read until a short
+    /// read) to `out`; returns the bytes read.
+    pub async fn read_to_end(&self, out: &mut Vec<u8>) -> Result<usize> {
+        let start = out.len();
+        let mut offset = 0u64;
+        let step = self.nfs.rsize() * self.nfs.shared.config.io_window.max(1);
+        loop {
+            let size = self.metadata().await?.size;
+            let want = (size.saturating_sub(offset) as usize).max(step);
+            let at = out.len();
+            out.resize(at + want, 0);
+            let got = self.read_at(&mut out[at..], offset).await?;
+            out.truncate(at + got);
+            offset += got as u64;
+            if got < want {
+                return Ok(out.len() - start);
+            }
+        }
+    }
+
+    /// Writes all of `data` at `offset`: wsize pieces, `io_window` in
+    /// flight, UNSTABLE; the data is kept until a COMMIT covers it.
+    /// Either everything is written or an error is returned.
+    pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<usize> {
+        if self.journal().bytes() >= self.nfs.shared.config.max_unstable_bytes {
+            self.sync().await?;
+        }
+        let wsize = self.nfs.wsize();
+        let pieces = data.chunks(wsize).enumerate().map(|(i, chunk)| {
+            let off = offset + (i * wsize) as u64;
+            async move {
+                self.write_piece(off, Bytes::copy_from_slice(chunk), false)
+                    .await
+            }
+        });
+        windowed(pieces, self.nfs.shared.config.io_window)
+            .await
+            .map_err(|e| e.at(&self.path))?;
+        Ok(data.len())
+    }
+
+    /// WRITEs `data` at `offset` UNSTABLE (re-sending the rest after a
+    /// short write) and journals what the server holds unstably.
+    async fn write_piece(&self, mut offset: u64, mut data: Bytes, resend: bool) -> Result<()> {
+        while !data.is_empty() {
+            let res = self
+                .nfs
+                .shared
+                .procs
+                .write_bytes(&self.fh, offset, data.clone(), StableHow::Unstable)
+                .await?;
+            let w = ok(res, "WRITE", "")?;
+            let n = (w.count as usize).min(data.len());
+            if n == 0 {
+                return Err(Error::Protocol("WRITE reported 0 bytes written".into()));
+            }
+            if resend {
+                self.count(Count::ResentWrites, 1);
+                self.count(Count::ResentBytes, n as u64);
+            }
+            let changed = {
+                let mut j = self.journal();
+                let changed = j.observe(w.verf);
+                if w.committed == StableHow::Unstable {
+                    j.insert(offset, data.slice(..n), w.verf);
+                }
+                changed
+            };
+            if changed {
+                self.count(Count::VerifierChanges, 1);
+            }
+            offset += n as u64;
+            data = data.slice(n..);
+        }
+        Ok(())
+    }
+
+    /// Adds `n` to one of this file's counters and to the client's.
+    fn count(&self, which: Count, n: u64) {
+        let (mine, all) = match which {
+            Count::VerifierChanges => (
+                &self.counters.verifier_changes,
+                &self.nfs.shared.counters.verifier_changes,
+            ),
+            Count::ResentWrites => (
+                &self.counters.resent_writes,
+                &self.nfs.shared.counters.resent_writes,
+            ),
+            Count::ResentBytes => (
+                &self.counters.resent_bytes,
+                &self.nfs.shared.counters.resent_bytes,
+            ),
+            Count::Commits => (&self.counters.commits, &self.nfs.shared.counters.commits),
+        };
+        Counters::add(mine, n);
+        Counters::add(all, n);
+    }
+
+    /// Makes everything written so far durable: COMMIT; if the server's
+    /// write verifier changed since the data was written (it restarted
+    /// and may have lost it), writes that data again and COMMITs again,
+    /// until a COMMIT answers with the verifier the data was written under.
+    pub async fn sync(&self) -> Result<()> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        for _ in 0..MAX_SYNC_ROUNDS {
+            let (latest, empty) = {
+                let j = self.journal();
+                (j.latest_verifier(), j.is_empty())
+            };
+            if empty {
+                return Ok(());
+            }
+            if let Some(verf) = latest {
+                let stale = self.journal().stale(verf);
+                if !stale.is_empty() {
+                    tracing::info!(
+                        "{}: write verifier changed; re-sending {} unstable pieces",
+                        self.path,
+                        stale.len()
+                    );
+                    let resends = stale
+                        .into_iter()
+                        .map(|(off, data)| self.write_piece(off, data, true));
+                    windowed(resends, self.nfs.shared.config.io_window)
+                        .await
+                        .map_err(|e| e.at(&self.path))?;
+                    continue;
+                }
+            }
+            let before = self.journal().seq();
+            let res = self
+                .nfs
+                .shared
+                .procs
+                .commit(&Commit3Args {
+                    file: self.fh.clone(),
+                    offset: 0,
+                    count: 0,
+                })
+                .await?;
+            let verf = ok(res, "COMMIT", &self.path)?.verf;
+            self.count(Count::Commits, 1);
+            let (changed, remaining) = {
+                let mut j = self.journal();
+                let changed = j.observe(verf);
+                (changed, j.committed(before, verf))
+            };
+            if changed {
+                self.count(Count::VerifierChanges, 1);
+            }
+            if remaining == 0 {
+                return Ok(());
+            }
+        }
+        Err(Error::Protocol(format!(
+            "{}: the server's write verifier kept changing through {MAX_SYNC_ROUNDS} COMMITs",
+            self.path
+        )))
+    }
+
+    /// Sets the file's size (SETATTR), after making earlier writes stable
+    /// so a later re-send cannot extend the file again.
+    pub async fn set_len(&self, len: u64) -> Result<()> {
+        self.sync().await?;
+        let attrs = SetAttr {
+            size: Some(len),
+            ..SetAttr::default()
+        };
+        self.nfs
+            .set_attr_handle(&self.handle, &attrs)
+            .await
+            .map_err(|e| e.at(&self.path))?;
+        self.journal().truncate(len);
+        Ok(())
+    }
+
+    /// Makes everything durable ([`File::sync`]) and closes the file.
+    pub async fn close(self) -> Result<()> {
+        self.sync().await
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        let held = self.journal().bytes();
+        if held > 0 {
+            tracing::warn!(
+                "{}: dropped with {held} bytes not known to be committed (call sync or close)",
+                self.path
+            );
+        }
+    }
+}
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("path", &self.path)
+            .field("handle", &self.handle)
+            .field("unstable_bytes", &self.unstable_bytes())
+            .finish()
+    }
+}

@@ -1,0 +1,80 @@
+//! Asking a server's portmapper (rpcbind, port 111, PMAP version 2 over
+//! TCP) which port serves a program, as libnfs does when a URL gives no
+//! ports.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nfsl_rpc::OpaqueAuth;
+use nfsl_xdr::{decode_exact, Encoder};
+
+use crate::error::{Error, Result};
+use crate::exchange::ProcId;
+use crate::stats::Counters;
+use crate::transport::{RpcClient, TransportSettings};
+
+/// The portmapper's well-known port.
+pub const PMAP_PORT: u16 = 111;
+const PMAP_PROGRAM: u32 = 100000;
+const PMAP_V2: u32 = 2;
+const PMAPPROC_GETPORT: u32 = 3;
+const IPPROTO_TCP: u32 = 6;
+
+/// The encoded arguments of GETPORT (`struct mapping`).
+pub(crate) fn getport_args(program: u32, version: u32, out: &mut Vec<u8>) {
+    out.put_u32(program);
+    out.put_u32(version);
+    out.put_u32(IPPROTO_TCP);
+    out.put_u32(0);
+}
+
+/// The TCP port of `program` version `version` on `host`'s portmapper.
+pub(crate) async fn getport(
+    host: std::net::IpAddr,
+    settings: &TransportSettings,
+    program: u32,
+    version: u32,
+) -> Result<u16> {
+    let addr = SocketAddr::new(host, PMAP_PORT);
+    // The portmapper takes AUTH_NONE; an ordinary source port is fine.
+    let mut settings = settings.clone();
+    settings.port_policy = crate::config::PortPolicy::Never;
+    let rpc = RpcClient::new(
+        addr,
+        settings,
+        OpaqueAuth::NONE,
+        Arc::new(Counters::default()),
+    );
+    let id = ProcId {
+        program: PMAP_PROGRAM,
+        version: PMAP_V2,
+        procedure: PMAPPROC_GETPORT,
+        name: "PORTMAP GETPORT",
+    };
+    let reply = rpc
+        .call(id, |out| getport_args(program, version, out), Bytes::new())
+        .await
+        .map_err(|e| match e {
+            Error::Connection { source, .. } => Error::Connection {
+                what: format!(
+                    "asking the portmapper at {addr} for program {program} (give nfsport= and mountport= in the URL to skip it)"
+                ),
+                source,
+            },
+            e => e,
+        })?;
+    let port: u32 = decode_exact(reply.results())
+        .map_err(|e| Error::Protocol(format!("PORTMAP GETPORT results: {e}")))?;
+    match u16::try_from(port) {
+        Ok(0) => Err(Error::Connection {
+            what: format!("asking the portmapper at {addr}"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("program {program} version {version} over TCP is not registered"),
+            ),
+        }),
+        Ok(p) => Ok(p),
+        Err(_) => Err(Error::Protocol(format!("portmapper returned port {port}"))),
+    }
+}

@@ -1,0 +1,79 @@
+//! Opening the client's TCP connections, from a privileged source port
+//! when the policy asks for one (servers export with `secure` by default
+//! and then refuse calls from ports >= 1024).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::config::PortPolicy;
+
+/// The privileged ports tried, as `bindresvport(3)` does.
+const RESERVED_PORTS: std::ops::Range<u16> = 512..1024;
+
+/// Connects to `addr` honouring `policy`; the stream has `TCP_NODELAY`
+/// set (the transport batches writes itself).
+pub(crate) async fn connect(addr: SocketAddr, policy: PortPolicy) -> io::Result<TcpStream> {
+    let privileged = match policy {
+        PortPolicy::Always => true,
+        PortPolicy::Never => false,
+        PortPolicy::Auto => rustix::process::geteuid().is_root(),
+    };
+    let stream = if privileged {
+        match connect_privileged(addr).await {
+            Ok(s) => s,
+            Err(e) if policy == PortPolicy::Auto && is_port_shortage(&e) => {
+                tracing::debug!("no privileged port free ({e}); using an ordinary one");
+                TcpStream::connect(addr).await?
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        TcpStream::connect(addr).await?
+    };
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+fn is_port_shortage(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::AddrInUse
+            | io::ErrorKind::AddrNotAvailable
+            | io::ErrorKind::PermissionDenied
+    )
+}
+
+async fn connect_privileged(addr: SocketAddr) -> io::Result<TcpStream> {
+    let span = RESERVED_PORTS.end - RESERVED_PORTS.start;
+    let start: u16 = rand::random::<u16>() % span;
+    let mut last = io::Error::new(io::ErrorKind::AddrInUse, "no free privileged port");
+    for i in 0..span {
+        let port = RESERVED_PORTS.start + (start + i) % span;
+        let (socket, local) = match addr.ip() {
+            IpAddr::V4(_) => (TcpSocket::new_v4()?, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            IpAddr::V6(_) => (TcpSocket::new_v6()?, IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+        };
+        match socket.bind(SocketAddr::new(local, port)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                last = e;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        match socket.connect(addr).await {
+            Ok(s) => return Ok(s),
+            // The 4-tuple is still in TIME_WAIT from an earlier connection.
+            Err(e) if is_port_shortage(&e) && e.kind() != io::ErrorKind::PermissionDenied => {
+                last = e
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        last.kind(),
+        format!("no free privileged source port: {last}"),
+    ))
+}

@@ -1,0 +1,464 @@
+//! The tokio side of the RPC client: one TCP connection at a time to one
+//! server port, many calls in flight on it, reconnection and
+//! retransmission with the original xid.
+//!
+//! Each connection has a reader task (bytes -> [`RecordAssembler`] ->
+//! [`PendingCalls`] -> the caller's oneshot channel) and a writer task
+//! that batches queued calls into vectored writes. Callers wait on their
+//! channel with the per-try timeout. When a connection fails (EOF, socket
+//! error, a malformed stream, or a try that timed out, which may mean a
+//! half-open connection) every call waiting on it is told, and each
+//! re-sends its own record, same xid, on the next connection; the
+//! server's duplicate request cache then answers a retransmitted
+//! non-idempotent call from its cache instead of running it twice. A
+//! connection is re-established lazily by the first caller that needs it,
+//! retrying refused connections with backoff within that try's deadline.
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use nfsl_rpc::OpaqueAuth;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::time::{sleep, timeout_at, Instant};
+
+use crate::config::{ClientConfig, PortPolicy};
+use crate::error::{Error, Result};
+use crate::exchange::{
+    Delivery, OutgoingCall, PendingCalls, ProcId, RegisterError, ReplyError, RpcReply, XidSource,
+};
+use crate::record::{ReadTarget, RecordAssembler};
+use crate::socket;
+use crate::stats::Counters;
+
+/// Largest reply record accepted: a 1 MiB READ plus headers and slack.
+/// Bigger records close the connection (they cannot be skipped).
+pub const MAX_REPLY_RECORD: usize = (4 << 20) + (64 << 10);
+
+/// Calls batched into one vectored write.
+const MAX_BATCH: usize = 64;
+/// Read buffer for small replies; larger payloads bypass it.
+const READ_BUFFER: usize = 64 << 10;
+
+/// The transport settings taken from [`ClientConfig`].
+#[derive(Debug, Clone)]
+pub(crate) struct TransportSettings {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub max_in_flight: usize,
+    pub port_policy: PortPolicy,
+    pub max_record_len: usize,
+}
+
+impl TransportSettings {
+    pub fn from_config(c: &ClientConfig) -> Self {
+        TransportSettings {
+            timeout: c.timeout,
+            retries: c.retries,
+            max_in_flight: c.max_in_flight,
+            port_policy: c.privileged_port,
+            max_record_len: MAX_REPLY_RECORD,
+        }
+    }
+}
+
+/// Why a connection could not deliver a reply.
+#[derive(Debug, Clone)]
+enum Failure {
+    /// The reply arrived but is not a success.
+    Reply(ReplyError),
+    /// The connection was lost (retry on a new one).
+    Lost(String),
+    /// The byte stream itself was malformed (do not retry).
+    Stream(String),
+}
+
+type Waiter = oneshot::Sender<std::result::Result<RpcReply, Failure>>;
+
+/// One live TCP connection.
+struct Conn {
+    pending: Mutex<PendingCalls<Waiter>>,
+    tx: mpsc::UnboundedSender<OutgoingCall>,
+    shutdown: watch::Sender<bool>,
+    counters: Arc<Counters>,
+}
+
+impl Conn {
+    fn start(stream: TcpStream, max_record_len: usize, counters: Arc<Counters>) -> Arc<Conn> {
+        let (rd, wr) = stream.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (shutdown, _) = watch::channel(false);
+        let conn = Arc::new(Conn {
+            pending: Mutex::new(PendingCalls::new()),
+            tx,
+            shutdown,
+            counters,
+        });
+        tokio::spawn(read_loop(Arc::clone(&conn), rd, max_record_len));
+        tokio::spawn(write_loop(Arc::clone(&conn), rx, wr));
+        conn
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, PendingCalls<Waiter>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_closed(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Fails every waiting call with `failure` and stops both tasks.
+    fn close(&self, failure: Failure) {
+        let reason = match &failure {
+            Failure::Lost(r) | Failure::Stream(r) => r.clone(),
+            Failure::Reply(_) => "closed".into(),
+        };
+        let waiters = self.pending().close(reason);
+        for w in waiters {
+            let _ = w.send(Err(failure.clone()));
+        }
+        self.shutdown.send_replace(true);
+    }
+
+    fn deliver(&self, record: Vec<u8>) {
+        let delivery = self.pending().on_record(record);
+        match delivery {
+            Delivery::Reply { token, reply, .. } => {
+                let _ = token.send(reply.map_err(Failure::Reply));
+            }
+            Delivery::Unmatched { xid } => {
+                Counters::add(&self.counters.unmatched_replies, 1);
+                tracing::debug!("dropped a reply matching no pending call (xid {xid:?})");
+            }
+        }
+    }
+}
+
+async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
+    let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
+    let mut asm = RecordAssembler::new(max_record_len);
+    let mut shutdown = conn.shutdown.subscribe();
+    loop {
+        loop {
+            match asm.next_record() {
+                Ok(Some(record)) => conn.deliver(record),
+                Ok(None) => break,
+                Err(e) => {
+                    conn.close(Failure::Stream(format!("bad reply stream: {e}")));
+                    return;
+                }
+            }
+        }
+        let read = tokio::select! {
+            r = read_some(&mut rd, &mut asm) => r,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        match read {
+            Ok(0) => {
+                let why = if asm.is_mid_record() {
+                    "the server closed the connection in the middle of a reply"
+                } else {
+                    "the server closed the connection"
+                };
+                conn.close(Failure::Lost(why.into()));
+                return;
+            }
+            Ok(n) => asm.filled(n),
+            Err(e) => {
+                conn.close(Failure::Lost(format!("receiving: {e}")));
+                return;
+            }
+        }
+    }
+}
+
+async fn read_some(
+    rd: &mut BufReader<OwnedReadHalf>,
+    asm: &mut RecordAssembler,
+) -> io::Result<usize> {
+    match asm.read_target() {
+        ReadTarget::Marker(buf) => rd.read(buf).await,
+        ReadTarget::Payload(mut limit) => rd.read_buf(&mut limit).await,
+        ReadTarget::Failed => Ok(0),
+    }
+}
+
+async fn write_loop(
+    conn: Arc<Conn>,
+    mut rx: mpsc::UnboundedReceiver<OutgoingCall>,
+    mut wr: OwnedWriteHalf,
+) {
+    let mut shutdown = conn.shutdown.subscribe();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let first = tokio::select! {
+            m = rx.recv() => m,
+            _ = shutdown.wait_for(|s| *s) => None,
+        };
+        let Some(first) = first else { break };
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        let written = tokio::select! {
+            r = write_all(&mut wr, &batch) => r,
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
+        batch.clear();
+        if let Err(e) = written {
+            conn.close(Failure::Lost(format!("sending: {e}")));
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// Writes every call's record with as few (vectored) syscalls as the
+/// socket allows.
+async fn write_all(wr: &mut OwnedWriteHalf, batch: &[OutgoingCall]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = batch
+        .iter()
+        .flat_map(|c| c.parts())
+        .filter(|p| !p.is_empty())
+        .map(IoSlice::new)
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let n = wr.write_vectored(rest).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    Ok(())
+}
+
+/// An RPC client for one server address (one program or several: the
+/// procedure is given per call).
+pub(crate) struct RpcClient {
+    addr: SocketAddr,
+    settings: TransportSettings,
+    credential: OpaqueAuth,
+    xids: XidSource,
+    in_flight: Semaphore,
+    current: Mutex<Option<Arc<Conn>>>,
+    connecting: tokio::sync::Mutex<()>,
+    ever_connected: AtomicBool,
+    counters: Arc<Counters>,
+}
+
+impl RpcClient {
+    pub fn new(
+        addr: SocketAddr,
+        settings: TransportSettings,
+        credential: OpaqueAuth,
+        counters: Arc<Counters>,
+    ) -> RpcClient {
+        RpcClient {
+            addr,
+            in_flight: Semaphore::new(settings.max_in_flight),
+            settings,
+            credential,
+            xids: XidSource::random(),
+            current: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            ever_connected: AtomicBool::new(false),
+            counters,
+        }
+    }
+
+    /// Connects now (to fail early with a clear error) unless connected.
+    pub async fn connect(&self) -> Result<()> {
+        let deadline = Instant::now() + self.settings.timeout;
+        self.connection(deadline).await.map(|_| ())
+    }
+
+    /// Closes the current connection, if any (pending calls retransmit).
+    pub fn disconnect(&self) {
+        let conn = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(c) = conn {
+            c.close(Failure::Lost("connection closed by the client".into()));
+        }
+    }
+
+    fn live(&self) -> Option<Arc<Conn>> {
+        let cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        cur.as_ref().filter(|c| !c.is_closed()).cloned()
+    }
+
+    async fn connection(&self, deadline: Instant) -> Result<Arc<Conn>> {
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
+        let what = || format!("connecting to {}", self.addr);
+        let Ok(_guard) = timeout_at(deadline, self.connecting.lock()).await else {
+            return Err(Error::Connection {
+                what: what(),
+                source: io::Error::new(io::ErrorKind::TimedOut, "timed out waiting to reconnect"),
+            });
+        };
+        if let Some(c) = self.live() {
+            return Ok(c);
+        }
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let err = match timeout_at(
+                deadline,
+                socket::connect(self.addr, self.settings.port_policy),
+            )
+            .await
+            {
+                Ok(Ok(stream)) => {
+                    let conn = Conn::start(
+                        stream,
+                        self.settings.max_record_len,
+                        Arc::clone(&self.counters),
+                    );
+                    *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(Arc::clone(&conn));
+                    self.ever_connected.store(true, Ordering::Relaxed);
+                    Counters::add(&self.counters.connects, 1);
+                    return Ok(conn);
+                }
+                Ok(Err(e)) => e,
+                Err(_) => io::Error::new(io::ErrorKind::TimedOut, "connection attempt timed out"),
+            };
+            // A first connection fails fast (wrong host or port); once a
+            // server has answered, keep trying: it may be restarting.
+            if !self.ever_connected.load(Ordering::Relaxed) || Instant::now() + delay >= deadline {
+                return Err(Error::Connection {
+                    what: what(),
+                    source: err,
+                });
+            }
+            tracing::debug!("{}: {err}; retrying in {delay:?}", what());
+            sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Makes a call: `args` appends the encoded arguments, `payload` is
+    /// bulk data sent after them (see [`OutgoingCall::encode`]). Returns
+    /// the successful reply, or the error after every retry.
+    pub async fn call(
+        &self,
+        proc_id: ProcId,
+        args: impl FnOnce(&mut Vec<u8>),
+        payload: Bytes,
+    ) -> Result<RpcReply> {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Error::InvalidArgument("client is shut down".into()))?;
+        let xid = self.xids.next();
+        let call = OutgoingCall::encode(xid, proc_id, &self.credential, args, payload)
+            .map_err(Error::InvalidArgument)?;
+        Counters::add(&self.counters.calls, 1);
+        let tries = self.settings.retries.saturating_add(1);
+        let mut last_error = None;
+        for attempt in 0..tries {
+            if attempt > 0 {
+                Counters::add(&self.counters.retransmissions, 1);
+                tracing::debug!(
+                    "{}: retransmitting xid {xid:#x} (try {})",
+                    proc_id.name,
+                    attempt + 1
+                );
+            }
+            let deadline = Instant::now() + self.settings.timeout;
+            let conn = match self.connection(deadline).await {
+                Ok(c) => c,
+                Err(e) if !self.ever_connected.load(Ordering::Relaxed) => return Err(e),
+                Err(e) => {
+                    last_error = Some(e);
+                    continue;
+                }
+            };
+            let (tx, rx) = oneshot::channel();
+            match conn.pending().register(xid, tx) {
+                Ok(()) => {}
+                Err(RegisterError::Closed(_)) => continue,
+                Err(RegisterError::DuplicateXid(x)) => {
+                    return Err(Error::Protocol(format!("xid {x:#x} is already in flight")))
+                }
+            }
+            if conn.tx.send(call.clone()).is_err() {
+                conn.pending().cancel(xid);
+                continue;
+            }
+            match timeout_at(deadline, rx).await {
+                Ok(Ok(Ok(reply))) => return Ok(reply),
+                Ok(Ok(Err(Failure::Reply(ReplyError::Rejected(error))))) => {
+                    return Err(Error::Rpc {
+                        what: proc_id.name.into(),
+                        error,
+                    })
+                }
+                Ok(Ok(Err(Failure::Reply(ReplyError::Malformed(m))))) => {
+                    return Err(Error::Protocol(format!("{}: {m}", proc_id.name)))
+                }
+                Ok(Ok(Err(Failure::Stream(m)))) => {
+                    return Err(Error::Protocol(format!("{}: {m}", proc_id.name)))
+                }
+                Ok(Ok(Err(Failure::Lost(reason)))) => {
+                    last_error = Some(Error::Connection {
+                        what: format!("{} to {}", proc_id.name, self.addr),
+                        source: io::Error::new(io::ErrorKind::ConnectionAborted, reason),
+                    });
+                    sleep(Duration::from_millis(20u64 << attempt.min(5))).await;
+                }
+                Ok(Err(_)) => {
+                    last_error = Some(Error::Connection {
+                        what: format!("{} to {}", proc_id.name, self.addr),
+                        source: io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            "connection dropped",
+                        ),
+                    });
+                }
+                Err(_) => {
+                    Counters::add(&self.counters.timeouts, 1);
+                    conn.pending().cancel(xid);
+                    // No reply in time: the connection may be half-open
+                    // or the server wedged; start afresh.
+                    conn.close(Failure::Lost(format!(
+                        "no reply within {:?}",
+                        self.settings.timeout
+                    )));
+                    last_error = Some(Error::TimedOut {
+                        what: proc_id.name.into(),
+                        tries: attempt + 1,
+                    });
+                }
+            }
+        }
+        Err(match last_error {
+            Some(Error::TimedOut { what, .. }) => Error::TimedOut { what, tries },
+            Some(e) => e,
+            None => Error::Connection {
+                what: format!("{} to {}", proc_id.name, self.addr),
+                source: io::Error::new(io::ErrorKind::NotConnected, "no connection"),
+            },
+        })
+    }
+}
+
+impl Drop for RpcClient {
+    fn drop(&mut self) {
+        self.disconnect();
+    }
+}
