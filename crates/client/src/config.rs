@@ -43,7 +43,9 @@ pub struct ClientConfig {
     /// Source port policy (default [`PortPolicy::Auto`]).
     pub privileged_port: PortPolicy,
     /// Unstable (not yet committed) bytes a file keeps for re-sending before
-    /// it COMMITs on its own (default 256 MiB).
+    /// it COMMITs on its own (default 256 MiB). A WRITE is not sent while
+    /// this much is held, so a file holds at most this plus the pieces in
+    /// flight (`io_window` x wsize).
     pub max_unstable_bytes: u64,
     /// Largest READ/WRITE piece, whatever the server allows (default 1 MiB).
     pub max_io_size: u32,

@@ -366,9 +366,6 @@ impl File {
     /// flight, UNSTABLE; the data is kept until a COMMIT covers it.
     /// Either everything is written or an error is returned.
     pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<usize> {
-        if self.journal().bytes() >= self.nfs.shared.config.max_unstable_bytes {
-            self.sync().await?;
-        }
         let wsize = self.nfs.wsize();
         let pieces = data.chunks(wsize).enumerate().map(|(i, chunk)| {
             let off = offset + (i * wsize) as u64;
@@ -386,6 +383,10 @@ impl File {
     /// WRITEs `data` at `offset` UNSTABLE (re-sending the rest after a
     /// short write) and journals what the server holds unstably.
     async fn write_piece(&self, mut offset: u64, mut data: Bytes, resend: bool) -> Result<()> {
+        // Bound the data kept for re-sending: COMMIT what is held first.
+        if !resend && self.journal().bytes() >= self.nfs.shared.config.max_unstable_bytes {
+            self.sync().await?;
+        }
         while !data.is_empty() {
             let res = self
                 .nfs
