@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use nfsl_client::{ClientConfig, ErrorKind, Nfs, NfsUrl, OpenOptions, SetAttr};
+use nfsl_client::nfs3::{Nfsstat3, NFS_PROGRAM, NFS_V3};
+use nfsl_client::{rpcbind_getport, ClientConfig, ErrorKind, Nfs, NfsUrl, OpenOptions, SetAttr};
 
 const RW: &str = "rw,no_root_squash";
 
@@ -191,8 +192,11 @@ async fn directory_operations(nfs: &Nfs, base: &str) {
     assert!(st.tbytes >= st.fbytes);
 }
 
-/// Missing files and stale handles are typed errors.
-async fn typed_errors(nfs: &Nfs, base: &str) {
+/// Missing files and stale handles are typed errors. `stale_required`:
+/// whether the server must refuse a removed file's handle (RFC 1813 lets
+/// a server keep serving an object that is still open on it, as Ganesha
+/// does with its cached file descriptors; it then reports nlink 0).
+async fn typed_errors(nfs: &Nfs, base: &str, stale_required: bool) {
     let missing = nfs.stat(&format!("{base}/no/such/file")).await.unwrap_err();
     assert!(missing.is(ErrorKind::NotFound), "{missing}");
     assert_eq!(missing.nfsstat(), Some(nfsl_client::nfs3::Nfsstat3::Noent));
@@ -205,8 +209,33 @@ async fn typed_errors(nfs: &Nfs, base: &str) {
     nfs.remove_file(&path).await.unwrap();
     // RFC 1813: a handle of a removed object is STALE (or, for servers
     // that cannot tell, BADHANDLE); both are ErrorKind::Stale.
-    let stale = f.metadata().await.unwrap_err();
-    assert!(stale.is(ErrorKind::Stale), "{stale}");
+    match f.metadata().await {
+        Err(stale) => assert!(stale.is(ErrorKind::Stale), "{stale}"),
+        Ok(md) if !stale_required => assert_eq!(md.nlink, 0, "{md:?}"),
+        Ok(md) => panic!("a removed file's handle still works: {md:?}"),
+    }
+    f.close().await.unwrap();
+}
+
+/// A non-root uid writing into a root-owned 0755 directory is refused
+/// with PermissionDenied; reading it is allowed.
+async fn permission_denied(root: &Nfs, nobody_url: &str, base: &str) {
+    let locked = format!("{base}/locked");
+    root.mkdir(&locked, 0o755).await.unwrap();
+    assert_eq!(root.stat(&locked).await.unwrap().uid, 0);
+    let (nobody, _) = connect(nobody_url).await;
+    let e = nobody.create(&format!("{locked}/mine")).await.unwrap_err();
+    assert!(e.is(ErrorKind::PermissionDenied), "{e}");
+    assert!(
+        matches!(e.nfsstat(), Some(Nfsstat3::Acces | Nfsstat3::Perm)),
+        "{e}"
+    );
+    let e = nobody
+        .mkdir(&format!("{locked}/sub"), 0o755)
+        .await
+        .unwrap_err();
+    assert!(e.is(ErrorKind::PermissionDenied), "{e}");
+    assert!(nobody.read_dir(&locked).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------
@@ -237,6 +266,66 @@ fn nfsl_serve_directory_operations() {
     rt().block_on(async {
         let (nfs, _) = connect(&server.url("")).await;
         directory_operations(&nfs, "").await;
-        typed_errors(&nfs, "").await;
+        typed_errors(&nfs, "", true).await;
+        let nobody = format!("{}&uid=65534&gid=65534", server.url(""));
+        permission_denied(&nfs, &nobody, "").await;
     });
+}
+
+// ---------------------------------------------------------------------
+// NFS-Ganesha
+
+#[test]
+fn ganesha_256_mib_round_trip() {
+    if !ganesha_available() {
+        return;
+    }
+    let export = tempdir();
+    let ganesha = Ganesha::start(export.path());
+    rt().block_on(async {
+        let (nfs, rest) = connect(&ganesha.url("/big.bin")).await;
+        assert_eq!(
+            (nfs.export(), rest.as_str()),
+            (ganesha.export(), "/big.bin")
+        );
+        big_file_round_trip(&nfs, &rest, 256 << 20).await;
+        nfs.unmount().await.unwrap();
+    });
+}
+
+#[test]
+fn ganesha_directory_operations_and_errors() {
+    if !ganesha_available() {
+        return;
+    }
+    let export = tempdir();
+    let ganesha = Ganesha::start(export.path());
+    rt().block_on(async {
+        portmapper_finds(&ganesha).await;
+        let (nfs, _) = connect(&ganesha.url("")).await;
+        directory_operations(&nfs, "").await;
+        typed_errors(&nfs, "", false).await;
+        let nobody = format!("{}&uid=65534&gid=65534", ganesha.url(""));
+        permission_denied(&nfs, &nobody, "").await;
+    });
+}
+
+/// A URL without ports is resolved through rpcbind, where Ganesha
+/// registers. Other Ganesha instances (parallel tests) register the same
+/// programs, and the last one wins, so the lookup is only followed through
+/// when rpcbind names this instance.
+async fn portmapper_finds(ganesha: &Ganesha) {
+    let registered = rpcbind_getport("127.0.0.1", NFS_PROGRAM, NFS_V3, &config()).await;
+    match registered {
+        Ok(port) if port == ganesha.nfs_port() => {
+            let url = format!("nfs://127.0.0.1{}/?version=3", ganesha.export());
+            let (nfs, rest) = connect(&url).await;
+            assert_eq!((nfs.export(), rest.as_str()), (ganesha.export(), "/"));
+        }
+        other => eprintln!(
+            "NOTE: rpcbind maps NFS to {other:?}, another instance than this test's \
+             Ganesha (port {}); URL-without-ports check skipped",
+            ganesha.nfs_port()
+        ),
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared harness of nfsl's end-to-end tests: the `nfsl serve` child
-//! process ([`server`]), the libnfs tools as a peer client ([`peers`]) and
-//! an independent raw ONC RPC client ([`rpc_client`]).
+//! process ([`server`]), the libnfs tools as a peer client ([`peers`]),
+//! an independent raw ONC RPC client ([`rpc_client`]) and NFS-Ganesha as a
+//! peer server ([`ganesha`]).
 //!
 //! Every test makes its own temporary export and state directories and its
 //! own server on a kernel-chosen port, so tests run in parallel.
@@ -8,10 +9,12 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod ganesha;
 pub mod peers;
 pub mod rpc_client;
 pub mod server;
 
+pub use ganesha::*;
 pub use peers::*;
 pub use rpc_client::*;
 pub use server::*;

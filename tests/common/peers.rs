@@ -31,7 +31,11 @@ pub fn require_peer(tool: &str) -> bool {
     if found {
         return true;
     }
-    let msg = format!("SKIP: {tool} not installed (apt-get install libnfs-utils)");
+    let package = match tool {
+        "ganesha.nfsd" => "nfs-ganesha nfs-ganesha-vfs rpcbind",
+        _ => "libnfs-utils",
+    };
+    let msg = format!("SKIP: {tool} not installed (apt-get install {package})");
     if std::env::var("NFSL_REQUIRE_PEERS").as_deref() == Ok("1") {
         panic!("{msg}");
     }

@@ -84,6 +84,7 @@ mod window;
 pub use config::{ClientConfig, PortPolicy};
 pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};
 pub use file::{File, FileStats, OpenOptions};
+pub use portmap::{rpcbind_getport, PMAP_PORT};
 pub use procedures::Nfs3Procedures;
 pub use session::Nfs;
 pub use stats::ClientStats;

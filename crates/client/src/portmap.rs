@@ -78,3 +78,22 @@ pub(crate) async fn getport(
         Err(_) => Err(Error::Protocol(format!("portmapper returned port {port}"))),
     }
 }
+
+/// Asks the portmapper (rpcbind, port 111, PMAP v2 GETPORT over TCP) of
+/// `host` which TCP port serves `program` version `version`, as
+/// [`crate::Nfs::connect`] does for URLs without ports.
+pub async fn rpcbind_getport(
+    host: &str,
+    program: u32,
+    version: u32,
+    config: &crate::ClientConfig,
+) -> Result<u16> {
+    let ip = crate::session::resolve_host(host).await?;
+    getport(
+        ip,
+        &TransportSettings::from_config(config),
+        program,
+        version,
+    )
+    .await
+}

@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     rpc: Arc<RpcClient>,
 }
 
-async fn resolve_host(host: &str) -> Result<IpAddr> {
+pub(crate) async fn resolve_host(host: &str) -> Result<IpAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(ip);
     }
