@@ -3,7 +3,13 @@
 //! Subcommands live in their own modules; this file only parses arguments,
 //! sets up logging and turns errors into one line and a non-zero exit.
 
+mod commands;
+mod demo;
+mod endpoint;
+mod format;
+mod progress;
 mod serve;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 
@@ -19,22 +25,60 @@ struct Cli {
 enum Command {
     /// Serve directories over NFSv3 + MOUNT v3 on one TCP port.
     Serve(serve::ServeArgs),
+    /// Start an embedded server on a temporary export and show the client
+    /// writing, listing and reading a file through it.
+    Demo(demo::DemoArgs),
+    #[command(flatten)]
+    Client(commands::ClientCommand),
 }
 
 fn main() {
     let cli = Cli::parse();
+    // The server logs what it does; client commands and the demo only
+    // report problems (their output is the point), unless RUST_LOG says.
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "error",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
+    // A bug must still end in one line, not a backtrace dump.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "nfsl: internal error: {}",
+            info.to_string().replace('\n', " ")
+        );
+    }));
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Client(cmd) => commands::run(cmd),
     };
     if let Err(e) = result {
-        eprintln!("nfsl: {e:#}");
+        eprintln!("nfsl: {}", one_line(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, `: `-separated, leaving out a
+/// cause whose text its parent's message already ends with (library
+/// errors often print their source themselves).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
 }

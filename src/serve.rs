@@ -19,7 +19,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 /// Largest READ/WRITE payload offered (FSINFO rtmax/wtmax): 1 MiB, what
 /// Linux clients and libnfs use at most.
-const MAX_IO_SIZE: u32 = 1 << 20;
+pub const MAX_IO_SIZE: u32 = 1 << 20;
 
 /// Room for the RPC and NFS headers of a WRITE beside its payload.
 const WRITE_HEADER_ROOM: usize = 64 << 10;
@@ -67,6 +67,16 @@ fn export_table(args: &ServeArgs) -> anyhow::Result<ExportTable> {
     Ok(table)
 }
 
+/// The transport settings for a server offering [`MAX_IO_SIZE`] I/O: room
+/// for a whole WRITE in one record. `nfsl demo` uses them too.
+pub fn transport_config() -> TransportConfig {
+    let mut config = TransportConfig::default();
+    config.max_record_len = config
+        .max_record_len
+        .max(MAX_IO_SIZE as usize + WRITE_HEADER_ROOM);
+    config
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let exports = export_table(&args)?;
@@ -80,11 +90,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         state_dir,
         max_io_size: MAX_IO_SIZE,
     })?;
-    let mut config = TransportConfig::default();
-    config.max_record_len = config
-        .max_record_len
-        .max(MAX_IO_SIZE as usize + WRITE_HEADER_ROOM);
-
+    let config = transport_config();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,0 +1,81 @@
+//! Copying one regular file's bytes between any two sides, and what makes
+//! the copy safe: the destination is opened (and truncated) only after the
+//! source is open, and an NFS destination is closed with COMMIT before the
+//! copy counts as done, so success is only reported for stable data.
+
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use nfsl_client::OpenOptions;
+
+use super::node::Node;
+use crate::progress::Progress;
+use crate::transfer::{
+    copy, ChunkReader, LocalReader, LocalWriter, NfsReader, NfsWriter, StreamWriter,
+};
+
+/// Copies the regular file `src` to `dst` (created with `mode` if new,
+/// truncated if it exists); returns the bytes copied.
+pub async fn copy_file(
+    src: &Node,
+    dst: &Node,
+    mode: u32,
+    progress: &Progress,
+) -> anyhow::Result<u64> {
+    match src {
+        Node::Local(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
+            copy_to(&LocalReader(Arc::new(f)), dst, mode, progress).await
+        }
+        Node::Nfs(r) => {
+            let f = r.nfs.open(&r.path, &OpenOptions::new().read(true)).await?;
+            copy_to(&NfsReader(f), dst, mode, progress).await
+        }
+    }
+}
+
+async fn copy_to<R: ChunkReader>(
+    reader: &R,
+    dst: &Node,
+    mode: u32,
+    progress: &Progress,
+) -> anyhow::Result<u64> {
+    match dst {
+        Node::Local(p) => {
+            let existing_special = std::fs::metadata(p)
+                .map(|m| {
+                    let t = m.file_type();
+                    t.is_char_device() || t.is_fifo() || t.is_socket() || t.is_block_device()
+                })
+                .unwrap_or(false);
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).mode(mode);
+            if !existing_special {
+                opts.truncate(true);
+            }
+            let f = opts
+                .open(p)
+                .with_context(|| format!("open {} for writing", p.display()))?;
+            if existing_special {
+                // /dev/null, a FIFO, ...: a stream without offsets.
+                let w = StreamWriter(Arc::new(Mutex::new(f)));
+                copy(reader, &w, progress).await
+            } else {
+                copy(reader, &LocalWriter(Arc::new(f)), progress).await
+            }
+        }
+        Node::Nfs(r) => {
+            let opts = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(mode);
+            let writer = NfsWriter(r.nfs.open(&r.path, &opts).await?);
+            let n = copy(reader, &writer, progress).await?;
+            // COMMIT: only now is the data safe on the server.
+            writer.0.close().await?;
+            Ok(n)
+        }
+    }
+}

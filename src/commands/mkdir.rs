@@ -1,0 +1,46 @@
+//! `nfsl mkdir [-p] [-m MODE] URL...`: creates directories (MKDIR). With
+//! `-p`, missing parents are created too and an existing directory is not
+//! an error. The mode defaults to 0777 less the umask, as for `mkdir`.
+
+use crate::endpoint::{umask, ArgContext, Remote};
+
+/// Arguments of `nfsl mkdir`.
+#[derive(clap::Args)]
+pub struct MkdirArgs {
+    /// Make parent directories as needed; no error if it exists.
+    #[arg(short = 'p', long = "parents")]
+    parents: bool,
+    /// Permission bits in octal (default 0777 less the umask).
+    #[arg(short = 'm', long = "mode", value_parser = parse_mode)]
+    mode: Option<u32>,
+    /// nfs://host/export/dir?... (one or more).
+    #[arg(required = true)]
+    urls: Vec<String>,
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!("{s:?} is not an octal mode (e.g. 755)")),
+    }
+}
+
+pub async fn run(args: MkdirArgs) -> anyhow::Result<()> {
+    let mode = args.mode.unwrap_or(0o777 & !umask());
+    for url in &args.urls {
+        mkdir_one(url, args.parents, mode)
+            .await
+            .arg_context("mkdir", url)?;
+    }
+    Ok(())
+}
+
+async fn mkdir_one(url: &str, parents: bool, mode: u32) -> anyhow::Result<()> {
+    let remote = Remote::connect_arg(url).await?;
+    if parents {
+        remote.nfs.create_dir_all(&remote.path, mode).await?;
+    } else {
+        remote.nfs.mkdir(&remote.path, mode).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! `nfsl demo`: the whole stack in one command, with nothing to set up.
+//!
+//! It starts an nfsl server inside this process (the same server and
+//! transport as `nfsl serve`) exporting a fresh temporary directory on
+//! 127.0.0.1 and a port of its own, then, through the client library:
+//! writes a file of `--size` bytes (UNSTABLE WRITEs, then COMMIT), lists
+//! the directory, reads the file back and checks every byte, and checks
+//! the server's on-disk copy too. It prints each step with its throughput.
+//! The server is stopped and the directory removed when it ends, whether
+//! it succeeded, failed or was interrupted (Ctrl-C).
+//!
+//! Each way of reaching the server is a [`DataPath`]; the demo runs every
+//! path and prints them side by side (LOCALIO will add a second path).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nfsl_client::OpenOptions;
+use nfsl_server::exports::{ExportOptions, ExportTable};
+use nfsl_server::{NfsServer, ServerConfig};
+use tokio::sync::oneshot;
+
+use crate::endpoint::{join, Remote};
+use crate::format::{human_size, mb_per_sec, perm_string, type_char};
+use crate::progress::Progress;
+use crate::serve::{transport_config, MAX_IO_SIZE};
+use crate::transfer::{copy, ChunkReader, ChunkWriter, NfsReader, NfsWriter, CHUNK};
+
+/// Arguments of `nfsl demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Size of the file written and read back: bytes, or with a K, M or G
+    /// suffix (powers of 1024).
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    pub size: u64,
+}
+
+/// Parses `256M`, `1G`, `64K` or a plain byte count.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 256M, 1G, 4096)"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))?;
+    if bytes == 0 {
+        return Err("the size must be at least 1 byte".into());
+    }
+    Ok(bytes)
+}
+
+/// A way for the client to reach the server's data.
+#[derive(Debug, Clone, Copy)]
+enum DataPath {
+    /// NFSv3 over TCP on 127.0.0.1.
+    Network,
+}
+
+impl DataPath {
+    /// Every path the demo compares, in the order printed.
+    const ALL: &'static [DataPath] = &[DataPath::Network];
+
+    fn label(self) -> &'static str {
+        match self {
+            DataPath::Network => "network (NFSv3/TCP)",
+        }
+    }
+
+    /// The short tag on each line of the path's steps.
+    fn tag(self) -> &'static str {
+        match self {
+            DataPath::Network => "network",
+        }
+    }
+
+    fn file_name(self) -> &'static str {
+        match self {
+            DataPath::Network => "demo-network.bin",
+        }
+    }
+
+    /// Mounts the export the way this path uses it.
+    async fn mount(self, url: &nfsl_client::NfsUrl) -> anyhow::Result<Remote> {
+        match self {
+            DataPath::Network => Remote::connect(url).await,
+        }
+    }
+}
+
+/// One path's measured figures.
+struct Figures {
+    path: DataPath,
+    write: Duration,
+    read: Duration,
+}
+
+/// Runs the demo.
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("nfsl-demo-")
+        .tempdir()
+        .context("creating a temporary directory")?;
+    let tmp_path = tmp.path().to_path_buf();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = demo(tmp.path(), args.size) => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    let removed = tmp.close();
+    if result.is_ok() {
+        removed.with_context(|| format!("removing {}", tmp_path.display()))?;
+        println!("cleaned up: server stopped, {} removed", tmp_path.display());
+    }
+    result
+}
+
+async fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
+    let export = tmp.join("export");
+    let state = tmp.join("state");
+    std::fs::create_dir(&export).context("creating the export directory")?;
+    let export = export.canonicalize().context("export path")?;
+    let server = NfsServer::new(ServerConfig {
+        exports: ExportTable::single(
+            &export,
+            ExportOptions::parse_list("rw,no_root_squash,insecure")?,
+        ),
+        state_dir: state,
+        max_io_size: MAX_IO_SIZE,
+    })
+    .context("starting the embedded server")?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("binding 127.0.0.1")?;
+    let port = listener.local_addr().context("listening address")?.port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(nfsl_transport::serve(
+        listener,
+        Arc::new(server),
+        transport_config(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    println!(
+        "nfsl demo: embedded nfsl server on 127.0.0.1:{port}, exporting {}",
+        export.display()
+    );
+    let url = format!(
+        "nfs://127.0.0.1{}?version=3&nfsport={port}&mountport={port}",
+        export.display()
+    );
+    let url = nfsl_client::NfsUrl::parse(&url)?;
+    let mut figures = Vec::new();
+    let mut outcome = Ok(());
+    for &path in DataPath::ALL {
+        match run_path(path, &url, &export, size).await {
+            Ok(f) => figures.push(f),
+            Err(e) => {
+                outcome = Err(e.context(path.label()));
+                break;
+            }
+        }
+    }
+    let _ = stop.send(());
+    let _ = serving.await;
+    outcome?;
+    print_summary(&figures, size);
+    Ok(())
+}
+
+async fn run_path(
+    path: DataPath,
+    url: &nfsl_client::NfsUrl,
+    export: &Path,
+    size: u64,
+) -> anyhow::Result<Figures> {
+    let label = path.tag();
+    let remote = path.mount(url).await.context("mounting")?;
+    println!("[{label}] mounted {url}");
+    let file_path = join(&remote.path, path.file_name());
+    let pattern = Pattern::new(size);
+
+    let start = Instant::now();
+    let opts = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644);
+    let writer = NfsWriter(remote.nfs.open(&file_path, &opts).await?);
+    let written = copy(&pattern, &writer, &Progress::hidden())
+        .await
+        .context("writing")?;
+    writer.0.close().await.context("COMMIT")?;
+    let write = start.elapsed();
+    println!(
+        "[{label}] wrote {} ({}) in {:.2} s: {:.0} MB/s, committed (stable on disk)",
+        path.file_name(),
+        human_size(written),
+        write.as_secs_f64(),
+        mb_per_sec(written, write)
+    );
+
+    for e in remote.nfs.read_dir(&remote.path).await? {
+        let line = match &e.metadata {
+            Some(m) => format!(
+                "{}{} {:>12} {}",
+                type_char(m.file_type),
+                perm_string(m.mode),
+                m.size,
+                e.name
+            ),
+            None => e.name.clone(),
+        };
+        println!("[{label}] listed: {line}");
+    }
+
+    let start = Instant::now();
+    let file = remote
+        .nfs
+        .open(&file_path, &OpenOptions::new().read(true))
+        .await?;
+    let read = copy(&NfsReader(file), &Verifier(&pattern), &Progress::hidden())
+        .await
+        .context("reading back")?;
+    let read_time = start.elapsed();
+    if read != size {
+        anyhow::bail!("read back {read} bytes, wrote {size}");
+    }
+    println!(
+        "[{label}] read back {} in {:.2} s: {:.0} MB/s, every byte verified",
+        human_size(read),
+        read_time.as_secs_f64(),
+        mb_per_sec(read, read_time)
+    );
+    verify_on_disk(&export.join(path.file_name()), &pattern)?;
+    println!("[{label}] the server's file on disk is identical");
+    Ok(Figures {
+        path,
+        write,
+        read: read_time,
+    })
+}
+
+/// Checks the file the server stored, through the local file system.
+fn verify_on_disk(file: &Path, pattern: &Pattern) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(file).with_context(|| format!("open {}", file.display()))?;
+    let len = f.metadata()?.len();
+    if len != pattern.len {
+        anyhow::bail!(
+            "{} has {len} bytes on disk, wrote {}",
+            file.display(),
+            pattern.len
+        );
+    }
+    let mut buf = vec![0u8; CHUNK];
+    let mut offset = 0u64;
+    while offset < len {
+        let n = (len - offset).min(CHUNK as u64) as usize;
+        f.read_exact_at(&mut buf[..n], offset)
+            .with_context(|| format!("reading {}", file.display()))?;
+        if !pattern.matches(offset, &buf[..n]) {
+            anyhow::bail!("{} differs on disk near offset {offset}", file.display());
+        }
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+fn print_summary(figures: &[Figures], size: u64) {
+    println!();
+    println!(
+        "{:<22} {:>12} {:>12}",
+        format!("{} file", human_size(size)),
+        "write MB/s",
+        "read MB/s"
+    );
+    for f in figures {
+        println!(
+            "{:<22} {:>12.0} {:>12.0}",
+            f.path.label(),
+            mb_per_sec(size, f.write),
+            mb_per_sec(size, f.read)
+        );
+    }
+}
+
+/// The demo file's contents, made on the fly: one pseudo-random block of
+/// [`CHUNK`] bytes, whose first 8 bytes in each chunk are replaced by the
+/// chunk's index, so misplaced or repeated chunks are caught as well as
+/// corrupted bytes.
+struct Pattern {
+    block: Vec<u8>,
+    len: u64,
+}
+
+impl Pattern {
+    fn new(len: u64) -> Pattern {
+        let mut state = 0x6e66_736c_u64; // "nfsl"
+        let mut block = Vec::with_capacity(CHUNK);
+        while block.len() < CHUNK {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            block.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        Pattern { block, len }
+    }
+
+    fn index(offset: u64) -> [u8; 8] {
+        (offset / CHUNK as u64).to_le_bytes()
+    }
+
+    /// Whether `data` is what belongs at `offset` (a multiple of CHUNK).
+    fn matches(&self, offset: u64, data: &[u8]) -> bool {
+        let head = data.len().min(8);
+        data[..head] == Self::index(offset)[..head] && data[head..] == self.block[head..data.len()]
+    }
+}
+
+impl ChunkReader for Pattern {
+    async fn read_chunk(&self, offset: u64, mut buf: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        let n = (self.len.saturating_sub(offset)).min(buf.len() as u64) as usize;
+        buf.truncate(n);
+        buf.copy_from_slice(&self.block[..n]);
+        let head = n.min(8);
+        buf[..head].copy_from_slice(&Self::index(offset)[..head]);
+        Ok(buf)
+    }
+}
+
+/// Compares what is read back with the [`Pattern`].
+struct Verifier<'a>(&'a Pattern);
+
+impl ChunkWriter for Verifier<'_> {
+    async fn write_chunk(&self, offset: u64, buf: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        if !self.0.matches(offset, &buf) {
+            anyhow::bail!("the data read back differs from what was written near offset {offset}");
+        }
+        Ok(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+
+    #[test]
+    fn the_pattern_catches_moved_and_changed_bytes() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let p = Pattern::new(2 * CHUNK as u64 + 5);
+        let c0 = rt.block_on(p.read_chunk(0, vec![0; CHUNK])).unwrap();
+        let c2 = rt
+            .block_on(p.read_chunk(2 * CHUNK as u64, vec![0; CHUNK]))
+            .unwrap();
+        assert_eq!(c2.len(), 5);
+        assert!(p.matches(0, &c0));
+        assert!(p.matches(2 * CHUNK as u64, &c2));
+        assert!(!p.matches(CHUNK as u64, &c0));
+        let mut bad = c0.clone();
+        bad[CHUNK / 2] ^= 1;
+        assert!(!p.matches(0, &bad));
+    }
+}
