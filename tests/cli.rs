@@ -453,3 +453,46 @@ fn demo_runs_and_leaves_nothing_behind() {
     let err = String::from_utf8_lossy(&nfsl(&["demo", "--size", "0"]).stderr).into_owned();
     assert!(err.contains("at least 1 byte"), "{err}");
 }
+
+#[test]
+fn the_commands_work_against_nfs_ganesha() {
+    if !ganesha_available() {
+        return;
+    }
+    let export = tempdir();
+    let local = tempdir();
+    let data = pseudo_random_bytes((9 << 20) + 3, 9);
+    let src = local.path().join("f.bin");
+    fs::write(&src, &data).unwrap();
+    let g = Ganesha::start(export.path());
+
+    ok(&["mkdir", "-p", &g.url("/d/e")]);
+    ok(&["cp", src.to_str().unwrap(), &g.url("/d/f.bin")]);
+    assert!(
+        ok(&["cat", &g.url("/d/f.bin")]) == data,
+        "cat via Ganesha differs"
+    );
+    assert_eq!(ok_text(&["ls", &g.url("/d")]), "e\nf.bin\n");
+    let long = ok_text(&["ls", "-l", &g.url("/d")]);
+    let f_line = long.lines().find(|l| l.ends_with(" f.bin")).unwrap();
+    assert!(
+        f_line.starts_with("-rw-") && f_line.contains(&format!(" {} ", data.len())),
+        "{long}"
+    );
+    let st = ok_text(&["stat", &g.url("/d/f.bin")]);
+    assert!(st.contains(&format!("  Size: {} ", data.len())), "{st}");
+
+    let back = local.path().join("back");
+    ok(&["cp", "-r", &g.url("/d"), back.to_str().unwrap()]);
+    assert!(back.join("e").is_dir());
+    assert!(fs::read(back.join("f.bin")).unwrap() == data);
+
+    ok(&["mv", &g.url("/d/f.bin"), &g.url("/d/e")]);
+    assert_eq!(ok_text(&["ls", &g.url("/d/e")]), "f.bin\n");
+    let df = ok_text(&["df", &g.url("")]);
+    assert_eq!(df.lines().count(), 2, "{df}");
+    let err = fails(&["cat", &g.url("/d/missing")]);
+    assert!(err.contains("NFS3ERR_NOENT"), "{err}");
+    ok(&["rm", "-r", &g.url("/d")]);
+    assert_eq!(ok_text(&["ls", &g.url("")]), "");
+}
