@@ -8,115 +8,14 @@
 //! nfs-ganesha, nfs-ganesha-vfs and rpcbind). `NFSL_BENCH_MIB` sets the file
 //! size (default 1024), `NFSL_BENCH_REPEATS` the timed repetitions (3).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-/// Writes `mib` MiB of pseudo-random bytes (xorshift: fast, incompressible enough).
-fn make_file(path: &Path, mib: usize) {
-    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut buf = vec![0u8; 1 << 20];
-    for _ in 0..mib {
-        for chunk in buf.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
-        f.write_all(&buf).unwrap();
-    }
-    f.into_inner().unwrap().sync_all().unwrap();
-}
-
-fn timed(mut cmd: Command) -> Duration {
-    let start = Instant::now();
-    let out = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    took
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-struct Nfsl(Child, u16);
-
-impl Nfsl {
-    fn start(dir: &Path, state: &Path) -> Nfsl {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nfsl"))
-            .args([
-                "serve",
-                dir.to_str().unwrap(),
-                "--port",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--state-dir",
-            ])
-            .arg(state)
-            .args(["-o", "rw,no_root_squash,insecure"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("listening line");
-        Nfsl(child, port)
-    }
-}
-
-impl Drop for Nfsl {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{env_usize, free_port, have, make_file, median, timed, url, Nfsl};
 
 struct Ganesha(PathBuf);
 
@@ -156,13 +55,6 @@ impl Drop for Ganesha {
             .args(["stop", self.0.to_str().unwrap()])
             .status();
     }
-}
-
-fn url(export: &Path, file: &str, nfs: u16, mnt: u16) -> String {
-    format!(
-        "nfs://127.0.0.1{}/{file}?version=3&nfsport={nfs}&mountport={mnt}",
-        export.display()
-    )
 }
 
 struct Figures {
