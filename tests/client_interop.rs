@@ -39,8 +39,9 @@ fn rt() -> tokio::runtime::Runtime {
 // ---------------------------------------------------------------------
 // Scenarios, each run against every server.
 
-/// Writes `size` bytes in 8 MiB chunks through `write_at`, syncs, then
-/// reads them back with `read_at` and compares chunk by chunk.
+/// Writes `size` bytes in 8 MiB chunks, alternately through `write_at`
+/// and `write_at_bytes`, syncs, then reads them back, alternately with
+/// `read_at` and `read_at_bytes`, and compares chunk by chunk.
 async fn big_file_round_trip(nfs: &Nfs, path: &str, size: usize) {
     const CHUNK: usize = 8 << 20;
     let file = nfs.create(path).await.expect("create");
@@ -48,10 +49,14 @@ async fn big_file_round_trip(nfs: &Nfs, path: &str, size: usize) {
     while offset < size {
         let n = CHUNK.min(size - offset);
         let data = pseudo_random_bytes(n, offset as u64);
-        assert_eq!(
-            file.write_at(&data, offset as u64).await.expect("write_at"),
-            n
-        );
+        let written = if (offset / CHUNK).is_multiple_of(2) {
+            file.write_at(&data, offset as u64).await.expect("write_at")
+        } else {
+            file.write_at_bytes(data.into(), offset as u64)
+                .await
+                .expect("write_at_bytes")
+        };
+        assert_eq!(written, n);
         offset += n;
     }
     file.sync().await.expect("sync");
@@ -67,10 +72,22 @@ async fn big_file_round_trip(nfs: &Nfs, path: &str, size: usize) {
     let mut offset = 0;
     while offset < size {
         let n = CHUNK.min(size - offset);
-        let got = file
-            .read_at(&mut buf, offset as u64)
-            .await
-            .expect("read_at");
+        let got = if (offset / CHUNK).is_multiple_of(2) {
+            file.read_at(&mut buf, offset as u64)
+                .await
+                .expect("read_at")
+        } else {
+            let parts = file
+                .read_at_bytes(offset as u64, CHUNK)
+                .await
+                .expect("read_at_bytes");
+            let mut at = 0;
+            for p in parts {
+                buf[at..at + p.len()].copy_from_slice(&p);
+                at += p.len();
+            }
+            at
+        };
         assert_eq!(got, n, "read at {offset}");
         assert!(
             buf[..n] == pseudo_random_bytes(n, offset as u64)[..],
@@ -80,6 +97,13 @@ async fn big_file_round_trip(nfs: &Nfs, path: &str, size: usize) {
     }
     // At and past the end.
     assert_eq!(file.read_at(&mut buf, size as u64).await.unwrap(), 0);
+    assert!(file
+        .read_at_bytes(size as u64 + 5, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let tail = file.read_at_bytes(size as u64 - 10, 100).await.unwrap();
+    assert_eq!(tail.iter().map(|b| b.len()).sum::<usize>(), 10);
 }
 
 async fn directory_operations(nfs: &Nfs, base: &str) {

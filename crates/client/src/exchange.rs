@@ -17,6 +17,7 @@ use nfsl_rpc::{
 };
 
 use crate::error::RpcError;
+use crate::pool::{BufferPool, PooledBuf};
 
 /// Hands out transaction ids: sequential from a random start, so two
 /// client processes (or two runs) do not collide in a server's duplicate
@@ -130,16 +131,42 @@ impl OutgoingCall {
 
 /// A successful (accepted, `SUCCESS`) reply: the whole record, with the
 /// procedure's results at `results_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct RpcReply {
-    record: Vec<u8>,
+    record: PooledBuf,
     results_at: usize,
+}
+
+impl PartialEq for RpcReply {
+    fn eq(&self, other: &Self) -> bool {
+        self.results() == other.results()
+    }
 }
 
 impl RpcReply {
     /// The procedure's XDR-encoded results.
     pub fn results(&self) -> &[u8] {
-        self.record.get(self.results_at..).unwrap_or_default()
+        self.record
+            .as_ref()
+            .get(self.results_at..)
+            .unwrap_or_default()
+    }
+
+    /// Where the results start in the record.
+    pub fn results_offset(&self) -> usize {
+        self.results_at
+    }
+
+    /// The whole record as shared bytes, without copying (slice it to
+    /// keep only a READ's data).
+    pub fn into_bytes(self) -> Bytes {
+        Bytes::from_owner(self.record)
+    }
+
+    /// Returns the record's buffer to `pool` when the reply is dropped.
+    pub(crate) fn recycle_into(&mut self, pool: &std::sync::Arc<BufferPool>) {
+        let buf = std::mem::replace(&mut self.record, PooledBuf::new(Vec::new(), None));
+        self.record = PooledBuf::new(buf.into_inner(), Some(std::sync::Arc::clone(pool)));
     }
 }
 
@@ -305,7 +332,10 @@ fn classify(record: Vec<u8>) -> Result<RpcReply, ReplyError> {
             }
         },
     };
-    Ok(RpcReply { record, results_at })
+    Ok(RpcReply {
+        record: PooledBuf::new(record, None),
+        results_at,
+    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! change).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use nfsl_proto::nfs3::*;
@@ -11,11 +11,15 @@ use nfsl_proto::nfs3::*;
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::Journal;
 use crate::paths::filename;
+use crate::pool::{BufferPool, PooledBuf};
 use crate::procedures::{ok, ReadOutcome};
 use crate::session::Nfs;
 use crate::stats::Counters;
 use crate::types::{FileHandle, Metadata, SetAttr};
 use crate::window::windowed;
+
+/// Write buffers a file keeps for reuse, at most.
+const MAX_POOLED_PIECES: usize = 512;
 
 /// Rounds of "re-send, COMMIT" before `sync` gives up on a server whose
 /// verifier keeps changing.
@@ -129,6 +133,8 @@ pub struct File {
     journal: Mutex<Journal>,
     sync_lock: tokio::sync::Mutex<()>,
     counters: FileCounters,
+    /// Buffers for the copies of written data the journal keeps.
+    pool: Arc<BufferPool>,
 }
 
 impl Nfs {
@@ -257,7 +263,13 @@ impl Nfs {
 
 impl File {
     fn new(nfs: Nfs, handle: FileHandle, path: &str) -> File {
+        let config = &nfs.shared.config;
+        let journal_pieces = config.max_unstable_bytes / nfs.wsize().max(1) as u64;
+        let kept = (journal_pieces as usize)
+            .saturating_add(config.io_window)
+            .min(MAX_POOLED_PIECES);
         File {
+            pool: BufferPool::new(kept),
             fh: handle.to_wire(),
             nfs,
             handle,
@@ -342,6 +354,60 @@ impl File {
         Ok((chunk.len(), done))
     }
 
+    /// Reads up to `len` bytes from `offset` like [`File::read_at`], but
+    /// returns the data as slices of the reply records themselves, in
+    /// order, without copying them: for callers that pass the data on
+    /// (to a socket or another file). Fewer than `len` bytes only at end
+    /// of file.
+    pub async fn read_at_bytes(&self, offset: u64, len: usize) -> Result<Vec<Bytes>> {
+        let rsize = self.nfs.rsize();
+        let pieces = (0..len).step_by(rsize.max(1)).map(|start| {
+            let n = rsize.min(len - start);
+            async move { self.read_piece_bytes(offset + start as u64, n).await }
+        });
+        let done = windowed(pieces, self.nfs.shared.config.io_window)
+            .await
+            .map_err(|e| e.at(&self.path))?;
+        let mut out = Vec::with_capacity(done.len());
+        for (want, got, parts) in done {
+            out.extend(parts);
+            if got < want {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads `len` bytes from `offset` as record slices (several READs if
+    /// the server returns short counts); returns (len, bytes read, data).
+    async fn read_piece_bytes(
+        &self,
+        offset: u64,
+        len: usize,
+    ) -> Result<(usize, usize, Vec<Bytes>)> {
+        let mut parts = Vec::with_capacity(1);
+        let mut done = 0;
+        while done < len {
+            let want = u32::try_from(len - done).unwrap_or(u32::MAX);
+            let res = self
+                .nfs
+                .shared
+                .procs
+                .read_bytes(&self.fh, offset + done as u64, want)
+                .await?;
+            let (data, eof) = res.map_err(|s| Error::nfs(s, "READ", ""))?;
+            done += data.len();
+            let empty = data.is_empty();
+            if !empty {
+                parts.push(data);
+            }
+            if eof || empty {
+                break;
+            }
+        }
+        Ok((len, done, parts))
+    }
+
     /// Appends the whole file (offset 0 to its end, read until a short
     /// read) to `out`; returns the bytes read.
     pub async fn read_to_end(&self, out: &mut Vec<u8>) -> Result<usize> {
@@ -370,8 +436,8 @@ impl File {
         let pieces = data.chunks(wsize).enumerate().map(|(i, chunk)| {
             let off = offset + (i * wsize) as u64;
             async move {
-                self.write_piece(off, Bytes::copy_from_slice(chunk), false)
-                    .await
+                let copy = Bytes::from_owner(PooledBuf::copy_of(chunk, &self.pool));
+                self.write_piece(off, copy, false).await
             }
         });
         windowed(pieces, self.nfs.shared.config.io_window)
@@ -380,11 +446,27 @@ impl File {
         Ok(data.len())
     }
 
+    /// Like [`File::write_at`] for data the caller owns: the pieces sent
+    /// and kept for re-sending are slices of `data`, not copies.
+    pub async fn write_at_bytes(&self, data: Bytes, offset: u64) -> Result<usize> {
+        let wsize = self.nfs.wsize();
+        let len = data.len();
+        let pieces = (0..len).step_by(wsize.max(1)).map(|start| {
+            let piece = data.slice(start..(start + wsize).min(len));
+            async move { self.write_piece(offset + start as u64, piece, false).await }
+        });
+        windowed(pieces, self.nfs.shared.config.io_window)
+            .await
+            .map_err(|e| e.at(&self.path))?;
+        Ok(len)
+    }
+
     /// WRITEs `data` at `offset` UNSTABLE (re-sending the rest after a
     /// short write) and journals what the server holds unstably.
     async fn write_piece(&self, mut offset: u64, mut data: Bytes, resend: bool) -> Result<()> {
         // Bound the data kept for re-sending: COMMIT what is held first.
-        if !resend && self.journal().bytes() >= self.nfs.shared.config.max_unstable_bytes {
+        let max = self.nfs.shared.config.max_unstable_bytes;
+        if !resend && self.journal().bytes() >= max {
             self.sync().await?;
         }
         while !data.is_empty() {
@@ -417,6 +499,13 @@ impl File {
             offset += n as u64;
             data = data.slice(n..);
         }
+        // Past half the bound, COMMIT early, while the other pieces in the
+        // window keep the link busy, so the hard bound is rarely reached.
+        if !resend && self.journal().bytes() >= max / 2 {
+            if let Ok(guard) = self.sync_lock.try_lock() {
+                self.sync_locked(guard).await?;
+            }
+        }
         Ok(())
     }
 
@@ -446,7 +535,12 @@ impl File {
     /// and may have lost it), writes that data again and COMMITs again,
     /// until a COMMIT answers with the verifier the data was written under.
     pub async fn sync(&self) -> Result<()> {
-        let _one_at_a_time = self.sync_lock.lock().await;
+        let guard = self.sync_lock.lock().await;
+        self.sync_locked(guard).await
+    }
+
+    /// [`File::sync`] once the caller holds the sync lock.
+    async fn sync_locked(&self, _one_at_a_time: tokio::sync::MutexGuard<'_, ()>) -> Result<()> {
         for _ in 0..MAX_SYNC_ROUNDS {
             let (latest, empty) = {
                 let j = self.journal();

@@ -27,14 +27,19 @@
 //! - pipelining: many calls in flight on one connection, matched by xid;
 //!   [`File::read_at`]/[`File::write_at`] split into rsize/wsize pieces
 //!   (from FSINFO) with `io_window` in flight. READ data is copied from
-//!   the reply record straight into the caller's buffer, and WRITE data
-//!   is sent from its journal buffer with one vectored write per batch;
+//!   the reply record (read from the socket straight into it) into the
+//!   caller's buffer, or not copied at all with [`File::read_at_bytes`],
+//!   which hands out slices of the records; WRITE data is copied once
+//!   into the journal (not at all with [`File::write_at_bytes`]) and sent
+//!   from there, calls batched into one vectored write. Large buffers are
+//!   recycled, so streaming does not fault in fresh memory;
 //! - data safety: writes go UNSTABLE; each [`File`] keeps unstable data
 //!   with the write verifier it was written under until a COMMIT returns
 //!   that verifier, and re-sends it when a WRITE or COMMIT reply shows the
 //!   verifier changed (the server restarted). [`File::sync`] and
 //!   [`File::close`] make everything stable; `max_unstable_bytes` bounds
-//!   the data kept (an automatic COMMIT first);
+//!   the data kept (a COMMIT is sent early, at half the bound, while the
+//!   writes go on, and WRITEs wait for it at the bound);
 //! - failures: a per-try timeout, reconnection with backoff after a lost
 //!   connection, retransmission with the original xid (the server's
 //!   duplicate request cache makes that safe for non-idempotent calls),
@@ -70,6 +75,7 @@ mod file;
 mod journal;
 mod mount;
 mod paths;
+mod pool;
 mod portmap;
 mod procedures;
 pub mod record;

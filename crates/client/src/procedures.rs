@@ -172,6 +172,35 @@ impl Nfs3Procedures {
             .map_err(|e| Error::Protocol(format!("NFS READ results: {e}")))
     }
 
+    /// READ of up to `count` bytes at `offset`, returned as a slice of the
+    /// reply record (no copy). `Ok(Err(status))` is an NFS failure.
+    pub(crate) async fn read_bytes(
+        &self,
+        file: &NfsFh3,
+        offset: u64,
+        count: u32,
+    ) -> Result<std::result::Result<(Bytes, bool), Nfsstat3>> {
+        let id = nfs_proc(Nfs3Procedure::Read);
+        let reply = self
+            .rpc
+            .call(
+                id,
+                |out| {
+                    file.encode(out);
+                    out.put_u64(offset);
+                    out.put_u32(count);
+                },
+                Bytes::new(),
+            )
+            .await?;
+        let parsed = parse_read(reply.results(), count as usize)
+            .map_err(|e| Error::Protocol(format!("NFS READ results: {e}")))?;
+        Ok(parsed.map(|r| {
+            let start = reply.results_offset() + r.at;
+            (reply.into_bytes().slice(start..start + r.len), r.eof)
+        }))
+    }
+
     /// WRITE of `data` at `offset`; the bytes are sent from `data` itself.
     pub(crate) async fn write_bytes(
         &self,
@@ -202,12 +231,23 @@ impl Nfs3Procedures {
     }
 }
 
-/// Decodes READ results, copying the data into `buf`; more data than
-/// `buf` holds is malformed (the server was asked for `buf.len()`).
-pub(crate) fn decode_read(
+/// Where a READ reply's data is, within its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadData {
+    /// Offset of the data in the results.
+    pub at: usize,
+    /// Bytes of data.
+    pub len: usize,
+    /// The server reported end of file.
+    pub eof: bool,
+}
+
+/// Parses READ results without copying the data; more than `max` bytes
+/// (what was asked for) is malformed.
+pub(crate) fn parse_read(
     results: &[u8],
-    buf: &mut [u8],
-) -> std::result::Result<std::result::Result<ReadOutcome, Nfsstat3>, nfsl_xdr::XdrError> {
+    max: usize,
+) -> std::result::Result<std::result::Result<ReadData, Nfsstat3>, nfsl_xdr::XdrError> {
     let mut d = Decoder::new(results);
     let status = Nfsstat3::decode(&mut d)?;
     let _attrs = PostOpAttr::decode(&mut d)?;
@@ -217,7 +257,7 @@ pub(crate) fn decode_read(
     }
     let count = d.u32()? as usize;
     let eof = d.bool()?;
-    let data = d.opaque(buf.len())?;
+    let data = d.opaque(max)?;
     d.finish()?;
     if count != data.len() {
         return Err(nfsl_xdr::XdrError::TooLong {
@@ -225,10 +265,25 @@ pub(crate) fn decode_read(
             max: data.len() as u64,
         });
     }
-    buf[..data.len()].copy_from_slice(data);
-    Ok(Ok(ReadOutcome {
-        count: data.len(),
+    Ok(Ok(ReadData {
+        at: results.len() - nfsl_xdr::padding(data.len()) - data.len(),
+        len: data.len(),
         eof,
+    }))
+}
+
+/// Decodes READ results, copying the data into `buf`; more data than
+/// `buf` holds is malformed (the server was asked for `buf.len()`).
+pub(crate) fn decode_read(
+    results: &[u8],
+    buf: &mut [u8],
+) -> std::result::Result<std::result::Result<ReadOutcome, Nfsstat3>, nfsl_xdr::XdrError> {
+    Ok(parse_read(results, buf.len())?.map(|r| {
+        buf[..r.len].copy_from_slice(&results[r.at..r.at + r.len]);
+        ReadOutcome {
+            count: r.len,
+            eof: r.eof,
+        }
     }))
 }
 
@@ -265,6 +320,14 @@ mod tests {
             }
         );
         assert_eq!(&buf[..5], b"hello");
+        assert_eq!(
+            parse_read(&encode_to_vec(&res), 8).unwrap().unwrap(),
+            ReadData {
+                at: 20,
+                len: 5,
+                eof: true
+            }
+        );
         // More than asked for, a count that disagrees, trailing bytes.
         let mut small = [0u8; 4];
         assert!(decode_read(&encode_to_vec(&res), &mut small).is_err());

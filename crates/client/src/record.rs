@@ -14,10 +14,13 @@
 //! limit as soon as its marker is complete, before anything is reserved.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::buf::Limit;
 use bytes::BufMut;
 use nfsl_rpc::{RecordError, DEFAULT_MAX_FRAGMENTS, LAST_FRAGMENT};
+
+use crate::pool::{BufferPool, MIN_POOLED};
 
 #[derive(Debug)]
 enum State {
@@ -45,6 +48,7 @@ pub struct RecordAssembler {
     fragments: usize,
     ready: VecDeque<Vec<u8>>,
     error: Option<RecordError>,
+    pool: Option<Arc<BufferPool>>,
 }
 
 impl RecordAssembler {
@@ -60,7 +64,14 @@ impl RecordAssembler {
             fragments: 0,
             ready: VecDeque::new(),
             error: None,
+            pool: None,
         }
+    }
+
+    /// Builds large records in buffers taken from `pool`.
+    pub(crate) fn with_pool(mut self, pool: Arc<BufferPool>) -> Self {
+        self.pool = Some(pool);
+        self
     }
 
     /// Where the next bytes read from the stream must go; after reading
@@ -140,6 +151,11 @@ impl RecordAssembler {
         if len == 0 {
             self.end_fragment(last);
         } else {
+            if self.current.capacity() == 0 && len >= MIN_POOLED {
+                if let Some(pool) = &self.pool {
+                    self.current = pool.take(len);
+                }
+            }
             self.current.reserve_exact(len);
             self.state = State::Payload {
                 remaining: len,

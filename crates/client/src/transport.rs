@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::exchange::{
     Delivery, OutgoingCall, PendingCalls, ProcId, RegisterError, ReplyError, RpcReply, XidSource,
 };
+use crate::pool::BufferPool;
 use crate::record::{ReadTarget, RecordAssembler};
 use crate::socket;
 use crate::stats::Counters;
@@ -41,6 +42,8 @@ use crate::stats::Counters;
 /// Bigger records close the connection (they cannot be skipped).
 pub const MAX_REPLY_RECORD: usize = (4 << 20) + (64 << 10);
 
+/// Large reply buffers kept for reuse per client.
+const REPLY_BUFFERS_KEPT: usize = 32;
 /// Calls batched into one vectored write.
 const MAX_BATCH: usize = 64;
 /// Read buffer for small replies; larger payloads bypass it.
@@ -84,18 +87,25 @@ type Waiter = oneshot::Sender<std::result::Result<RpcReply, Failure>>;
 /// One live TCP connection.
 struct Conn {
     pending: Mutex<PendingCalls<Waiter>>,
+    pool: Arc<BufferPool>,
     tx: mpsc::UnboundedSender<OutgoingCall>,
     shutdown: watch::Sender<bool>,
     counters: Arc<Counters>,
 }
 
 impl Conn {
-    fn start(stream: TcpStream, max_record_len: usize, counters: Arc<Counters>) -> Arc<Conn> {
+    fn start(
+        stream: TcpStream,
+        max_record_len: usize,
+        pool: Arc<BufferPool>,
+        counters: Arc<Counters>,
+    ) -> Arc<Conn> {
         let (rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         let (shutdown, _) = watch::channel(false);
         let conn = Arc::new(Conn {
             pending: Mutex::new(PendingCalls::new()),
+            pool,
             tx,
             shutdown,
             counters,
@@ -130,6 +140,10 @@ impl Conn {
         let delivery = self.pending().on_record(record);
         match delivery {
             Delivery::Reply { token, reply, .. } => {
+                let reply = reply.map(|mut r| {
+                    r.recycle_into(&self.pool);
+                    r
+                });
                 let _ = token.send(reply.map_err(Failure::Reply));
             }
             Delivery::Unmatched { xid } => {
@@ -142,7 +156,7 @@ impl Conn {
 
 async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
     let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
-    let mut asm = RecordAssembler::new(max_record_len);
+    let mut asm = RecordAssembler::new(max_record_len).with_pool(Arc::clone(&conn.pool));
     let mut shutdown = conn.shutdown.subscribe();
     loop {
         loop {
@@ -254,6 +268,7 @@ pub(crate) struct RpcClient {
     connecting: tokio::sync::Mutex<()>,
     ever_connected: AtomicBool,
     counters: Arc<Counters>,
+    pool: Arc<BufferPool>,
 }
 
 impl RpcClient {
@@ -273,6 +288,7 @@ impl RpcClient {
             connecting: tokio::sync::Mutex::new(()),
             ever_connected: AtomicBool::new(false),
             counters,
+            pool: BufferPool::new(REPLY_BUFFERS_KEPT),
         }
     }
 
@@ -325,6 +341,7 @@ impl RpcClient {
                     let conn = Conn::start(
                         stream,
                         self.settings.max_record_len,
+                        Arc::clone(&self.pool),
                         Arc::clone(&self.counters),
                     );
                     *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -396,11 +413,15 @@ impl RpcClient {
                     return Err(Error::Protocol(format!("xid {x:#x} is already in flight")))
                 }
             }
+            // If this future is dropped while waiting (the caller gave
+            // up), the call must not stay registered.
+            let registration = Registration { conn: &conn, xid };
             if conn.tx.send(call.clone()).is_err() {
-                conn.pending().cancel(xid);
                 continue;
             }
-            match timeout_at(deadline, rx).await {
+            let outcome = timeout_at(deadline, rx).await;
+            drop(registration);
+            match outcome {
                 Ok(Ok(Ok(reply))) => return Ok(reply),
                 Ok(Ok(Err(Failure::Reply(ReplyError::Rejected(error))))) => {
                     return Err(Error::Rpc {
@@ -432,7 +453,6 @@ impl RpcClient {
                 }
                 Err(_) => {
                     Counters::add(&self.counters.timeouts, 1);
-                    conn.pending().cancel(xid);
                     // No reply in time: the connection may be half-open
                     // or the server wedged; start afresh.
                     conn.close(Failure::Lost(format!(
@@ -454,6 +474,19 @@ impl RpcClient {
                 source: io::Error::new(io::ErrorKind::NotConnected, "no connection"),
             },
         })
+    }
+}
+
+/// A call's registration on a connection, cancelled when dropped (after
+/// its reply arrived this is a no-op).
+struct Registration<'a> {
+    conn: &'a Conn,
+    xid: u32,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.conn.pending().cancel(self.xid);
     }
 }
 
