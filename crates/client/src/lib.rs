@@ -74,6 +74,7 @@ pub mod exchange;
 mod file;
 mod journal;
 mod mount;
+mod open;
 mod paths;
 mod pool;
 mod portmap;
@@ -89,7 +90,8 @@ mod window;
 
 pub use config::{ClientConfig, PortPolicy};
 pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};
-pub use file::{File, FileStats, OpenOptions};
+pub use file::{File, FileStats};
+pub use open::OpenOptions;
 pub use portmap::{rpcbind_getport, PMAP_PORT};
 pub use procedures::Nfs3Procedures;
 pub use session::Nfs;

@@ -10,7 +10,7 @@ use nfsl_proto::NfsResult;
 use nfsl_xdr::{decode_exact, Decoder, Encoder, Xdr};
 
 use crate::error::{Error, Result};
-use crate::exchange::ProcId;
+use crate::exchange::{ProcId, RpcReply};
 use crate::transport::RpcClient;
 
 /// Typed NFSv3 calls on one connection. Each returns the server's full
@@ -21,6 +21,11 @@ use crate::transport::RpcClient;
 pub struct Nfs3Procedures {
     rpc: Arc<RpcClient>,
 }
+
+/// JUKEBOX answers retried per call, and the pauses between them.
+const JUKEBOX_TRIES: u32 = 8;
+const JUKEBOX_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+const JUKEBOX_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The identity of an NFSv3 procedure on the wire.
 pub(crate) fn nfs_proc(p: Nfs3Procedure) -> ProcId {
@@ -82,14 +87,36 @@ impl Nfs3Procedures {
         Nfs3Procedures { rpc }
     }
 
+    /// Makes a call; an `NFS3ERR_JUKEBOX` answer (the server is busy,
+    /// e.g. recalling data from tape) is retried after a growing pause, a
+    /// bounded number of times, as RFC 1813 asks, with a new xid.
+    async fn exec(
+        &self,
+        id: ProcId,
+        args: impl Fn(&mut Vec<u8>),
+        payload: Bytes,
+    ) -> Result<RpcReply> {
+        let mut pause = JUKEBOX_FIRST_PAUSE;
+        for _ in 0..JUKEBOX_TRIES {
+            let reply = self.rpc.call(id, &args, payload.clone()).await?;
+            if reply.results().get(..4) != Some(&(Nfsstat3::Jukebox as u32).to_be_bytes()[..]) {
+                return Ok(reply);
+            }
+            tracing::debug!(
+                "{}: server answered JUKEBOX; retrying in {pause:?}",
+                id.name
+            );
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(JUKEBOX_MAX_PAUSE);
+        }
+        self.rpc.call(id, &args, payload).await
+    }
+
     /// Calls `procedure` with `args` and decodes its results as `R` (the
     /// whole results must be one `R`).
     pub async fn call<A: Xdr, R: Xdr>(&self, procedure: Nfs3Procedure, args: &A) -> Result<R> {
         let id = nfs_proc(procedure);
-        let reply = self
-            .rpc
-            .call(id, |out| args.encode(out), Bytes::new())
-            .await?;
+        let reply = self.exec(id, |out| args.encode(out), Bytes::new()).await?;
         decode_exact::<R>(reply.results())
             .map_err(|e| Error::Protocol(format!("{} results: {e}", id.name)))
     }
@@ -157,8 +184,7 @@ impl Nfs3Procedures {
         let count = u32::try_from(buf.len())
             .map_err(|_| Error::InvalidArgument("READ larger than 4 GiB".into()))?;
         let reply = self
-            .rpc
-            .call(
+            .exec(
                 id,
                 |out| {
                     file.encode(out);
@@ -182,8 +208,7 @@ impl Nfs3Procedures {
     ) -> Result<std::result::Result<(Bytes, bool), Nfsstat3>> {
         let id = nfs_proc(Nfs3Procedure::Read);
         let reply = self
-            .rpc
-            .call(
+            .exec(
                 id,
                 |out| {
                     file.encode(out);
@@ -213,8 +238,7 @@ impl Nfs3Procedures {
         let count = u32::try_from(data.len())
             .map_err(|_| Error::InvalidArgument("WRITE larger than 4 GiB".into()))?;
         let reply = self
-            .rpc
-            .call(
+            .exec(
                 id,
                 |out| {
                     file.encode(out);

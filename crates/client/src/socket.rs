@@ -55,6 +55,10 @@ async fn connect_privileged(addr: SocketAddr) -> io::Result<TcpStream> {
             IpAddr::V4(_) => (TcpSocket::new_v4()?, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             IpAddr::V6(_) => (TcpSocket::new_v6()?, IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
         };
+        // TIME_WAIT from an earlier connection on this port only blocks
+        // the same remote address (connect then fails and the next port
+        // is tried), not binding it.
+        socket.set_reuseaddr(true)?;
         match socket.bind(SocketAddr::new(local, port)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => {

@@ -38,6 +38,8 @@ enum Misbehaviour {
     Silent,
     /// Answers correctly (control case).
     Correct,
+    /// NFS3ERR_JUKEBOX twice, then correctly.
+    JukeboxTwice,
 }
 
 const ROOT: &[u8] = &[0xab; 16];
@@ -135,7 +137,11 @@ async fn serve(mut stream: TcpStream, mode: Misbehaviour, getattrs: Seen) {
                 ),
                 (NFS_PROGRAM, p) if p == Nfs3Procedure::Fsinfo as u32 => success(xid, &fsinfo()),
                 (NFS_PROGRAM, p) if p == Nfs3Procedure::Getattr as u32 => {
-                    getattrs.lock().unwrap().push(xid);
+                    let seen = {
+                        let mut g = getattrs.lock().unwrap();
+                        g.push(xid);
+                        g.len()
+                    };
                     let good = success(
                         xid,
                         &encode_to_vec(&Getattr3Res::Ok(Getattr3ResOk {
@@ -144,6 +150,11 @@ async fn serve(mut stream: TcpStream, mode: Misbehaviour, getattrs: Seen) {
                     );
                     match mode {
                         Misbehaviour::Correct => good,
+                        Misbehaviour::JukeboxTwice if seen > 2 => good,
+                        Misbehaviour::JukeboxTwice => success(
+                            xid,
+                            &encode_to_vec(&Getattr3Res::Err(Nfsstat3::Jukebox, ())),
+                        ),
                         Misbehaviour::GarbageRecord => {
                             let mut out = Vec::new();
                             frame_record(&[0x5a; 37], &mut out);
@@ -320,4 +331,12 @@ async fn many_calls_in_flight_on_one_connection() {
     assert_eq!(getattrs.lock().unwrap().len(), 200);
     assert_eq!(nfs.stats().connects, 1);
     assert_eq!(nfs.stats().retransmissions, 0);
+}
+
+#[tokio::test]
+async fn jukebox_is_retried_with_new_xids() {
+    let (r, calls) = getattr_against(Misbehaviour::JukeboxTwice).await;
+    r.unwrap();
+    assert_eq!(calls.len(), 3);
+    assert!(calls[0] != calls[1] && calls[1] != calls[2], "{calls:x?}");
 }
