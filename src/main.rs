@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod endpoint;
 mod format;
+mod heap;
 mod progress;
 mod serve;
 mod transfer;
@@ -34,6 +35,9 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        heap::keep_freed_memory();
+    }
     // The server logs what it does; client commands and the demo only
     // report problems (their output is the point), unless RUST_LOG says.
     let default_level = match cli.command {

@@ -24,8 +24,12 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::progress::Progress;
 
-/// Bytes per chunk: 8 MiB, eight 1 MiB READs/WRITEs per chunk.
-pub const CHUNK: usize = 8 << 20;
+/// Bytes per chunk: 4 MiB, four 1 MiB READs/WRITEs. With two chunks in
+/// flight each way, about 8 MiB is on the wire at once: measured against
+/// `nfsl serve` on loopback, more in flight only costs the server more
+/// CPU (1 GiB reads: 8 MiB chunks ~1.3x slower) and one chunk at a time
+/// drains the stream between chunks.
+pub const CHUNK: usize = 4 << 20;
 /// Chunk reads in flight at once.
 pub const READ_DEPTH: usize = 2;
 /// Chunk writes in flight at once (1 for sequential sinks).

@@ -437,7 +437,7 @@ fn errors_are_one_line_and_a_failing_exit() {
 fn demo_runs_and_leaves_nothing_behind() {
     let tmp = tempdir();
     let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
-    // Two chunks and a bit, so the pipelined paths are exercised.
+    // Several chunks and a bit, so the pipelined paths are exercised.
     c.args(["demo", "--size", "17000001"])
         .env("TMPDIR", tmp.path());
     let out = run_peer(c);
