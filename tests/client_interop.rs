@@ -228,6 +228,20 @@ async fn typed_errors(nfs: &Nfs, base: &str, stale_required: bool) {
 
     let path = format!("{base}/doomed");
     let f = nfs.create(&path).await.unwrap();
+    let e = f.read_at(&mut [0; 16], u64::MAX - 4).await.unwrap_err();
+    assert!(e.is(ErrorKind::InvalidArgument), "{e}");
+    let e = f.write_at(b"x", i64::MAX as u64).await.unwrap_err();
+    assert!(e.is(ErrorKind::InvalidArgument), "{e}");
+    let e = nfs.read_dir(&path).await.unwrap_err();
+    assert!(e.is(ErrorKind::NotDir), "{e}");
+    let e = nfs
+        .open(base, &OpenOptions::new().read(true))
+        .await
+        .unwrap_err();
+    assert!(e.is(ErrorKind::IsDir), "{e}");
+    f.close().await.unwrap();
+
+    let f = nfs.create(&path).await.unwrap();
     f.write_at(b"x", 0).await.unwrap();
     f.sync().await.unwrap();
     nfs.remove_file(&path).await.unwrap();

@@ -19,7 +19,15 @@ async fn main() -> nfsl_client::Result<()> {
     };
     let mib: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1024);
     let url = NfsUrl::parse(&url)?;
-    let (nfs, path) = Nfs::connect(&url, ClientConfig::default()).await?;
+    let mut config = ClientConfig::default();
+    // NFSL_THROUGHPUT_UNSTABLE_MIB overrides max_unstable_bytes.
+    if let Some(m) = std::env::var("NFSL_THROUGHPUT_UNSTABLE_MIB")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        config.max_unstable_bytes = m << 20;
+    }
+    let (nfs, path) = Nfs::connect(&url, config).await?;
     let data: Vec<u8> = (0..CHUNK).map(|i| (i * 31 + i / 4096) as u8).collect();
     let total = mib << 20;
 

@@ -108,10 +108,11 @@ impl ClientConfig {
         if self.timeout.is_zero() {
             return Err(Error::InvalidArgument("timeout must not be zero".into()));
         }
-        if self.max_io_size < 4096 {
-            return Err(Error::InvalidArgument(
-                "max_io_size must be at least 4096".into(),
-            ));
+        let largest = (crate::MAX_REPLY_RECORD - (64 << 10)) as u32;
+        if !(4096..=largest).contains(&self.max_io_size) {
+            return Err(Error::InvalidArgument(format!(
+                "max_io_size must be between 4096 and {largest}"
+            )));
         }
         self.credential().map(|_| ())
     }

@@ -124,6 +124,7 @@ impl File {
     /// Reads into `buf` from `offset`: rsize pieces, `io_window` in flight.
     /// Returns fewer than `buf.len()` bytes only at end of file.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        check_range(offset, buf.len())?;
         let rsize = self.nfs.rsize();
         let pieces = buf.chunks_mut(rsize).enumerate().map(|(i, chunk)| {
             let off = offset + (i * rsize) as u64;
@@ -168,6 +169,7 @@ impl File {
     /// (to a socket or another file). Fewer than `len` bytes only at end
     /// of file.
     pub async fn read_at_bytes(&self, offset: u64, len: usize) -> Result<Vec<Bytes>> {
+        check_range(offset, len)?;
         let rsize = self.nfs.rsize();
         let pieces = (0..len).step_by(rsize.max(1)).map(|start| {
             let n = rsize.min(len - start);
@@ -240,6 +242,7 @@ impl File {
     /// flight, UNSTABLE; the data is kept until a COMMIT covers it.
     /// Either everything is written or an error is returned.
     pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<usize> {
+        check_range(offset, data.len())?;
         let wsize = self.nfs.wsize();
         let pieces = data.chunks(wsize).enumerate().map(|(i, chunk)| {
             let off = offset + (i * wsize) as u64;
@@ -257,6 +260,7 @@ impl File {
     /// Like [`File::write_at`] for data the caller owns: the pieces sent
     /// and kept for re-sending are slices of `data`, not copies.
     pub async fn write_at_bytes(&self, data: Bytes, offset: u64) -> Result<usize> {
+        check_range(offset, data.len())?;
         let wsize = self.nfs.wsize();
         let len = data.len();
         let pieces = (0..len).step_by(wsize.max(1)).map(|start| {
@@ -445,6 +449,17 @@ impl Drop for File {
                 self.path
             );
         }
+    }
+}
+
+/// Refuses ranges past the largest NFSv3 offset (a signed 64-bit file
+/// offset on every server), before any arithmetic on them.
+fn check_range(offset: u64, len: usize) -> Result<()> {
+    match offset.checked_add(len as u64) {
+        Some(end) if end <= i64::MAX as u64 => Ok(()),
+        _ => Err(Error::InvalidArgument(format!(
+            "range of {len} bytes at offset {offset} is beyond the largest file offset"
+        ))),
     }
 }
 
