@@ -1,0 +1,285 @@
+//! The unstable-write safety net against a server that really loses data:
+//! an in-memory fake NFSv3 server whose "crash" throws away everything not
+//! yet COMMITted, changes its write verifier and drops its connections
+//! (what a real server may do on a power cut, where `nfsl serve` killed
+//! with SIGKILL usually keeps the data in the page cache). The client must
+//! notice the new verifier, write the lost data again, and end with the
+//! server holding exactly what was written.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nfsl_client::nfs3::*;
+use nfsl_client::{ClientConfig, Nfs, PortPolicy};
+use nfsl_proto::mount3::{Mount3Procedure, Mountres3, Mountres3Ok, MOUNT_PROGRAM};
+use nfsl_rpc::{
+    encode_reply, frame_record, AcceptedReply, CallHeader, OpaqueAuth, RecordDecoder, ReplyBody,
+};
+use nfsl_xdr::{decode_exact, encode_to_vec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// The one file the fake serves (its handle; the root is another).
+const ROOT: &[u8] = &[1; 8];
+const FILE: &[u8] = &[2; 8];
+/// The fake's largest READ/WRITE, small so a few MiB are many pieces.
+const IO: u32 = 64 << 10;
+
+#[derive(Default)]
+struct Disk {
+    /// What reads see (unstable writes included).
+    current: Vec<u8>,
+    /// What survives a crash (as of the last COMMIT).
+    durable: Vec<u8>,
+    verifier: u64,
+    commits: usize,
+}
+
+struct Fake {
+    disk: Mutex<Disk>,
+    /// Bumped on every crash; connections of an older epoch close.
+    epoch: watch::Sender<u64>,
+}
+
+impl Fake {
+    fn crash(&self) {
+        let mut d = self.disk.lock().unwrap();
+        d.current = d.durable.clone();
+        d.verifier += 1;
+        self.epoch.send_modify(|e| *e += 1);
+    }
+}
+
+fn attrs(size: u64) -> Fattr3 {
+    Fattr3 {
+        ftype: Ftype3::Reg,
+        mode: 0o644,
+        nlink: 1,
+        uid: 0,
+        gid: 0,
+        size,
+        used: size,
+        rdev: Specdata3::default(),
+        fsid: 1,
+        fileid: 2,
+        atime: Nfstime3::default(),
+        mtime: Nfstime3::default(),
+        ctime: Nfstime3::default(),
+    }
+}
+
+fn reply(xid: u32, results: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::new();
+    encode_reply(
+        xid,
+        &ReplyBody::Accepted {
+            verifier: OpaqueAuth::NONE,
+            stat: AcceptedReply::Success(results),
+        },
+        &mut msg,
+    );
+    let mut out = Vec::new();
+    frame_record(&msg, &mut out);
+    out
+}
+
+/// The results of one call, from the fake's disk.
+fn answer(fake: &Fake, program: u32, procedure: u32, args: &[u8]) -> Vec<u8> {
+    let mut d = fake.disk.lock().unwrap();
+    let verf = d.verifier.to_be_bytes();
+    if program == MOUNT_PROGRAM {
+        return if procedure == Mount3Procedure::Mnt as u32 {
+            encode_to_vec(&Mountres3::Ok(Mountres3Ok {
+                fhandle: NfsFh3(ROOT.to_vec()),
+                auth_flavors: vec![1],
+            }))
+        } else {
+            Vec::new()
+        };
+    }
+    match Nfs3Procedure::from_u32(procedure) {
+        Some(Nfs3Procedure::Fsinfo) => encode_to_vec(&Fsinfo3Res::Ok(Fsinfo3ResOk {
+            obj_attributes: None,
+            rtmax: IO,
+            rtpref: IO,
+            rtmult: 4096,
+            wtmax: IO,
+            wtpref: IO,
+            wtmult: 4096,
+            dtpref: 8192,
+            maxfilesize: u64::MAX,
+            time_delta: Nfstime3 {
+                seconds: 0,
+                nseconds: 1,
+            },
+            properties: 0,
+        })),
+        Some(Nfs3Procedure::Getattr) => {
+            let size = d.current.len() as u64;
+            encode_to_vec(&Getattr3Res::Ok(Getattr3ResOk {
+                obj_attributes: attrs(size),
+            }))
+        }
+        Some(Nfs3Procedure::Write) => {
+            let a: Write3Args = decode_exact(args).expect("WRITE args");
+            assert_eq!(a.file.0, FILE);
+            let (off, data) = (a.offset as usize, &a.data.0[..a.count as usize]);
+            if d.current.len() < off + data.len() {
+                d.current.resize(off + data.len(), 0);
+            }
+            d.current[off..off + data.len()].copy_from_slice(data);
+            encode_to_vec(&Write3Res::Ok(Write3ResOk {
+                file_wcc: WccData::default(),
+                count: a.count,
+                committed: StableHow::Unstable,
+                verf,
+            }))
+        }
+        Some(Nfs3Procedure::Commit) => {
+            d.durable = d.current.clone();
+            d.commits += 1;
+            encode_to_vec(&Commit3Res::Ok(Commit3ResOk {
+                file_wcc: WccData::default(),
+                verf,
+            }))
+        }
+        Some(Nfs3Procedure::Read) => {
+            let a: Read3Args = decode_exact(args).expect("READ args");
+            let start = (a.offset as usize).min(d.current.len());
+            let end = (start + a.count as usize).min(d.current.len());
+            encode_to_vec(&Read3Res::Ok(Read3ResOk {
+                file_attributes: None,
+                count: (end - start) as u32,
+                eof: end == d.current.len(),
+                data: Data(d.current[start..end].to_vec()),
+            }))
+        }
+        other => panic!("the fake does not serve {other:?}"),
+    }
+}
+
+async fn serve(mut stream: TcpStream, fake: Arc<Fake>) {
+    let mut epoch = fake.epoch.subscribe();
+    let mine = *epoch.borrow_and_update();
+    let mut decoder = RecordDecoder::new(4 << 20);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+            _ = epoch.wait_for(|e| *e != mine) => return, // crashed
+        };
+        decoder.push(&buf[..n]);
+        while let Ok(Some(record)) = decoder.next_record() {
+            let (call, args) = CallHeader::decode_prefix(&record).expect("call");
+            if *epoch.borrow() != mine {
+                return; // a crashed server answers nothing more
+            }
+            let results = answer(&fake, call.program, call.procedure, args);
+            if stream.write_all(&reply(call.xid, &results)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn start() -> (Arc<Fake>, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fake = Arc::new(Fake {
+        disk: Mutex::new(Disk::default()),
+        epoch: watch::channel(0).0,
+    });
+    let f = Arc::clone(&fake);
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn(serve(s, Arc::clone(&f)));
+        }
+    });
+    (fake, port)
+}
+
+fn config() -> ClientConfig {
+    ClientConfig {
+        timeout: Duration::from_secs(5),
+        retries: 3,
+        privileged_port: PortPolicy::Never,
+        ..ClientConfig::default()
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_lost_in_a_crash_is_written_again() {
+    let (fake, port) = start().await;
+    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config())
+        .await
+        .unwrap();
+    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    let first = pattern(3 << 20, 7);
+    file.write_at(&first, 0).await.unwrap();
+    assert_eq!(fake.disk.lock().unwrap().current, first);
+
+    // The crash loses all of it.
+    fake.crash();
+    assert!(fake.disk.lock().unwrap().current.is_empty());
+
+    // More data after the restart, then sync: the first 3 MiB are
+    // noticed lost (new verifier) and written again.
+    let second = pattern(1 << 20, 9);
+    file.write_at(&second, first.len() as u64).await.unwrap();
+    file.sync().await.unwrap();
+    let expected = [first.clone(), second].concat();
+    {
+        let d = fake.disk.lock().unwrap();
+        assert!(d.durable == expected, "durable data differs after sync");
+    }
+    let stats = file.stats();
+    assert!(stats.verifier_changes >= 1, "{stats:?}");
+    assert!(stats.resent_bytes >= first.len() as u64, "{stats:?}");
+    assert_eq!(file.unstable_bytes(), 0);
+
+    // A crash after the COMMIT loses nothing more.
+    fake.crash();
+    assert!(fake.disk.lock().unwrap().current == expected);
+    let mut back = vec![0u8; expected.len() + 10];
+    let n = file.read_at(&mut back, 0).await.unwrap();
+    assert!(n == expected.len() && back[..n] == expected[..]);
+    file.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_commit_rounds_is_survived() {
+    let (fake, port) = start().await;
+    let config = ClientConfig {
+        max_unstable_bytes: 1 << 20,
+        ..config()
+    };
+    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config)
+        .await
+        .unwrap();
+    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    let data = pattern(4 << 20, 3);
+    // Crash repeatedly while writing in 512 KiB calls: each crash loses
+    // whatever was not committed yet.
+    for (i, chunk) in data.chunks(512 << 10).enumerate() {
+        file.write_at(chunk, (i * (512 << 10)) as u64)
+            .await
+            .unwrap();
+        if i % 3 == 1 {
+            fake.crash();
+        }
+    }
+    file.close().await.unwrap();
+    let d = fake.disk.lock().unwrap();
+    assert!(d.durable == data, "durable data differs");
+    assert!(d.commits >= 4, "{} commits", d.commits);
+}
