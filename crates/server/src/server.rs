@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use nfsl_proto::mount3::{MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
-use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, RpcService};
+use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
 use crate::handle::ExportFs;
@@ -142,7 +142,7 @@ impl RpcService for NfsServer {
             && Nfs3Procedure::from_u32(procedure).is_some_and(Nfs3Procedure::is_non_idempotent)
     }
 
-    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Vec<u8>) -> CallOutcome {
+    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome {
         match ctx.program {
             NFS_PROGRAM => self.nfs3.dispatch(ctx, args, results),
             MOUNT_PROGRAM => self.mount3.dispatch(ctx, args, results),

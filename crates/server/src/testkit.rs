@@ -9,7 +9,7 @@ use nfsl_proto::mount3::{Dirpath, Mountres3, MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 use nfsl_rpc::{Auth, AuthSysParams};
-use nfsl_transport::{CallContext, CallOutcome, RpcService};
+use nfsl_transport::{CallContext, CallOutcome, Results, RpcService};
 use nfsl_xdr::{decode_exact, encode_to_vec, Xdr};
 
 use crate::exports::{ExportOptions, ExportTable};
@@ -82,9 +82,12 @@ impl Kit {
             peer: self.peer,
             local: "127.0.0.1:2049".parse().expect("address"),
         };
-        let mut out = Vec::new();
+        let mut out = Results::new();
         let outcome = self.server.call(&ctx, args, &mut out);
-        (outcome, out)
+        (
+            outcome,
+            out.into_bytes().expect("file ranges of the results"),
+        )
     }
 
     /// A successful call's decoded results.

@@ -14,6 +14,7 @@ use nfsl_rpc::{
 };
 use tracing::{debug, error};
 
+use crate::results::Results;
 use crate::service::{CallContext, CallOutcome, RpcService};
 
 /// The server-wide duplicate request cache; replies are stored framed.
@@ -46,14 +47,14 @@ impl<S> Shared<S> {
 #[derive(Debug)]
 pub(crate) struct Reply {
     pub(crate) head: Bytes,
-    pub(crate) body: Vec<u8>,
+    pub(crate) body: Results,
 }
 
 impl Reply {
-    fn whole(bytes: Vec<u8>) -> Reply {
+    fn whole(bytes: impl Into<Bytes>) -> Reply {
         Reply {
-            head: Bytes::from(bytes),
-            body: Vec::new(),
+            head: bytes.into(),
+            body: Results::new(),
         }
     }
 
@@ -75,11 +76,11 @@ impl Reply {
         Reply::whole(build_record(|out| encode_reply(xid, body, out)))
     }
 
-    fn success(xid: u32, results: Vec<u8>) -> Reply {
+    fn success(xid: u32, results: Results) -> Reply {
         let mut head = Vec::with_capacity(28);
         head.extend_from_slice(&[0; 4]);
         encode_success_header(xid, &OpaqueAuth::NONE, &mut head);
-        let len = head.len() - 4 + results.len();
+        let len = head.len() - 4 + results.wire_len();
         if len > MAX_FRAGMENT_LEN {
             error!(
                 xid,
@@ -94,16 +95,18 @@ impl Reply {
         }
     }
 
-    /// The reply as one contiguous buffer (copies `body`; used for the
-    /// small replies of non-idempotent calls kept in the cache).
-    fn flatten(self) -> Bytes {
-        if self.body.is_empty() {
-            return self.head;
+    /// The reply as one contiguous buffer (copies `body` and reads its
+    /// file ranges in; used for the small replies of non-idempotent calls
+    /// kept in the cache).
+    fn flatten(self) -> std::io::Result<Bytes> {
+        if self.body.wire_len() == 0 {
+            return Ok(self.head);
         }
-        let mut all = Vec::with_capacity(self.head.len() + self.body.len());
+        let body = self.body.into_bytes()?;
+        let mut all = Vec::with_capacity(self.head.len() + body.len());
         all.extend_from_slice(&self.head);
-        all.extend_from_slice(&self.body);
-        Bytes::from(all)
+        all.extend_from_slice(&body);
+        Ok(Bytes::from(all))
     }
 }
 
@@ -181,10 +184,7 @@ pub(crate) fn triage<S: RpcService>(
             }
             DrcLookup::Done(reply) => {
                 debug!(xid, %peer, "retransmission: replaying cached reply");
-                return Triage::Reply(Reply {
-                    head: reply,
-                    body: Vec::new(),
-                });
+                return Triage::Reply(Reply::whole(reply));
             }
         }
     }
@@ -246,7 +246,7 @@ pub(crate) fn execute<S: RpcService>(shared: &Shared<S>, call: Call) -> Option<R
     };
     let ctx = &call.ctx;
     let args = call.record.get(call.args_start..).unwrap_or_default();
-    let mut results = Vec::new();
+    let mut results = Results::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         shared.service.call(ctx, args, &mut results)
     }))
@@ -279,13 +279,17 @@ pub(crate) fn execute<S: RpcService>(shared: &Shared<S>, call: Call) -> Option<R
     };
     match guard.key.take() {
         None => Some(reply),
-        Some(key) => {
-            let bytes = reply.flatten();
-            shared.drc().complete(&key, bytes.clone());
-            Some(Reply {
-                head: bytes,
-                body: Vec::new(),
-            })
-        }
+        Some(key) => match reply.flatten() {
+            Ok(bytes) => {
+                shared.drc().complete(&key, bytes.clone());
+                Some(Reply::whole(bytes))
+            }
+            Err(e) => {
+                // A retransmission runs the call again.
+                shared.drc().abandon(&key);
+                error!(xid, error = %e, "cannot read the reply's file data; answering SYSTEM_ERR");
+                Some(Reply::accepted(xid, AcceptedReply::SystemErr))
+            }
+        },
     }
 }

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use nfsl_rpc::{Auth, AuthStat};
 
+use crate::results::Results;
+
 /// One program served, with the inclusive range of versions supported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgramVersions {
@@ -73,7 +75,8 @@ pub trait RpcService: Send + Sync + 'static {
 
     /// Executes one call. `args` are the XDR arguments after the call
     /// header. On [`CallOutcome::Success`] the results are whatever was
-    /// appended to `results` (which starts empty); otherwise `results` is
-    /// ignored.
-    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Vec<u8>) -> CallOutcome;
+    /// appended to `results` (which starts empty: XDR bytes, possibly with
+    /// ranges of files to send from the file, see [`Results`]); otherwise
+    /// `results` is ignored.
+    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome;
 }

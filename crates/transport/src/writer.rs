@@ -3,17 +3,26 @@
 //! ahead of it, so a reply costs no hand-off to another thread; whatever the
 //! socket cannot take at once goes, in order, to the connection's writer
 //! task, which waits for the socket to drain. Replies therefore go out in
-//! completion order and never interleave.
+//! completion order and never interleave. File ranges of a reply
+//! ([`Results::push_file`](crate::Results::push_file)) go out with
+//! `sendfile`; only a reply that must be queued has them read in first.
 
 use std::io::{self, IoSlice};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use bytes::Bytes;
+use rustix::fs::sendfile;
+use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
+use tokio::io::Interest;
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tracing::debug;
 
 use crate::dispatch::Reply;
+use crate::results::{shrunk, Part};
 
 /// Most replies gathered into one write by the writer task.
 const MAX_BATCH: usize = 64;
@@ -25,19 +34,93 @@ pub(crate) struct Outgoing {
     pub(crate) _permit: OwnedSemaphorePermit,
 }
 
-/// A reply partly written: `written` bytes of it are on the wire.
+/// A reply partly written directly: `written` bytes of it are on the wire.
 #[derive(Debug)]
-struct Pending {
+struct Direct {
     out: Outgoing,
     written: usize,
 }
 
-impl Pending {
+/// The next thing to send of a [`Direct`] reply.
+enum Piece<'a> {
+    /// Bytes up to the next file range or the end; `more` if a file range
+    /// follows them.
+    Bytes {
+        slices: Vec<IoSlice<'a>>,
+        more: bool,
+    },
+    /// `len` bytes at `offset` of a file.
+    File {
+        file: &'a OwnedFd,
+        offset: u64,
+        len: usize,
+    },
+}
+
+impl Direct {
+    /// What to send next, or `None` once all is written.
+    fn next_piece(&self) -> Option<Piece<'_>> {
+        let reply = &self.out.reply;
+        let parts = std::iter::once(Part::Bytes(&reply.head[..])).chain(reply.body.parts());
+        let mut pos = 0;
+        let mut slices = Vec::new();
+        for part in parts {
+            let len = match &part {
+                Part::Bytes(b) => b.len(),
+                Part::File(f) => f.len,
+            };
+            if pos + len <= self.written {
+                pos += len;
+                continue;
+            }
+            let skip = self.written.saturating_sub(pos);
+            pos += len;
+            match part {
+                Part::Bytes(b) => slices.push(IoSlice::new(&b[skip..])),
+                Part::File(f) if slices.is_empty() => {
+                    return Some(Piece::File {
+                        file: &f.file,
+                        offset: f.offset.saturating_add(skip as u64),
+                        len: f.len - skip,
+                    })
+                }
+                Part::File(_) => return Some(Piece::Bytes { slices, more: true }),
+            }
+        }
+        (!slices.is_empty()).then_some(Piece::Bytes {
+            slices,
+            more: false,
+        })
+    }
+
+    /// The rest as bytes for the writer task, file ranges read in.
+    fn into_queued(self) -> io::Result<Queued> {
+        let Outgoing { reply, _permit } = self.out;
+        Ok(Queued {
+            head: reply.head,
+            body: reply.body.into_bytes()?,
+            written: self.written,
+            _permit,
+        })
+    }
+}
+
+/// A reply handed to the writer task: bytes only, `written` of them
+/// already on the wire.
+#[derive(Debug)]
+struct Queued {
+    head: Bytes,
+    body: Vec<u8>,
+    written: usize,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Queued {
     /// The unwritten rest, as at most two slices.
     fn rest(&self) -> impl Iterator<Item = IoSlice<'_>> {
-        let (head, body) = (&self.out.reply.head[..], &self.out.reply.body[..]);
+        let (head, body) = (&self.head[..], &self.body[..]);
         let skip_head = self.written.min(head.len());
-        let skip_body = self.written - skip_head;
+        let skip_body = (self.written - skip_head).min(body.len());
         [&head[skip_head..], &body[skip_body..]]
             .into_iter()
             .filter(|s| !s.is_empty())
@@ -45,7 +128,7 @@ impl Pending {
     }
 
     fn len(&self) -> usize {
-        self.out.reply.head.len() + self.out.reply.body.len()
+        self.head.len() + self.body.len()
     }
 }
 
@@ -96,7 +179,7 @@ impl SinkShared {
 #[derive(Debug)]
 pub(crate) struct ReplySink {
     shared: Arc<SinkShared>,
-    queue: UnboundedSender<Pending>,
+    queue: UnboundedSender<Queued>,
 }
 
 impl ReplySink {
@@ -128,24 +211,31 @@ impl ReplySink {
 
     /// Sends a reply: written at once, as far as the socket takes it, if
     /// nothing is queued ahead; otherwise (or for the rest) queued for the
-    /// writer task. Never blocks on the peer. Dropped if the socket failed.
+    /// writer task. Never blocks on the peer, but reads the reply's file
+    /// ranges in if they must be queued, so a reply with file ranges must be
+    /// sent from a thread that may block. Dropped if the socket failed.
     pub(crate) fn send(&self, out: Outgoing) {
         let mut state = self.shared.state();
         if state.failed {
             return;
         }
-        let mut pending = Pending { out, written: 0 };
+        let mut direct = Direct { out, written: 0 };
         if state.queued == 0 {
-            match write_now(&self.shared.socket, &mut pending) {
+            match write_now(&self.shared.socket, &mut direct) {
                 Ok(true) => return,
                 Ok(false) => {}
                 Err(e) => return self.shared.fail(&mut state, &e),
             }
         }
+        let queued = match direct.into_queued() {
+            Ok(q) => q,
+            // The reply cannot be completed and the stream cannot skip it.
+            Err(e) => return self.shared.fail(&mut state, &e),
+        };
         state.queued += 1;
         // The receiver is gone only if the writer task failed (then
         // `failed` is set) or was aborted; the reply is dropped either way.
-        let _ = self.queue.send(pending);
+        let _ = self.queue.send(queued);
     }
 }
 
@@ -163,14 +253,33 @@ impl SinkCloser {
     }
 }
 
-/// Writes as much of `p` as the socket takes without blocking; `Ok(true)`
-/// once all of it is written.
-fn write_now(socket: &OwnedWriteHalf, p: &mut Pending) -> io::Result<bool> {
-    while p.written < p.len() {
-        let slices: Vec<IoSlice<'_>> = p.rest().collect();
-        match socket.try_write_vectored(&slices) {
+/// Writes as much of `d` as the socket takes without blocking; `Ok(true)`
+/// once all of it is written. File ranges go with `sendfile`, and the bytes
+/// before one with `MSG_MORE`, so a header and its data share segments.
+fn write_now(socket: &OwnedWriteHalf, d: &mut Direct) -> io::Result<bool> {
+    let stream: &TcpStream = socket.as_ref();
+    while let Some(piece) = d.next_piece() {
+        let sent = match piece {
+            Piece::Bytes {
+                slices,
+                more: false,
+            } => socket.try_write_vectored(&slices),
+            Piece::Bytes { slices, more: true } => stream.try_io(Interest::WRITABLE, || {
+                let flags = SendFlags::MORE | SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+                let mut control = SendAncillaryBuffer::default();
+                Ok(sendmsg(stream, &slices, &mut control, flags)?)
+            }),
+            Piece::File { file, offset, len } => stream.try_io(Interest::WRITABLE, || {
+                let mut offset = offset;
+                match sendfile(stream, file, Some(&mut offset), len)? {
+                    0 => Err(shrunk()),
+                    n => Ok(n),
+                }
+            }),
+        };
+        match sent {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => p.written += n,
+            Ok(n) => d.written += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) => return Err(e),
         }
@@ -180,7 +289,7 @@ fn write_now(socket: &OwnedWriteHalf, p: &mut Pending) -> io::Result<bool> {
 
 /// Writes queued replies until every [`ReplySink`] is gone or the socket
 /// fails (then drops whatever is queued).
-async fn write_loop(shared: Arc<SinkShared>, mut rx: UnboundedReceiver<Pending>) {
+async fn write_loop(shared: Arc<SinkShared>, mut rx: UnboundedReceiver<Queued>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -201,11 +310,11 @@ async fn write_loop(shared: Arc<SinkShared>, mut rx: UnboundedReceiver<Pending>)
     }
 }
 
-async fn write_batch(socket: &OwnedWriteHalf, batch: &mut [Pending]) -> io::Result<()> {
+async fn write_batch(socket: &OwnedWriteHalf, batch: &mut [Queued]) -> io::Result<()> {
     let mut first = 0;
     while first < batch.len() {
         socket.writable().await?;
-        let slices: Vec<IoSlice<'_>> = batch[first..].iter().flat_map(Pending::rest).collect();
+        let slices: Vec<IoSlice<'_>> = batch[first..].iter().flat_map(Queued::rest).collect();
         let mut n = match socket.try_write_vectored(&slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => n,

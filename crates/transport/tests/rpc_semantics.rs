@@ -202,3 +202,83 @@ async fn oversized_record_closes_only_that_connection() {
         success(91, &[])
     );
 }
+
+/// The expected results of a FILE call.
+fn file_results(offset: usize, len: usize) -> Vec<u8> {
+    let mut r = words(&[len as u32]);
+    r.extend_from_slice(&file_data()[offset..offset + len]);
+    r.extend_from_slice(&words(&[FILE_TRAILER]));
+    r
+}
+
+#[tokio::test]
+async fn file_ranges_are_sent_in_place() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    for (xid, proc_, offset, len) in [
+        (1, FILE, 0, 1 << 20),
+        (2, FILE, 12345, 70_001),
+        (3, FILE, 0, 0),
+        (4, FILE_ONCE, 777, 1 << 20),
+    ] {
+        assert_eq!(
+            roundtrip(&mut s, &call(xid, proc_, &words(&[offset, len]))).await,
+            success(xid, &file_results(offset as usize, len as usize)),
+            "xid {xid}"
+        );
+    }
+    // The DRC kept the whole reply, file data included.
+    assert_eq!(
+        roundtrip(&mut s, &call(4, FILE_ONCE, &words(&[777, 1 << 20]))).await,
+        success(4, &file_results(777, 1 << 20))
+    );
+}
+
+#[tokio::test]
+async fn file_ranges_survive_a_full_socket() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    // Many large replies before reading any: the socket fills, the rest is
+    // queued (file data read in) and written as the client drains it.
+    let calls: Vec<(u32, u32)> = (0..24).map(|i| (i * 4099, (1 << 20) - i)).collect();
+    let mut batch = Vec::new();
+    for (xid, (offset, len)) in calls.iter().enumerate() {
+        batch.extend_from_slice(&call(xid as u32, FILE, &words(&[*offset, *len])));
+    }
+    send(&mut s, &batch).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut replies = std::collections::HashMap::new();
+    for _ in &calls {
+        let r = read_record(&mut s).await;
+        replies.insert(xid_of(&r), r);
+    }
+    for (xid, (offset, len)) in calls.iter().enumerate() {
+        assert_eq!(
+            replies[&(xid as u32)],
+            success(xid as u32, &file_results(*offset as usize, *len as usize)),
+            "xid {xid}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn file_range_beyond_the_file_closes_the_connection() {
+    let srv = TestServer::default().await;
+    let mut bad = srv.connect().await;
+    let past = FILE_SIZE as u32 - 10;
+    send(&mut bad, &call(1, FILE, &words(&[past, 4096]))).await;
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(3), async {
+        use tokio::io::AsyncReadExt;
+        bad.read_to_end(&mut got).await
+    })
+    .await;
+    assert!(closed.is_ok(), "connection not closed");
+    // Whatever was sent is a strict prefix of the reply: never a complete one.
+    assert!(got.len() < 4 + 24 + 4 + 4096 + 4, "{}", got.len());
+    let mut good = srv.connect().await;
+    assert_eq!(
+        roundtrip(&mut good, &call(2, FILE, &words(&[0, 100]))).await,
+        success(2, &file_results(0, 100))
+    );
+}

@@ -1,7 +1,7 @@
 //! Decoding NFSv3 arguments, routing to the procedure, encoding results.
 
 use nfsl_proto::nfs3::*;
-use nfsl_transport::{CallContext, CallOutcome};
+use nfsl_transport::{CallContext, CallOutcome, Results};
 use nfsl_xdr::{decode_exact, Xdr};
 
 use super::context::Caller;
@@ -18,13 +18,9 @@ pub(crate) fn run<A: Xdr, R: Xdr>(
     run_into(args, results, |a, out| f(a).encode(out))
 }
 
-/// [`run`] for a procedure that encodes its own results into `results`
-/// (READ, which reads file data in place there).
-fn run_into<A: Xdr>(
-    args: &[u8],
-    results: &mut Vec<u8>,
-    f: impl FnOnce(A, &mut Vec<u8>),
-) -> CallOutcome {
+/// [`run`] for a procedure that builds its own results (READ, which places
+/// file data there).
+fn run_into<A: Xdr, R>(args: &[u8], results: &mut R, f: impl FnOnce(A, &mut R)) -> CallOutcome {
     match decode_exact::<A>(args) {
         Ok(a) => {
             f(a, results);
@@ -43,7 +39,7 @@ impl Nfs3 {
         &self,
         ctx: &CallContext,
         args: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Results,
     ) -> CallOutcome {
         let Some(procedure) = Nfs3Procedure::from_u32(ctx.procedure) else {
             return CallOutcome::ProcUnavail;

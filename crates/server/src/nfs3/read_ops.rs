@@ -17,6 +17,7 @@ use super::errors::{nfsstat_from_errno, nfsstat_from_io};
 use super::Nfs3;
 use crate::handle::{Access, FileHandle};
 use crate::names::Name;
+use nfsl_transport::Results;
 
 impl Nfs3 {
     pub(super) fn getattr(&self, c: &Caller, a: Getattr3Args) -> Getattr3Res {
@@ -79,11 +80,11 @@ impl Nfs3 {
         }
     }
 
-    /// READ of a regular file, encoded straight into the reply buffer
-    /// `out`: the file's bytes are read (`pread`) into the place the XDR
-    /// opaque occupies and never copied again in user space; the transport
-    /// writes `out` to the socket as is. Throughput of large sequential
-    /// reads is dominated by copies, so this saves a third of them.
+    /// READ of a regular file. The data goes into the results as a range
+    /// of the open file, which the transport sends from the page cache
+    /// (`sendfile`): it is never copied through user space. Throughput of
+    /// large sequential reads is dominated by copies, and this leaves only
+    /// the client's.
     ///
     /// The fast path resolves the handle straight to an `O_RDONLY`
     /// descriptor (one resolution per call; no cache: with 1 MiB reads,
@@ -91,7 +92,7 @@ impl Nfs3 {
     /// other file types cannot be opened for reading, so only that failure
     /// pays a second, `O_PATH` resolution to report the precise status with
     /// attributes.
-    pub(super) fn read_into(&self, c: &Caller, a: Read3Args, out: &mut Vec<u8>) {
+    pub(super) fn read_into(&self, c: &Caller, a: Read3Args, out: &mut Results) {
         let t = match self.shared.target(c, &a.file, Access::Read) {
             Ok(t) => t,
             Err(Nfsstat3::Inval) => {
@@ -110,72 +111,32 @@ impl Nfs3 {
             return Read3Res::Err(s, t.post_op()).encode(out);
         }
         let count = a.count.min(self.shared.max_io_size);
-        let size = u64::try_from(t.stat.st_size).unwrap_or(0);
-        // Never allocate from the client's count beyond what the file holds.
-        let want = size.saturating_sub(a.offset).min(u64::from(count)) as usize;
-        // The descriptor is already open and its access checked, and pread
-        // checks nothing more, so the read needs no credential switch.
-        encode_read(&t, a.offset, want, out);
+        // The descriptor is already open and its access checked, and
+        // reading it checks nothing more, so no credential switch.
+        encode_read(t, a.offset, count, out);
     }
 }
 
-/// Bytes of a READ3resok before the data: status, post-op attributes
-/// (always present: `fstat` of an open file, else the resolved ones),
-/// count, eof and the opaque's length word.
-const READ_HEAD: usize = 4 + 4 + 84 + 4 + 4 + 4;
-
-/// Appends the successful READ reply for up to `want` bytes at `offset` of
-/// `t`: a placeholder head, the data read in place, its padding, then the
-/// real head over the placeholder once the count and attributes are known.
-fn encode_read(t: &Target<'_>, offset: u64, want: usize, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.resize(start + READ_HEAD, 0);
-    out.reserve_exact(want + 3);
-    let data = start + READ_HEAD;
-    while out.len() - data < want {
-        let at = offset.saturating_add((out.len() - data) as u64);
-        // Reads into the spare capacity, extending `out` by what was read.
-        match rustix::io::pread(&t.fd, rustix::buffer::spare_capacity(out), at) {
-            Ok(0) => break,
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => {
-                out.truncate(start);
-                return Read3Res::Err(nfsstat_from_errno(e), t.post_op()).encode(out);
-            }
-        }
-    }
-    // The spare capacity may exceed `want` (allocator rounding, padding
-    // room) if the file grew meanwhile: send only what was asked for.
-    let n = (out.len() - data).min(want);
-    out.truncate(data + n);
-    out.extend_from_slice(&[0u8; 3][..padding(n)]);
-    let st = fstat(&t.fd).unwrap_or(t.stat);
+/// Appends the successful READ reply for up to `count` bytes at `offset`
+/// of `t`: the head, with post-op attributes from an `fstat` now, so the
+/// count and eof agree with them; the data, as a range of the open file;
+/// its padding. (If the file shrinks before the range is sent, the
+/// transport closes the connection rather than send a wrong reply; the
+/// client retransmits and gets the short read.)
+fn encode_read(t: Target<'_>, offset: u64, count: u32, out: &mut Results) {
+    let st = match fstat(&t.fd) {
+        Ok(st) => st,
+        Err(e) => return Read3Res::Err(nfsstat_from_errno(e), Some(t.attr())).encode(out),
+    };
     let size = u64::try_from(st.st_size).unwrap_or(0);
-    let mut head = Vec::with_capacity(READ_HEAD);
-    Nfsstat3::Ok.encode(&mut head);
-    Some(fattr3(&st, t.fsid())).encode(&mut head);
-    (n as u32).encode(&mut head);
-    (offset.saturating_add(n as u64) >= size).encode(&mut head);
-    (n as u32).encode(&mut head);
-    match out.get_mut(start..data) {
-        Some(slot) if slot.len() == head.len() => slot.copy_from_slice(&head),
-        // Unreachable (fattr3 has a fixed size), but never send a reply
-        // with a wrong head: fall back to encoding with a copy.
-        _ => {
-            let bytes = out
-                .get(data..data + n)
-                .map(<[u8]>::to_vec)
-                .unwrap_or_default();
-            out.truncate(start);
-            Read3Res::Ok(Read3ResOk {
-                file_attributes: Some(fattr3(&st, t.fsid())),
-                count: n as u32,
-                eof: offset.saturating_add(n as u64) >= size,
-                data: Data(bytes),
-            })
-            .encode(out);
-        }
-    }
+    let n = size.saturating_sub(offset).min(u64::from(count)) as u32;
+    Nfsstat3::Ok.encode(out);
+    Some(fattr3(&st, t.fsid())).encode(out);
+    n.encode(out);
+    (offset.saturating_add(u64::from(n)) >= size).encode(out);
+    n.encode(out);
+    out.push_file(t.fd, offset, n as usize);
+    out.extend_from_slice(&[0u8; 3][..padding(n as usize)]);
 }
 
 /// The status for READ of something that is not a regular file.

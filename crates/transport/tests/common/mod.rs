@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use nfsl_rpc::{AuthStat, CallHeader, OpaqueAuth};
 use nfsl_transport::{
-    serve, CallContext, CallOutcome, ProgramVersions, RpcService, TransportConfig,
+    serve, CallContext, CallOutcome, ProgramVersions, Results, RpcService, TransportConfig,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,10 +33,38 @@ pub const PANIC: u32 = 5;
 pub const DROP: u32 = 6;
 /// Returns AUTH_TOOWEAK.
 pub const TOO_WEAK: u32 = 7;
+/// Args `[offset, len]`: returns `len`, then `len` bytes of [`file_data`]
+/// from `offset` as a file range of the results, then [`FILE_TRAILER`].
+/// The range is not checked against the file's size.
+pub const FILE: u32 = 8;
+/// [`FILE`], but non-idempotent (its reply goes through the DRC).
+pub const FILE_ONCE: u32 = 9;
+/// The word after the file range of [`FILE`] results.
+pub const FILE_TRAILER: u32 = 0xFEED_FACE;
+/// Size of the file [`FILE`] reads.
+pub const FILE_SIZE: usize = 3 << 20;
 
-#[derive(Default)]
+/// The content of the file [`FILE`] reads.
+pub fn file_data() -> Vec<u8> {
+    (0..FILE_SIZE)
+        .map(|i| (i % 251) as u8 ^ (i >> 16) as u8)
+        .collect()
+}
+
 pub struct TestService {
     pub counter: AtomicU32,
+    file: tempfile::NamedTempFile,
+}
+
+impl Default for TestService {
+    fn default() -> Self {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        std::io::Write::write_all(&mut file, &file_data()).expect("write temp file");
+        TestService {
+            counter: AtomicU32::default(),
+            file,
+        }
+    }
 }
 
 const PROGRAMS: &[ProgramVersions] = &[ProgramVersions {
@@ -54,9 +82,9 @@ impl RpcService for TestService {
         PROGRAMS
     }
     fn is_non_idempotent(&self, _program: u32, _version: u32, procedure: u32) -> bool {
-        matches!(procedure, INCR | SLOW_INCR)
+        matches!(procedure, INCR | SLOW_INCR | FILE_ONCE)
     }
-    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Vec<u8>) -> CallOutcome {
+    fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome {
         match ctx.procedure {
             NULL => CallOutcome::Success,
             ECHO if args.len().is_multiple_of(4) => {
@@ -85,6 +113,19 @@ impl RpcService for TestService {
             PANIC => panic!("test service asked to panic"),
             DROP => CallOutcome::Drop,
             TOO_WEAK => CallOutcome::AuthError(AuthStat::TooWeak),
+            FILE | FILE_ONCE => {
+                let (Some(offset), Some(len)) = (arg_u32(args), args.get(4..).and_then(arg_u32))
+                else {
+                    return CallOutcome::GarbageArgs;
+                };
+                let Ok(file) = self.file.reopen() else {
+                    return CallOutcome::SystemErr;
+                };
+                results.extend_from_slice(&len.to_be_bytes());
+                results.push_file(file.into(), offset.into(), len as usize);
+                results.extend_from_slice(&FILE_TRAILER.to_be_bytes());
+                CallOutcome::Success
+            }
             _ => CallOutcome::ProcUnavail,
         }
     }

@@ -121,12 +121,12 @@ impl TestServer {
             peer: "127.0.0.1:700".parse().unwrap(),
             local: "127.0.0.1:2049".parse().unwrap(),
         };
-        let mut out = Vec::new();
+        let mut out = nfsl_transport::Results::new();
         let outcome = self
             .server
             .call(&ctx, &nfsl_xdr::encode_to_vec(args), &mut out);
         assert_eq!(outcome, CallOutcome::Success, "{procedure:?}");
-        nfsl_xdr::decode_exact(&out).unwrap()
+        nfsl_xdr::decode_exact(&out.into_bytes().unwrap()).unwrap()
     }
 
     /// Calls `procedure` as root.
