@@ -155,6 +155,14 @@ async fn directory_operations(nfs: &Nfs, base: &str) {
         names,
         (0..N).map(|i| format!("f{i:04}")).collect::<Vec<_>>()
     );
+    let (many, _) = nfs.lookup(&d("dir/many")).await.unwrap();
+    let mut it = nfs.read_dir_iter(&many);
+    let mut count = 0;
+    while let Some(e) = it.next().await {
+        assert!(e.expect("read_dir_iter").name.starts_with('f'));
+        count += 1;
+    }
+    assert_eq!(count, N);
 
     // Rename, symlink, readlink, hard link.
     let f = nfs.create(&d("dir/file")).await.unwrap();

@@ -27,7 +27,8 @@ pub struct ClientConfig {
     pub uid: u32,
     /// AUTH_SYS group id (default: the process's effective gid).
     pub gid: u32,
-    /// Supplementary groups (at most 16; default none).
+    /// Supplementary groups (at most 16; default: the process's, the
+    /// first 16 if it has more, as AUTH_SYS carries no more).
     pub gids: Vec<u32>,
     /// AUTH_SYS machine name (default: the host name).
     pub machine_name: String,
@@ -56,7 +57,7 @@ impl Default for ClientConfig {
         ClientConfig {
             uid: rustix::process::geteuid().as_raw(),
             gid: rustix::process::getegid().as_raw(),
-            gids: Vec::new(),
+            gids: process_groups(),
             machine_name: host_name(),
             timeout: Duration::from_secs(30),
             retries: 5,
@@ -67,6 +68,14 @@ impl Default for ClientConfig {
             max_io_size: 1 << 20,
         }
     }
+}
+
+fn process_groups() -> Vec<u32> {
+    let mut gids: Vec<u32> = rustix::process::getgroups()
+        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default();
+    gids.truncate(MAX_AUTH_SYS_GIDS);
+    gids
 }
 
 fn host_name() -> String {

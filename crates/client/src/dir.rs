@@ -1,6 +1,8 @@
 //! Directory operations: listing over READDIRPLUS (READDIR when the
 //! server does not offer it), creating, removing and renaming names.
 
+use std::collections::VecDeque;
+
 use nfsl_proto::nfs3::*;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -8,6 +10,7 @@ use crate::paths::{components, filename};
 use crate::procedures::ok;
 use crate::session::Nfs;
 use crate::types::{DirEntry, FileHandle, Metadata};
+use nfsl_proto::NfsResult;
 
 /// Bytes of names and cookies asked per READDIRPLUS page.
 const DIRCOUNT: u32 = 32 << 10;
@@ -36,94 +39,27 @@ impl Nfs {
 
     /// Every entry of the directory with handle `dir`.
     pub async fn read_dir_handle(&self, dir: &FileHandle) -> Result<Vec<DirEntry>> {
-        match self.readdirplus_all(dir).await {
-            Err(e) if e.nfsstat() == Some(Nfsstat3::Notsupp) => self.readdir_all(dir).await,
-            other => other,
+        let mut it = self.read_dir_iter(dir);
+        let mut out = Vec::new();
+        while let Some(entry) = it.next().await {
+            out.push(entry?);
         }
+        Ok(out)
     }
 
-    async fn readdirplus_all(&self, dir: &FileHandle) -> Result<Vec<DirEntry>> {
-        let mut out = Vec::new();
-        let (mut cookie, mut cookieverf) = (0u64, [0u8; 8]);
-        for _ in 0..MAX_PAGES {
-            let res = self
-                .shared
-                .procs
-                .readdirplus(&Readdirplus3Args {
-                    dir: dir.to_wire(),
-                    cookie,
-                    cookieverf,
-                    dircount: DIRCOUNT,
-                    maxcount: MAXCOUNT,
-                })
-                .await?;
-            let page = ok(res, "READDIRPLUS", "")?;
-            cookieverf = page.cookieverf;
-            let eof = page.reply.eof;
-            let n = page.reply.entries.len();
-            for e in page.reply.entries {
-                cookie = e.cookie;
-                if e.name.0 == b"." || e.name.0 == b".." {
-                    continue;
-                }
-                out.push(DirEntry {
-                    name: String::from_utf8_lossy(&e.name.0).into_owned(),
-                    handle: e.name_handle.map(FileHandle::from),
-                    metadata: e.name_attributes.map(Metadata::from),
-                    fileid: e.fileid,
-                });
-            }
-            if eof {
-                return Ok(out);
-            }
-            if n == 0 {
-                return Err(Error::Protocol(
-                    "READDIRPLUS returned an empty page without eof".into(),
-                ));
-            }
+    /// The entries of the directory with handle `dir`, fetched a page at a
+    /// time as they are consumed (for directories too large to hold).
+    pub fn read_dir_iter(&self, dir: &FileHandle) -> ReadDir {
+        ReadDir {
+            nfs: self.clone(),
+            dir: dir.clone(),
+            cookie: 0,
+            cookieverf: [0; 8],
+            page: VecDeque::new(),
+            eof: false,
+            plus: true,
+            pages: 0,
         }
-        Err(Error::Protocol("READDIRPLUS never reached eof".into()))
-    }
-
-    async fn readdir_all(&self, dir: &FileHandle) -> Result<Vec<DirEntry>> {
-        let mut out = Vec::new();
-        let (mut cookie, mut cookieverf) = (0u64, [0u8; 8]);
-        for _ in 0..MAX_PAGES {
-            let res = self
-                .shared
-                .procs
-                .readdir(&Readdir3Args {
-                    dir: dir.to_wire(),
-                    cookie,
-                    cookieverf,
-                    count: MAXCOUNT,
-                })
-                .await?;
-            let page = ok(res, "READDIR", "")?;
-            cookieverf = page.cookieverf;
-            let (eof, n) = (page.reply.eof, page.reply.entries.len());
-            for e in page.reply.entries {
-                cookie = e.cookie;
-                if e.name.0 == b"." || e.name.0 == b".." {
-                    continue;
-                }
-                out.push(DirEntry {
-                    name: String::from_utf8_lossy(&e.name.0).into_owned(),
-                    handle: None,
-                    metadata: None,
-                    fileid: e.fileid,
-                });
-            }
-            if eof {
-                return Ok(out);
-            }
-            if n == 0 {
-                return Err(Error::Protocol(
-                    "READDIR returned an empty page without eof".into(),
-                ));
-            }
-        }
-        Err(Error::Protocol("READDIR never reached eof".into()))
     }
 
     /// Creates the directory `path` with permission bits `mode`.
@@ -323,5 +259,125 @@ impl Nfs {
             })
             .await?;
         ok(res, "LINK", new_path).map(|_| ())
+    }
+}
+
+/// A directory listing read page by page: READDIRPLUS, or READDIR if the
+/// server does not support it. `.` and `..` are skipped.
+pub struct ReadDir {
+    nfs: Nfs,
+    dir: FileHandle,
+    cookie: Cookie3,
+    cookieverf: Cookieverf3,
+    page: VecDeque<DirEntry>,
+    eof: bool,
+    plus: bool,
+    pages: usize,
+}
+
+impl ReadDir {
+    /// The next entry, `None` at the end; after an error, `None`.
+    pub async fn next(&mut self) -> Option<Result<DirEntry>> {
+        loop {
+            if let Some(e) = self.page.pop_front() {
+                return Some(Ok(e));
+            }
+            if self.eof {
+                return None;
+            }
+            if let Err(e) = self.fetch().await {
+                self.eof = true;
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Reads the next page into `self.page`.
+    async fn fetch(&mut self) -> Result<()> {
+        self.pages += 1;
+        if self.pages > MAX_PAGES {
+            return Err(Error::Protocol(
+                "directory listing never reached eof".into(),
+            ));
+        }
+        let procs = &self.nfs.shared.procs;
+        let (entries, eof) = if self.plus {
+            let res = procs
+                .readdirplus(&Readdirplus3Args {
+                    dir: self.dir.to_wire(),
+                    cookie: self.cookie,
+                    cookieverf: self.cookieverf,
+                    dircount: DIRCOUNT,
+                    maxcount: MAXCOUNT,
+                })
+                .await?;
+            let page = match res {
+                NfsResult::Err(Nfsstat3::Notsupp, _) if self.cookie == 0 => {
+                    self.plus = false;
+                    self.pages -= 1;
+                    return Ok(());
+                }
+                res => ok(res, "READDIRPLUS", "")?,
+            };
+            self.cookieverf = page.cookieverf;
+            let entries: Vec<(Cookie3, DirEntry)> = page
+                .reply
+                .entries
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.cookie,
+                        DirEntry {
+                            name: String::from_utf8_lossy(&e.name.0).into_owned(),
+                            handle: e.name_handle.map(FileHandle::from),
+                            metadata: e.name_attributes.map(Metadata::from),
+                            fileid: e.fileid,
+                        },
+                    )
+                })
+                .collect();
+            (entries, page.reply.eof)
+        } else {
+            let res = procs
+                .readdir(&Readdir3Args {
+                    dir: self.dir.to_wire(),
+                    cookie: self.cookie,
+                    cookieverf: self.cookieverf,
+                    count: MAXCOUNT,
+                })
+                .await?;
+            let page = ok(res, "READDIR", "")?;
+            self.cookieverf = page.cookieverf;
+            let entries = page
+                .reply
+                .entries
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.cookie,
+                        DirEntry {
+                            name: String::from_utf8_lossy(&e.name.0).into_owned(),
+                            handle: None,
+                            metadata: None,
+                            fileid: e.fileid,
+                        },
+                    )
+                })
+                .collect::<Vec<_>>();
+            (entries, page.reply.eof)
+        };
+        if entries.is_empty() && !eof {
+            return Err(Error::Protocol(
+                "directory page with no entries and no eof".into(),
+            ));
+        }
+        for (cookie, entry) in entries {
+            self.cookie = cookie;
+            if entry.name != "." && entry.name != ".." {
+                self.page.push_back(entry);
+            }
+        }
+        self.eof = eof;
+        Ok(())
     }
 }

@@ -89,6 +89,7 @@ mod url;
 mod window;
 
 pub use config::{ClientConfig, PortPolicy};
+pub use dir::ReadDir;
 pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};
 pub use file::{File, FileStats};
 pub use open::OpenOptions;

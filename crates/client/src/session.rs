@@ -66,8 +66,13 @@ impl Nfs {
     /// The export is the longest entry of the server's EXPORT list that
     /// contains the URL's path; if the list does not help (EXPORT refused,
     /// or no entry matches), MNT is tried on the path and then on each
-    /// directory above it. `uid=`/`gid=` in the URL override `config`.
+    /// directory above it. `uid=`/`gid=` in the URL override `config`
+    /// and then clear its supplementary groups (they belonged to the
+    /// identity being replaced), as libnfs sends none.
     pub async fn connect(url: &NfsUrl, mut config: ClientConfig) -> Result<(Nfs, String)> {
+        if url.uid.is_some() || url.gid.is_some() {
+            config.gids.clear();
+        }
         if let Some(uid) = url.uid {
             config.uid = uid;
         }
