@@ -18,7 +18,7 @@ use crate::types::{FileHandle, Metadata, SetAttr};
 use crate::window::windowed;
 
 /// Write buffers a file keeps for reuse, at most.
-const MAX_POOLED_PIECES: usize = 512;
+const MAX_POOLED_PIECES: usize = 64;
 
 /// Rounds of "re-send, COMMIT" before `sync` gives up on a server whose
 /// verifier keeps changing.
@@ -71,10 +71,14 @@ pub struct File {
 
 impl File {
     pub(crate) fn new(nfs: Nfs, handle: FileHandle, path: &str) -> File {
-        let config = &nfs.shared.config;
-        let journal_pieces = config.max_unstable_bytes / nfs.wsize().max(1) as u64;
-        let kept = (journal_pieces as usize)
-            .saturating_add(config.io_window)
+        // Enough to stream (the pieces in flight and as many again), not
+        // the whole journal: a file kept open after a big write should
+        // not hold on to that much memory.
+        let kept = nfs
+            .shared
+            .config
+            .io_window
+            .saturating_mul(2)
             .min(MAX_POOLED_PIECES);
         File {
             pool: BufferPool::new(kept),
@@ -126,10 +130,15 @@ impl File {
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
         check_range(offset, buf.len())?;
         let rsize = self.nfs.rsize();
-        let pieces = buf.chunks_mut(rsize).enumerate().map(|(i, chunk)| {
-            let off = offset + (i * rsize) as u64;
-            async move { self.read_piece(chunk, off).await }
-        });
+        // Built in a loop, not with `map` over borrowed chunks: a closure
+        // taking a reference would make the future not `Send`.
+        let mut pieces = Vec::with_capacity(buf.len().div_ceil(rsize));
+        let mut off = offset;
+        for chunk in buf.chunks_mut(rsize) {
+            let len = chunk.len() as u64;
+            pieces.push(self.read_piece(chunk, off));
+            off += len;
+        }
         let done = windowed(pieces, self.nfs.shared.config.io_window)
             .await
             .map_err(|e| e.at(&self.path))?;
@@ -244,17 +253,24 @@ impl File {
     pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<usize> {
         check_range(offset, data.len())?;
         let wsize = self.nfs.wsize();
-        let pieces = data.chunks(wsize).enumerate().map(|(i, chunk)| {
-            let off = offset + (i * wsize) as u64;
-            async move {
-                let copy = Bytes::from_owner(PooledBuf::copy_of(chunk, &self.pool));
-                self.write_piece(off, copy, false).await
-            }
-        });
+        // A loop, not `map` over borrowed chunks (see `read_at`).
+        let mut pieces = Vec::with_capacity(data.len().div_ceil(wsize));
+        let mut off = offset;
+        for chunk in data.chunks(wsize) {
+            pieces.push(self.write_copy(chunk, off));
+            off += chunk.len() as u64;
+        }
         windowed(pieces, self.nfs.shared.config.io_window)
             .await
             .map_err(|e| e.at(&self.path))?;
         Ok(data.len())
+    }
+
+    /// One piece of `write_at`: copied into a pooled buffer when its turn
+    /// comes (so only the pieces in flight are copies), then written.
+    async fn write_copy(&self, chunk: &[u8], offset: u64) -> Result<()> {
+        let copy = Bytes::from_owner(PooledBuf::copy_of(chunk, &self.pool));
+        self.write_piece(offset, copy, false).await
     }
 
     /// Like [`File::write_at`] for data the caller owns: the pieces sent

@@ -103,3 +103,23 @@ pub use url::{NfsUrl, UrlError};
 
 /// The NFSv3 and MOUNT v3 wire types, for use with [`Nfs3Procedures`].
 pub use nfsl_proto::{mount3, nfs3, NfsResult};
+
+/// Compile-time check: the handles and the futures of their methods can be
+/// sent to other tasks (`tokio::spawn`).
+#[cfg(test)]
+#[allow(dead_code)]
+fn handles_and_futures_are_send(nfs: &Nfs, file: &File, url: &NfsUrl) {
+    fn is_send<T: Send + Sync>(_: &T) {}
+    fn future_is_send<T: Send>(_: T) {}
+    is_send(nfs);
+    is_send(file);
+    future_is_send(Nfs::connect(url, ClientConfig::default()));
+    future_is_send(nfs.read_dir("/"));
+    future_is_send(nfs.remove_dir_all("/x"));
+    future_is_send(nfs.create("/x"));
+    let mut buf = [0u8; 4];
+    future_is_send(file.read_at(&mut buf, 0));
+    future_is_send(file.read_at_bytes(0, 4));
+    future_is_send(file.write_at(b"x", 0));
+    future_is_send(file.sync());
+}
