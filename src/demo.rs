@@ -26,7 +26,9 @@ use crate::endpoint::{join, Remote};
 use crate::format::{human_size, mb_per_sec, perm_string, type_char};
 use crate::progress::Progress;
 use crate::serve::{transport_config, MAX_IO_SIZE};
-use crate::transfer::{copy, ChunkReader, ChunkWriter, NfsReader, NfsWriter, CHUNK};
+use crate::transfer::{
+    copy, BufferPool, Chunk, ChunkReader, ChunkWriter, NfsReader, NfsWriter, CHUNK,
+};
 
 /// Arguments of `nfsl demo`.
 #[derive(clap::Args)]
@@ -301,9 +303,9 @@ fn print_summary(figures: &[Figures], size: u64) {
 }
 
 /// The demo file's contents, made on the fly: one pseudo-random block of
-/// [`CHUNK`] bytes, whose first 8 bytes in each chunk are replaced by the
-/// chunk's index, so misplaced or repeated chunks are caught as well as
-/// corrupted bytes.
+/// [`CHUNK`] bytes repeated, whose first 8 bytes in each repetition are
+/// replaced by its index, so misplaced or repeated chunks are caught as
+/// well as corrupted bytes.
 struct Pattern {
     block: Vec<u8>,
     len: u64,
@@ -323,25 +325,48 @@ impl Pattern {
         Pattern { block, len }
     }
 
-    fn index(offset: u64) -> [u8; 8] {
-        (offset / CHUNK as u64).to_le_bytes()
+    /// Whether `data` is what belongs at `offset` (any offset and length).
+    fn matches(&self, mut offset: u64, mut data: &[u8]) -> bool {
+        while !data.is_empty() {
+            let at = (offset % CHUNK as u64) as usize;
+            let n = (CHUNK - at).min(data.len());
+            let (part, rest) = data.split_at(n);
+            let head = 8usize.saturating_sub(at).min(n);
+            let index = (offset / CHUNK as u64).to_le_bytes();
+            if part[..head] != index[at.min(8)..at.min(8) + head]
+                || part[head..] != self.block[at + head..at + n]
+            {
+                return false;
+            }
+            offset += n as u64;
+            data = rest;
+        }
+        true
     }
 
-    /// Whether `data` is what belongs at `offset` (a multiple of CHUNK).
-    fn matches(&self, offset: u64, data: &[u8]) -> bool {
-        let head = data.len().min(8);
-        data[..head] == Self::index(offset)[..head] && data[head..] == self.block[head..data.len()]
+    /// Fills `buf` with what belongs at `offset` (a multiple of CHUNK).
+    fn fill(&self, offset: u64, buf: &mut [u8]) {
+        let n = buf.len();
+        buf.copy_from_slice(&self.block[..n]);
+        let head = n.min(8);
+        buf[..head].copy_from_slice(&(offset / CHUNK as u64).to_le_bytes()[..head]);
     }
 }
 
 impl ChunkReader for Pattern {
-    async fn read_chunk(&self, offset: u64, mut buf: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-        let n = (self.len.saturating_sub(offset)).min(buf.len() as u64) as usize;
-        buf.truncate(n);
-        buf.copy_from_slice(&self.block[..n]);
-        let head = n.min(8);
-        buf[..head].copy_from_slice(&Self::index(offset)[..head]);
-        Ok(buf)
+    async fn read_chunk(
+        &self,
+        offset: u64,
+        len: usize,
+        pool: &BufferPool,
+    ) -> anyhow::Result<Chunk> {
+        let n = (self.len.saturating_sub(offset)).min(len as u64) as usize;
+        if n == 0 {
+            return Ok(Chunk::default());
+        }
+        let mut buf = pool.take(n);
+        self.fill(offset, &mut buf);
+        Ok(Chunk(vec![pool.share(buf, n)]))
     }
 }
 
@@ -349,11 +374,15 @@ impl ChunkReader for Pattern {
 struct Verifier<'a>(&'a Pattern);
 
 impl ChunkWriter for Verifier<'_> {
-    async fn write_chunk(&self, offset: u64, buf: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-        if !self.0.matches(offset, &buf) {
-            anyhow::bail!("the data read back differs from what was written near offset {offset}");
+    async fn write_chunk(&self, offset: u64, chunk: Chunk) -> anyhow::Result<()> {
+        let mut at = offset;
+        for part in &chunk.0 {
+            if !self.0.matches(at, part) {
+                anyhow::bail!("the data read back differs from what was written near offset {at}");
+            }
+            at += part.len() as u64;
         }
-        Ok(buf)
+        Ok(())
     }
 }
 
@@ -374,16 +403,31 @@ mod tests {
     #[test]
     fn the_pattern_catches_moved_and_changed_bytes() {
         let rt = tokio::runtime::Runtime::new().unwrap();
+        let pool = BufferPool::default();
         let p = Pattern::new(2 * CHUNK as u64 + 5);
-        let c0 = rt.block_on(p.read_chunk(0, vec![0; CHUNK])).unwrap();
-        let c2 = rt
-            .block_on(p.read_chunk(2 * CHUNK as u64, vec![0; CHUNK]))
-            .unwrap();
-        assert_eq!(c2.len(), 5);
-        assert!(p.matches(0, &c0));
+        let read = |off: u64| {
+            let c = rt.block_on(p.read_chunk(off, CHUNK, &pool)).unwrap();
+            c.0.concat()
+        };
+        let (c0, c1, c2) = (read(0), read(CHUNK as u64), read(2 * CHUNK as u64));
+        assert_eq!((c0.len(), c2.len()), (CHUNK, 5));
+        assert!(p.matches(0, &c0) && p.matches(CHUNK as u64, &c1));
         assert!(p.matches(2 * CHUNK as u64, &c2));
-        assert!(!p.matches(CHUNK as u64, &c0));
-        let mut bad = c0.clone();
+        assert!(!p.matches(CHUNK as u64, &c0), "a chunk in the wrong place");
+        // Arbitrary pieces, across chunk boundaries, as NFS reads come.
+        let all = [c0.clone(), c1, c2].concat();
+        for (start, len) in [
+            (3, 100),
+            (CHUNK - 4, 10),
+            (CHUNK + 1, CHUNK),
+            (0, all.len()),
+        ] {
+            assert!(
+                p.matches(start as u64, &all[start..start + len]),
+                "{start}+{len}"
+            );
+        }
+        let mut bad = c0;
         bad[CHUNK / 2] ^= 1;
         assert!(!p.matches(0, &bad));
     }
