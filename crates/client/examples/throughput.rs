@@ -10,8 +10,17 @@ use nfsl_client::{ClientConfig, Nfs, NfsUrl, OpenOptions};
 
 const CHUNK: usize = 8 << 20;
 
-#[tokio::main]
-async fn main() -> nfsl_client::Result<()> {
+fn main() -> nfsl_client::Result<()> {
+    // NFSL_THROUGHPUT_RT=current runs everything on one thread.
+    let mut rt = if std::env::var("NFSL_THROUGHPUT_RT").as_deref() == Ok("current") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    rt.enable_all().build().expect("tokio runtime").block_on(run())
+}
+
+async fn run() -> nfsl_client::Result<()> {
     let mut args = std::env::args().skip(1);
     let Some(url) = args.next() else {
         eprintln!("usage: throughput URL [MIB]");

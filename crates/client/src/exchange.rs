@@ -2,10 +2,10 @@
 //! encoding into ready-to-send records, and matching reply records to the
 //! calls waiting for them.
 //!
-//! The tokio transport ([`crate::transport`]) owns the socket and feeds
-//! this code the records a [`crate::record::RecordAssembler`] produced;
-//! everything that decides something lives here so it can be tested
-//! without sockets.
+//! The tokio transport (the crate's private `transport` module) owns the
+//! socket and feeds this code the records a
+//! [`crate::record::RecordAssembler`] produced; everything that decides
+//! something lives here so it can be tested without sockets.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
