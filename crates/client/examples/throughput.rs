@@ -17,7 +17,10 @@ fn main() -> nfsl_client::Result<()> {
     } else {
         tokio::runtime::Builder::new_multi_thread()
     };
-    rt.enable_all().build().expect("tokio runtime").block_on(run())
+    rt.enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(run())
 }
 
 async fn run() -> nfsl_client::Result<()> {
