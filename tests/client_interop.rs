@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use nfsl_client::nfs3::{Nfsstat3, NFS_PROGRAM, NFS_V3};
-use nfsl_client::{rpcbind_getport, ClientConfig, ErrorKind, Nfs, NfsUrl, OpenOptions, SetAttr};
+use nfsl_client::{
+    rpcbind_getport, ClientConfig, ErrorKind, Nfs, NfsUrl, OpenOptions, PortPolicy, SetAttr,
+};
 
 const RW: &str = "rw,no_root_squash";
 
@@ -374,4 +376,33 @@ async fn portmapper_finds(ganesha: &Ganesha) {
             ganesha.nfs_port()
         ),
     }
+}
+
+/// `nfsl serve` exports are `secure` by default: calls must come from a
+/// port below 1024. The client binds one when root (`PortPolicy::Auto`);
+/// from an ordinary port the server refuses the mount.
+#[test]
+fn secure_exports_need_the_privileged_source_port() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: binding privileged ports needs root");
+        return;
+    }
+    let export = tempdir();
+    let server = NfslServer::start(export.path(), RW);
+    let url = NfsUrl::parse(&server.url("")).unwrap();
+    rt().block_on(async {
+        let (nfs, _) = Nfs::connect(&url, config()).await.expect("privileged");
+        nfs.fs_stat().await.unwrap();
+        let always = ClientConfig {
+            privileged_port: PortPolicy::Always,
+            ..config()
+        };
+        Nfs::connect(&url, always).await.expect("always privileged");
+        let never = ClientConfig {
+            privileged_port: PortPolicy::Never,
+            ..config()
+        };
+        let e = Nfs::connect(&url, never).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Mount, "{e}");
+    });
 }
