@@ -214,6 +214,12 @@ impl RecordDecoder {
         }
     }
 
+    /// Whether nothing is buffered: no complete record waiting to be taken
+    /// and none started.
+    pub fn is_empty(&self) -> bool {
+        self.ready.is_empty() && !self.is_mid_record()
+    }
+
     /// Whether a record has been started but not finished (useful to tell a
     /// clean end of stream from a truncated one).
     pub fn is_mid_record(&self) -> bool {

@@ -142,6 +142,28 @@ impl RpcService for NfsServer {
             && Nfs3Procedure::from_u32(procedure).is_some_and(Nfs3Procedure::is_non_idempotent)
     }
 
+    /// The NFSv3 procedures that only look at the file system (READ,
+    /// GETATTR, LOOKUP, ...): no sync, no waiting on writeback. READDIR is
+    /// left out (a large directory takes a while).
+    fn is_quick(&self, program: u32, _version: u32, procedure: u32) -> bool {
+        use Nfs3Procedure as P;
+        program == NFS_PROGRAM
+            && matches!(
+                Nfs3Procedure::from_u32(procedure),
+                Some(
+                    P::Null
+                        | P::Getattr
+                        | P::Lookup
+                        | P::Access
+                        | P::Readlink
+                        | P::Read
+                        | P::Fsstat
+                        | P::Fsinfo
+                        | P::Pathconf
+                )
+            )
+    }
+
     fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome {
         match ctx.program {
             NFS_PROGRAM => self.nfs3.dispatch(ctx, args, results),

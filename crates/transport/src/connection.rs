@@ -58,7 +58,11 @@ pub(crate) async fn run<S: RpcService>(
     let (sink, write_loop, mut write_failed) = ReplySink::new(wr);
     let sink = Arc::new(sink);
     let mut writer = AbortOnDrop(tokio::spawn(write_loop), sink.closer());
-    let permits = Arc::new(Semaphore::new(config.max_in_flight_per_connection.max(1)));
+    let max_in_flight = config.max_in_flight_per_connection.max(1);
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    // `block_in_place` panics on a current-thread runtime.
+    let may_block_in_place = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
     let mut decoder = RecordDecoder::new(config.max_record_len);
     let mut buf = vec![0u8; config.read_buffer_size.max(4096)];
 
@@ -86,6 +90,28 @@ pub(crate) async fn run<S: RpcService>(
                     reply,
                     _permit: permit,
                 }),
+                Triage::Execute(call)
+                    if may_block_in_place
+                        && permits.available_permits() + 1 == max_in_flight
+                        && decoder.is_empty()
+                        && shared.service.is_quick(
+                            call.ctx.program,
+                            call.ctx.version,
+                            call.ctx.procedure,
+                        ) =>
+                {
+                    // The only call in flight, nothing more buffered, and
+                    // quick: run it here and reply at once, sparing the
+                    // hand-offs to and from the blocking pool.
+                    tokio::task::block_in_place(|| {
+                        if let Some(reply) = execute(&shared, call) {
+                            sink.send(Outgoing {
+                                reply,
+                                _permit: permit,
+                            });
+                        }
+                    });
+                }
                 Triage::Execute(call) => {
                     let (shared, sink) = (shared.clone(), sink.clone());
                     tokio::task::spawn_blocking(move || {

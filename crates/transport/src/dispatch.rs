@@ -113,7 +113,7 @@ impl Reply {
 /// A call that passed every transport-level check.
 #[derive(Debug)]
 pub(crate) struct Call {
-    ctx: CallContext,
+    pub(crate) ctx: CallContext,
     record: Vec<u8>,
     args_start: usize,
     drc_key: Option<DrcKey>,

@@ -5,9 +5,12 @@
 //! itself (`RPC_MISMATCH`, `PROG_UNAVAIL`, `PROG_MISMATCH`, `GARBAGE_ARGS`
 //! for undecodable headers, `AUTH_BADCRED`), runs the remaining calls
 //! concurrently on tokio's blocking pool through the synchronous
-//! [`RpcService`] trait, and writes replies as soon as each call finishes,
-//! out of order. Per connection, calls in flight are bounded, so a client
-//! that floods requests or stops reading replies gets backpressure.
+//! [`RpcService`] trait (a quick call alone on its connection runs on the
+//! thread that read it), and writes replies as soon as each call finishes,
+//! out of order, from the thread that ran it; file data placed in the
+//! results ([`Results::push_file`]) is sent with `sendfile`. Per
+//! connection, calls in flight are bounded, so a client that floods
+//! requests or stops reading replies gets backpressure.
 //! Non-idempotent calls go through a server-wide duplicate request cache.
 //! [`serve`] shuts down gracefully.
 //!

@@ -59,8 +59,10 @@ pub enum CallOutcome {
 /// An RPC server's programs, as the transport sees them.
 ///
 /// Calls are executed on tokio's blocking thread pool, many at a time, so
-/// `call` may block (filesystem syscalls) and must be thread-safe. If it
-/// panics, the panic is caught and the client gets `SYSTEM_ERR`.
+/// `call` may block (filesystem syscalls) and must be thread-safe. A call
+/// [`is_quick`](RpcService::is_quick) says is quick may instead run on the
+/// runtime thread that read it (see there). If it panics, the panic is
+/// caught and the client gets `SYSTEM_ERR`.
 pub trait RpcService: Send + Sync + 'static {
     /// Programs served, each with its supported version range (used to
     /// answer `PROG_UNAVAIL` / `PROG_MISMATCH`). The first entry for a
@@ -72,6 +74,21 @@ pub trait RpcService: Send + Sync + 'static {
     /// CREATE, REMOVE, RENAME); such calls go through the duplicate request
     /// cache.
     fn is_non_idempotent(&self, program: u32, version: u32, procedure: u32) -> bool;
+
+    /// Whether calls to this procedure finish quickly: they may block on
+    /// the local file system's ordinary work (reading metadata or data),
+    /// but never wait on anything that can take long (`fsync`, locks, other
+    /// clients, throttled writeback). When such a call is the only one in
+    /// flight on its connection and no further request is buffered, a
+    /// multi-threaded runtime runs it on the thread that read it
+    /// (`block_in_place`: the runtime's other work moves to another thread),
+    /// which saves a hand-off per call for a client that waits for each
+    /// reply; meanwhile that connection reads no further requests. Default:
+    /// no procedure is quick.
+    fn is_quick(&self, program: u32, version: u32, procedure: u32) -> bool {
+        let _ = (program, version, procedure);
+        false
+    }
 
     /// Executes one call. `args` are the XDR arguments after the call
     /// header. On [`CallOutcome::Success`] the results are whatever was

@@ -178,3 +178,74 @@ async fn shutdown_timeout_bounds_the_wait() {
     );
     assert!(closed_by_peer(&mut s).await);
 }
+
+// On a multi-threaded runtime, a quick call alone on its connection runs on
+// the thread that read it; everything else still goes to the blocking pool.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_calls_alone_run_and_answer_on_a_multi_thread_runtime() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    for xid in 0..50u32 {
+        assert_eq!(
+            roundtrip(&mut s, &call(xid, ECHO, &words(&[xid]))).await,
+            success(xid, &words(&[xid]))
+        );
+    }
+    assert_eq!(
+        roundtrip(&mut s, &call(60, PANIC, &[])).await,
+        words(&[60, 1, 0, 0, 0, 5])
+    );
+    assert_eq!(
+        roundtrip(&mut s, &call(61, NULL, &[])).await,
+        success(61, &[])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_calls_still_run_concurrently_on_a_multi_thread_runtime() {
+    let srv = TestServer::default().await;
+    let mut s = srv.connect().await;
+    send(&mut s, &call(1, SLEEP, &words(&[300]))).await;
+    send(&mut s, &call(2, ECHO, &words(&[5]))).await;
+    assert_eq!(read_record(&mut s).await, success(2, &words(&[5])));
+    assert_eq!(read_record(&mut s).await, success(1, &words(&[300])));
+    // A batch of quick calls arrives together: they are not run one by one
+    // on the reading thread.
+    let mut batch = Vec::new();
+    for xid in 10..26 {
+        batch.extend_from_slice(&call(xid, QUICK_SLEEP, &words(&[200])));
+    }
+    let start = Instant::now();
+    send(&mut s, &batch).await;
+    for _ in 10..26 {
+        read_record(&mut s).await;
+    }
+    assert!(
+        start.elapsed() < Duration::from_millis(1600),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_call_running_inline_does_not_stall_other_connections() {
+    let srv = TestServer::default().await;
+    let mut slow = srv.connect().await;
+    let mut other = srv.connect().await;
+    send(&mut slow, &call(1, QUICK_SLEEP, &words(&[600]))).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for xid in 2..12 {
+        assert_eq!(
+            roundtrip(&mut other, &call(xid, ECHO, &words(&[xid]))).await,
+            success(xid, &words(&[xid]))
+        );
+    }
+    // The other connection was served while the first call still ran.
+    let mut probe = [0u8; 1];
+    assert!(
+        slow.try_read(&mut probe).is_err(),
+        "slow reply already there"
+    );
+    assert_eq!(read_record(&mut slow).await, success(1, &words(&[600])));
+}

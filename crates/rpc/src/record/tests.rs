@@ -39,9 +39,15 @@ fn frame_and_build() {
 fn single_and_back_to_back_records() {
     let mut d = RecordDecoder::new(100);
     assert_eq!(d.next_record(), Ok(None));
+    assert!(d.is_empty());
     d.push(&framed(&[b"one", b"", b"three"]));
-    assert_eq!(drain(&mut d), [b"one".to_vec(), vec![], b"three".to_vec()]);
+    assert_eq!(d.next_record(), Ok(Some(b"one".to_vec())));
+    assert!(!d.is_empty(), "two records still waiting");
+    assert_eq!(drain(&mut d), [vec![], b"three".to_vec()]);
     assert!(!d.is_mid_record());
+    assert!(d.is_empty());
+    d.push(&encode_record_marker(3, true)[..2]);
+    assert!(!d.is_empty(), "a marker started");
 }
 
 #[test]

@@ -39,6 +39,8 @@ pub const TOO_WEAK: u32 = 7;
 pub const FILE: u32 = 8;
 /// [`FILE`], but non-idempotent (its reply goes through the DRC).
 pub const FILE_ONCE: u32 = 9;
+/// [`SLEEP`], but declared quick (so it may run on the reading thread).
+pub const QUICK_SLEEP: u32 = 10;
 /// The word after the file range of [`FILE`] results.
 pub const FILE_TRAILER: u32 = 0xFEED_FACE;
 /// Size of the file [`FILE`] reads.
@@ -84,6 +86,9 @@ impl RpcService for TestService {
     fn is_non_idempotent(&self, _program: u32, _version: u32, procedure: u32) -> bool {
         matches!(procedure, INCR | SLOW_INCR | FILE_ONCE)
     }
+    fn is_quick(&self, _program: u32, _version: u32, procedure: u32) -> bool {
+        matches!(procedure, NULL | ECHO | FILE | PANIC | QUICK_SLEEP)
+    }
     fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome {
         match ctx.procedure {
             NULL => CallOutcome::Success,
@@ -92,7 +97,7 @@ impl RpcService for TestService {
                 CallOutcome::Success
             }
             ECHO => CallOutcome::GarbageArgs,
-            SLEEP | SLOW_INCR => {
+            SLEEP | SLOW_INCR | QUICK_SLEEP => {
                 let Some(ms) = arg_u32(args) else {
                     return CallOutcome::GarbageArgs;
                 };
