@@ -22,7 +22,7 @@
 //!   export found as the longest prefix of the path, AUTH_SYS from a
 //!   privileged source port when root ([`ClientConfig`]);
 //! - every NFSv3 procedure as a typed call ([`Nfs3Procedures`]) and a
-//!   path API on [`Nfs`] (stat, read_dir over READDIRPLUS, mkdir,
+//!   path API on [`Nfs`] (stat, read_dir / [`ReadDir`] over READDIRPLUS, mkdir,
 //!   remove, rename, symlink, link, setattr, fs_stat, open/create);
 //! - pipelining: many calls in flight on one connection, matched by xid;
 //!   [`File::read_at`]/[`File::write_at`] split into rsize/wsize pieces
@@ -43,7 +43,9 @@
 //! - failures: a per-try timeout, reconnection with backoff after a lost
 //!   connection, retransmission with the original xid (the server's
 //!   duplicate request cache makes that safe for non-idempotent calls),
-//!   `retries` tries, then [`Error::TimedOut`] or [`Error::Connection`].
+//!   `retries` tries, then [`Error::TimedOut`] or [`Error::Connection`]
+//!   (a try that times out also closes the connection, which may be
+//!   half-open); `NFS3ERR_JUKEBOX` is retried after growing pauses.
 //!   NFS failures are [`Error::Nfs`] with the `nfsstat3`
 //!   ([`Error::kind`]: `NotFound`, `PermissionDenied`, `Stale`, ...);
 //!   malformed replies are [`Error::Protocol`]; nothing panics and no
