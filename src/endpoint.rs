@@ -45,6 +45,9 @@ pub fn parse_url(arg: &str) -> anyhow::Result<NfsUrl> {
     Ok(NfsUrl::parse(arg)?)
 }
 
+/// Unstable bytes a file written by the CLI keeps before COMMIT.
+const COPY_UNSTABLE_BYTES: u64 = 64 << 20;
+
 /// A mounted export and a path inside it.
 #[derive(Clone)]
 pub struct Remote {
@@ -60,7 +63,13 @@ impl Remote {
     /// Mounts the export that holds `url`'s path, with the URL's uid/gid
     /// (else the process's own ids).
     pub async fn connect(url: &NfsUrl) -> anyhow::Result<Remote> {
-        let mut config = ClientConfig::default();
+        let mut config = ClientConfig {
+            // Unstable data kept for re-sending until COMMIT: 64 MiB (the
+            // library COMMITs early at half of it) keeps a big copy's memory
+            // near 80 MiB instead of ~250 MiB, and measured no slower.
+            max_unstable_bytes: COPY_UNSTABLE_BYTES,
+            ..ClientConfig::default()
+        };
         if let Some(uid) = url.uid {
             config.uid = uid;
         }
