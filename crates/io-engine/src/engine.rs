@@ -1,0 +1,197 @@
+//! The engine handle: starts the workers, queues requests, shuts down on drop.
+
+use std::fmt;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::queue::{JobQueue, WorkerWake};
+use crate::request::{Job, Pending, Request};
+use crate::stats::{add, Counters, EngineStats};
+use crate::worker::{self, Shared};
+use crate::{EngineConfig, Fsync, IoError, IoFile, Read, Write};
+
+/// Whether the workers were made IO flushers (`prctl(PR_SET_IO_FLUSHER)`:
+/// their allocations cannot recurse into IO under memory pressure, which
+/// matters when the engine serves a local NFS mount or a FUSE mount). It
+/// needs CAP_SYS_RESOURCE; the engine works without it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IoFlusherStatus {
+    /// Workers the kernel made IO flushers.
+    pub granted: usize,
+    /// Workers the kernel refused.
+    pub refused: usize,
+    /// The errno of the first refusal (EPERM without CAP_SYS_RESOURCE).
+    pub error: Option<i32>,
+}
+
+impl fmt::Display for IoFlusherStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PR_SET_IO_FLUSHER granted to {} worker(s)", self.granted)?;
+        if self.refused > 0 {
+            let err = std::io::Error::from_raw_os_error(self.error.unwrap_or(0));
+            write!(f, ", refused for {} ({err})", self.refused)?;
+        }
+        Ok(())
+    }
+}
+
+/// The IO engine: worker threads, each with its own io_uring, draining one
+/// bounded queue of [`Read`], [`Write`] and [`Fsync`] requests.
+///
+/// Dropping it closes the queue (queued requests fail with
+/// [`IoError::ShutDown`]), lets the workers finish the IO already in
+/// flight, and joins them.
+#[derive(Debug)]
+pub struct IoEngine {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+    flusher: IoFlusherStatus,
+}
+
+impl IoEngine {
+    /// Starts `config.workers` workers and waits until each has its ring.
+    pub fn start(config: EngineConfig) -> Result<IoEngine, IoError> {
+        config.validate()?;
+        let wakes = (0..config.workers)
+            .map(|_| WorkerWake::new())
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(IoError::Start)?;
+        let shared = Arc::new(Shared {
+            queue: JobQueue::new(config.queue_capacity, wakes),
+            stats: Counters::default(),
+            config,
+        });
+        let mut engine = IoEngine {
+            shared: Arc::clone(&shared),
+            threads: Vec::new(),
+            flusher: IoFlusherStatus::default(),
+        };
+        let (tx, rx) = mpsc::channel();
+        for index in 0..shared.config.workers {
+            let (shared, tx) = (Arc::clone(&shared), tx.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{index}", shared.config.thread_name))
+                .spawn(move || worker::run(shared, index, tx));
+            // On error, dropping `engine` closes the queue and joins the others.
+            engine.threads.push(spawned.map_err(IoError::Start)?);
+        }
+        drop(tx);
+        for _ in 0..engine.threads.len() {
+            match rx.recv() {
+                Ok(Ok(Ok(()))) => engine.flusher.granted += 1,
+                Ok(Ok(Err(e))) => {
+                    engine.flusher.refused += 1;
+                    engine
+                        .flusher
+                        .error
+                        .get_or_insert(e.raw_os_error().unwrap_or(0));
+                }
+                Ok(Err(e)) => return Err(IoError::Start(e)),
+                Err(_) => return Err(IoError::WorkerLost),
+            }
+        }
+        if engine.flusher.refused == 0 {
+            tracing::info!(
+                "IO engine: {} worker(s), {}",
+                engine.threads.len(),
+                engine.flusher
+            );
+        } else {
+            tracing::warn!(
+                "IO engine: {} worker(s), {} (best effort: IO under memory pressure may stall)",
+                engine.threads.len(),
+                engine.flusher
+            );
+        }
+        Ok(engine)
+    }
+
+    /// Whether the workers became IO flushers.
+    pub fn io_flusher(&self) -> IoFlusherStatus {
+        self.flusher
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> EngineStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// Checks a job; answers it at once if it is invalid or needs no IO.
+    fn admit(&self, job: Job) -> Option<Job> {
+        if let Err(e) = job.check(self.shared.config.max_request_bytes) {
+            add(&self.shared.stats.errors, 1);
+            job.fail(e);
+            return None;
+        }
+        job.answer_if_empty()
+    }
+
+    /// Queues a request, waiting (asynchronously) while the queue is full,
+    /// and returns the future of its result. The IO runs on a worker thread.
+    pub async fn submit<R: Request>(&self, request: R) -> Pending<R::Output> {
+        let (job, pending) = request.into_job();
+        if let Some(job) = self.admit(job) {
+            self.shared.queue.push(job, &self.shared.stats).await;
+        }
+        pending
+    }
+
+    /// Like [`IoEngine::submit`] for threads outside async code: blocks
+    /// while the queue is full. Wait for the result with [`Pending::wait`].
+    pub fn submit_blocking<R: Request>(&self, request: R) -> Pending<R::Output> {
+        let (job, pending) = request.into_job();
+        if let Some(job) = self.admit(job) {
+            self.shared.queue.push_blocking(job, &self.shared.stats);
+        }
+        pending
+    }
+
+    /// Reads `len` bytes at `offset` (fewer only at end of file).
+    pub async fn read(
+        &self,
+        file: &Arc<IoFile>,
+        offset: u64,
+        len: usize,
+    ) -> Result<BytesMut, IoError> {
+        self.submit(Read::new(Arc::clone(file), offset, len))
+            .await
+            .await
+    }
+
+    /// Writes `data` at `offset`, durably if `stable`.
+    pub async fn write(
+        &self,
+        file: &Arc<IoFile>,
+        offset: u64,
+        data: impl Into<Bytes>,
+        stable: bool,
+    ) -> Result<usize, IoError> {
+        let req = Write::new(Arc::clone(file), offset, data).stable(stable);
+        self.submit(req).await.await
+    }
+
+    /// `fsync` (or `fdatasync` if `data_only`) on a worker: NFS COMMIT.
+    pub async fn fsync(&self, file: &Arc<IoFile>, data_only: bool) -> Result<(), IoError> {
+        self.submit(Fsync::new(Arc::clone(file)).data_only(data_only))
+            .await
+            .await
+    }
+}
+
+impl Drop for IoEngine {
+    fn drop(&mut self) {
+        self.shared.queue.close();
+        for t in self.threads.drain(..) {
+            // A worker that panicked already closed the queue and answered
+            // (or dropped) its jobs; nothing more to do with its panic here.
+            let _ = t.join();
+        }
+    }
+}

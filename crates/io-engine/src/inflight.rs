@@ -1,0 +1,308 @@
+//! A job while its IO is in flight: how it is cut into direct and buffered
+//! segments, the memory the kernel uses (owned here until every completion
+//! is reaped), and the answer once it is done.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::request::{Job, JobOp, Reply};
+use crate::split::{AlignedBuf, Split};
+use crate::stats::{add, Counters};
+use crate::{DirectPolicy, EngineConfig, IoError, IoFile, OpKind};
+
+/// A request is cut into at most a head, a middle and a tail.
+pub(crate) const MAX_SEGS: usize = 3;
+
+/// A contiguous part of a read or write, done either direct or buffered.
+pub(crate) struct Seg {
+    /// Offset within the request.
+    pub(crate) start: usize,
+    pub(crate) len: usize,
+    /// Bytes done so far (a short IO is continued from here).
+    pub(crate) done: usize,
+    pub(crate) direct: bool,
+    /// Aligned copy of a direct write's data whose memory was misaligned.
+    pub(crate) bounce: Option<AlignedBuf>,
+}
+
+impl Seg {
+    fn new(start: usize, len: usize, direct: bool) -> Seg {
+        Seg {
+            start,
+            len,
+            done: 0,
+            direct,
+            bounce: None,
+        }
+    }
+}
+
+/// What the job does, with the memory and the reply it owns.
+pub(crate) enum Body {
+    Read {
+        /// Owns the memory the kernel writes into (capacity `pad + len`).
+        buf: BytesMut,
+        /// `buf`'s start + `pad`: where byte 0 of the request goes.
+        base: *mut u8,
+        /// Leading bytes that align the direct middle in memory.
+        pad: usize,
+        reply: Reply<BytesMut>,
+    },
+    Write {
+        /// Owns the memory the kernel reads from.
+        data: Bytes,
+        stable: bool,
+        reply: Reply<usize>,
+    },
+    Fsync {
+        data_only: bool,
+        reply: Reply<()>,
+    },
+}
+
+/// A job with IO in flight. Everything the kernel touches is owned here
+/// until the last of its completions is reaped.
+pub(crate) struct InFlight {
+    pub(crate) file: Arc<IoFile>,
+    pub(crate) offset: u64,
+    pub(crate) len: usize,
+    pub(crate) body: Body,
+    pub(crate) segs: Vec<Seg>,
+    /// SQEs submitted and not yet completed.
+    pub(crate) active: usize,
+    pub(crate) error: Option<io::Error>,
+}
+
+/// Decides how a read or write of `len` bytes at `offset` is cut.
+pub(crate) fn plan(
+    config: &EngineConfig,
+    stats: &Counters,
+    file: &IoFile,
+    policy: DirectPolicy,
+    offset: u64,
+    len: usize,
+    read: bool,
+) -> Vec<Seg> {
+    let whole = vec![Seg::new(0, len, false)];
+    if policy == DirectPolicy::Never || !file.direct_capable() {
+        return whole;
+    }
+    let align = file.alignment();
+    let offset_align = if read {
+        align.read_align()
+    } else {
+        align.offset_align
+    };
+    let split = Split::new(offset, len as u64, u64::from(offset_align));
+    let min = config.auto_direct_min;
+    if split.middle.is_empty() {
+        if policy == DirectPolicy::Always || len >= min {
+            add(&stats.misaligned_buffered, 1);
+        }
+        return whole;
+    }
+    let mid_len = (split.middle.end - split.middle.start) as usize;
+    if policy == DirectPolicy::Auto && mid_len < min {
+        return whole;
+    }
+    if split.is_split() {
+        add(&stats.misaligned_splits, 1);
+    }
+    let head = (split.head.end - split.head.start) as usize;
+    let mut segs = Vec::with_capacity(MAX_SEGS);
+    if head > 0 {
+        segs.push(Seg::new(0, head, false));
+    }
+    segs.push(Seg::new(head, mid_len, true));
+    let tail = len - head - mid_len;
+    if tail > 0 {
+        segs.push(Seg::new(head + mid_len, tail, false));
+    }
+    segs
+}
+
+impl InFlight {
+    /// Plans a job's IO and takes ownership of its memory.
+    pub(crate) fn new(job: Job, config: &EngineConfig, stats: &Counters) -> InFlight {
+        let Job { file, op } = job;
+        let default = config.direct;
+        let mem_align = file.alignment().mem_align as usize;
+        match op {
+            JobOp::Fsync { data_only, reply } => InFlight {
+                file,
+                offset: 0,
+                len: 0,
+                body: Body::Fsync { data_only, reply },
+                segs: Vec::new(),
+                active: 0,
+                error: None,
+            },
+            JobOp::Read {
+                offset,
+                len,
+                policy,
+                reply,
+            } => {
+                let segs = plan(
+                    config,
+                    stats,
+                    &file,
+                    policy.unwrap_or(default),
+                    offset,
+                    len,
+                    true,
+                );
+                let direct_at = segs.iter().find(|s| s.direct).map(|s| s.start);
+                let extra = if direct_at.is_some() { mem_align } else { 0 };
+                let mut buf = BytesMut::with_capacity(len + extra);
+                let start = buf.as_mut_ptr();
+                let pad = direct_at.map_or(0, |rel| {
+                    let addr = start as usize + rel;
+                    (mem_align - addr % mem_align) % mem_align
+                });
+                // SAFETY: pad < mem_align = extra, so [start, start + pad) is
+                // within the capacity; zeroing it makes the bytes before the
+                // data initialized (they become part of `len` for an instant
+                // in `finish`).
+                unsafe { std::ptr::write_bytes(start, 0, pad) };
+                // SAFETY: pad + len <= capacity.
+                let base = unsafe { start.add(pad) };
+                InFlight {
+                    file,
+                    offset,
+                    len,
+                    body: Body::Read {
+                        buf,
+                        base,
+                        pad,
+                        reply,
+                    },
+                    segs,
+                    active: 0,
+                    error: None,
+                }
+            }
+            JobOp::Write {
+                offset,
+                data,
+                stable,
+                policy,
+                reply,
+            } => {
+                let len = data.len();
+                let mut segs = plan(
+                    config,
+                    stats,
+                    &file,
+                    policy.unwrap_or(default),
+                    offset,
+                    len,
+                    false,
+                );
+                for seg in segs.iter_mut().filter(|s| s.direct) {
+                    if !(data.as_ptr() as usize + seg.start).is_multiple_of(mem_align) {
+                        seg.bounce =
+                            AlignedBuf::copy_from(&data[seg.start..seg.start + seg.len], mem_align);
+                        seg.direct = seg.bounce.is_some();
+                    }
+                }
+                InFlight {
+                    file,
+                    offset,
+                    len,
+                    body: Body::Write {
+                        data,
+                        stable,
+                        reply,
+                    },
+                    segs,
+                    active: 0,
+                    error: None,
+                }
+            }
+        }
+    }
+
+    /// Answers the job's caller (no SQE of the job is active any more).
+    pub(crate) fn answer(self, stats: &Counters) {
+        let inf = self;
+        let (offset, len) = (inf.offset, inf.len);
+        let fail = |op: OpKind, source: io::Error| {
+            add(&stats.errors, 1);
+            IoError::Io {
+                op,
+                offset,
+                len,
+                source,
+            }
+        };
+        match inf.body {
+            Body::Read {
+                mut buf,
+                pad,
+                reply,
+                ..
+            } => {
+                let result = match inf.error {
+                    Some(e) => Err(fail(OpKind::Read, e)),
+                    None => {
+                        // The answer is the contiguous prefix that was read.
+                        let mut total = 0;
+                        for seg in &inf.segs {
+                            total += seg.done;
+                            if seg.done < seg.len {
+                                break;
+                            }
+                        }
+                        // SAFETY: [0, pad) was zeroed in `start`, and
+                        // [pad, pad + total) was written by completed reads
+                        // (the prefix of segments read in full, then the
+                        // done part of the first short one); pad + total is
+                        // within the capacity. No IO of this job is active.
+                        unsafe { buf.set_len(pad + total) };
+                        buf.advance(pad);
+                        add(&stats.reads, 1);
+                        add(&stats.bytes_read, total as u64);
+                        Ok(buf)
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            Body::Write { reply, .. } => {
+                let result = match inf.error {
+                    Some(e) => Err(fail(OpKind::Write, e)),
+                    None => {
+                        add(&stats.writes, 1);
+                        add(&stats.bytes_written, len as u64);
+                        Ok(len)
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            Body::Fsync { reply, .. } => {
+                let result = match inf.error {
+                    Some(e) => Err(fail(OpKind::Fsync, e)),
+                    None => {
+                        add(&stats.syncs, 1);
+                        Ok(())
+                    }
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// The memory address where the rest of `seg` goes (reads) or comes from (writes).
+pub(crate) fn seg_addr(body: &Body, seg: &Seg) -> usize {
+    match body {
+        Body::Read { base, .. } => *base as usize + seg.start + seg.done,
+        Body::Write { data, .. } => match &seg.bounce {
+            Some(b) => b.as_ptr() as usize + seg.done,
+            None => data.as_ptr() as usize + seg.start + seg.done,
+        },
+        Body::Fsync { .. } => 0,
+    }
+}

@@ -1,0 +1,81 @@
+//! nfsl's local IO engine: reads, writes and syncs on file descriptors it is
+//! given, done by worker threads that each own an io_uring.
+//!
+//! # What it is for
+//! When nfsl's client and server share a host (LOCALIO), the client does
+//! READ, WRITE and COMMIT on the exported file itself; later the FUSE mount
+//! will do the same. Both need the same thing: do IO on an open file, fast,
+//! without doing it inline in the caller's context. This crate is that IO
+//! path, and knows nothing about NFS.
+//!
+//! # How it works (the loop-device model)
+//! Linux's LOCALIO developers learned that nested IO must not run inline in
+//! the caller (a page-cache writeback or a memory-reclaim path can end up
+//! waiting on itself). So, like the loop device:
+//! - callers only **queue** a small typed request ([`Read`], [`Write`],
+//!   [`Fsync`]) on a **bounded** queue ([`IoEngine::submit`] waits for
+//!   space: backpressure, not unbounded memory) and get a [`Pending`]
+//!   future of its result;
+//! - [`EngineConfig::workers`] threads drain the queue; each first asks to
+//!   be an IO flusher (`PR_SET_IO_FLUSHER`, best effort, see
+//!   [`IoEngine::io_flusher`]), then owns its own io_uring, submits many
+//!   requests without waiting for each, and answers them as completions
+//!   arrive.
+//!
+//! Direct IO is used by [`DirectPolicy`] when the [`IoFile`] has an
+//! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut
+//! into a buffered head, an aligned direct middle and a buffered tail
+//! ([`split::Split`], the approach of Linux's LOCALIO), with the read buffer
+//! placed so the middle is memory-aligned and misaligned write data copied
+//! into an aligned bounce buffer; an EINVAL from a direct IO is redone
+//! buffered. Reads stop at end of file, short IO is continued, stable writes
+//! use `RWF_DSYNC`, [`Fsync`] (COMMIT) runs on a worker. [`IoEngine::stats`]
+//! counts it all.
+//!
+//! # What it does not do
+//! - No NFS: it does not open files, check permissions or map errors to NFS
+//!   status codes (see [`IoError::raw_os_error`]); it is given open fds.
+//! - No caching, read-ahead or write ordering: two overlapping writes in
+//!   flight at once land in an unspecified order, and an [`Fsync`] covers
+//!   only writes that completed before it was submitted (as with `fsync(2)`
+//!   from several threads).
+//! - No cancellation: dropping a [`Pending`] drops the result, not the IO.
+//!
+//! # Why hand-written on `io-uring`
+//! tokio-uring and glommio own the thread's runtime (they replace tokio for
+//! the caller), and a thread pool of blocking `pread`s needs one thread per
+//! IO in flight. Here a couple of plain threads keep dozens of IOs in flight
+//! each, callers stay on ordinary tokio, and the engine controls what the
+//! LOCALIO design needs: IO flusher workers, the direct/buffered split, and
+//! buffer ownership (every buffer the kernel touches is owned by the worker's
+//! in-flight table until its completion arrives, also when shutting down).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), nfsl_io_engine::IoError> {
+//! use std::sync::Arc;
+//! use nfsl_io_engine::{EngineConfig, IoEngine, IoFile, Write};
+//! let engine = IoEngine::start(EngineConfig::default())?;
+//! let file = Arc::new(IoFile::open("/var/tmp/data", true)?);
+//! let n = engine.submit(Write::new(file.clone(), 4096, vec![7u8; 8192]).stable(true)).await.await?;
+//! let data = engine.read(&file, 4096, n).await?;
+//! assert_eq!(&data[..], &[7u8; 8192][..]);
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod engine;
+mod error;
+mod file;
+mod inflight;
+mod queue;
+mod request;
+pub mod split;
+mod stats;
+mod worker;
+
+pub use config::{DirectPolicy, EngineConfig};
+pub use engine::{IoEngine, IoFlusherStatus};
+pub use error::{IoError, OpKind};
+pub use file::{DioAlignment, IoFile};
+pub use request::{Fsync, Pending, Read, Request, Write};
+pub use stats::EngineStats;

@@ -1,0 +1,67 @@
+//! Engine counters: atomics updated by the workers, read as a snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of the engine's counters since start (see [`IoEngine::stats`](crate::IoEngine::stats)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Read requests completed successfully.
+    pub reads: u64,
+    /// Bytes returned by successful reads.
+    pub bytes_read: u64,
+    /// Write requests completed successfully.
+    pub writes: u64,
+    /// Bytes written by successful writes.
+    pub bytes_written: u64,
+    /// Bytes moved (read or written) through the O_DIRECT fd.
+    pub direct_bytes: u64,
+    /// Bytes moved (read or written) through the buffered fd.
+    pub buffered_bytes: u64,
+    /// Requests cut into a buffered head and/or tail around a direct middle.
+    pub misaligned_splits: u64,
+    /// Requests that wanted direct IO but had no aligned block: done buffered.
+    pub misaligned_buffered: u64,
+    /// Direct IOs that failed with EINVAL and were redone buffered.
+    pub direct_retries: u64,
+    /// Write segments made stable with RWF_DSYNC.
+    pub dsync_writes: u64,
+    /// Fsync requests completed successfully.
+    pub syncs: u64,
+    /// Submissions that found the queue full and waited for space.
+    pub queue_full_waits: u64,
+    /// Requests that ended with an error.
+    pub errors: u64,
+}
+
+macro_rules! counters {
+    ($($field:ident),* $(,)?) => {
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters { $(pub(crate) $field: AtomicU64,)* }
+        impl Counters {
+            pub(crate) fn snapshot(&self) -> EngineStats {
+                EngineStats { $($field: self.$field.load(Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters!(
+    reads,
+    bytes_read,
+    writes,
+    bytes_written,
+    direct_bytes,
+    buffered_bytes,
+    misaligned_splits,
+    misaligned_buffered,
+    direct_retries,
+    dsync_writes,
+    syncs,
+    queue_full_waits,
+    errors,
+);
+
+/// Adds `n` to a counter.
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Relaxed);
+}
