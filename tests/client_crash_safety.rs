@@ -116,3 +116,41 @@ fn max_unstable_bytes_commits_on_its_own() {
         file.close().await.unwrap();
     });
 }
+
+#[test]
+fn kill9_in_the_middle_of_a_write_loses_nothing() {
+    let export = tempdir();
+    let mut server = NfslServer::start(export.path(), OPTIONS);
+    let data = pseudo_random_bytes(32 * MIB, 4);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = NfsUrl::parse(&server.url("")).unwrap();
+    let (nfs, _) = rt.block_on(Nfs::connect(&url, config())).expect("connect");
+    let file = rt.block_on(nfs.create("/midway.bin")).expect("create");
+    // The server dies while WRITEs are in flight (the 32 MiB take longer
+    // than 50 ms) and comes back: the calls in flight are retransmitted,
+    // with their xids, to the new process.
+    thread::scope(|s| {
+        s.spawn(|| {
+            thread::sleep(Duration::from_millis(50));
+            server.kill9();
+            thread::sleep(Duration::from_millis(300));
+            server.restart();
+        });
+        rt.block_on(file.write_at(&data, 0))
+            .expect("write across the crash");
+    });
+    rt.block_on(file.sync()).expect("sync");
+    let stats = nfs.stats();
+    eprintln!("client stats across the crash: {stats:?}");
+    assert!(stats.connects >= 2, "{stats:?}");
+    let mut back = Vec::new();
+    rt.block_on(file.read_to_end(&mut back)).unwrap();
+    assert!(back == data, "read back differs");
+    rt.block_on(file.close()).unwrap();
+    let on_disk = std::fs::read(export.path().join("midway.bin")).unwrap();
+    assert!(on_disk == data, "file on the server differs");
+}
