@@ -112,17 +112,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .tempdir()
         .context("creating a temporary directory")?;
     let tmp_path = tmp.path().to_path_buf();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let result = rt.block_on(async {
-        tokio::select! {
-            r = demo(tmp.path(), args.size) => r,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
-        }
-    });
-    rt.shutdown_timeout(Duration::from_secs(5));
+    let result = demo(tmp.path(), args.size);
     let removed = tmp.close();
     if result.is_ok() {
         removed.with_context(|| format!("removing {}", tmp_path.display()))?;
@@ -131,17 +121,58 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     result
 }
 
-async fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
+/// The embedded server runs on a multi-threaded runtime of its own, as
+/// `nfsl serve` does; the client on a single-threaded one, as the client
+/// commands do (see [`crate::commands::block_on`]). Both are stopped
+/// before this returns, whatever happened.
+fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
     let export = tmp.join("export");
-    let state = tmp.join("state");
     std::fs::create_dir(&export).context("creating the export directory")?;
     let export = export.canonicalize().context("export path")?;
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("nfsl-demo-server")
+        .build()
+        .context("starting the server's runtime")?;
+    let (port, stop, serving) = server_rt.block_on(start_server(&export, &tmp.join("state")))?;
+    println!(
+        "nfsl demo: embedded nfsl server on 127.0.0.1:{port}, exporting {}",
+        export.display()
+    );
+    let client_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the client's runtime");
+    let outcome = client_rt.and_then(|rt| {
+        let r = rt.block_on(async {
+            tokio::select! {
+                r = run_paths(&export, port, size) => r,
+                _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+            }
+        });
+        rt.shutdown_background();
+        r
+    });
+    let _ = stop.send(());
+    let _ = server_rt.block_on(serving);
+    server_rt.shutdown_timeout(Duration::from_secs(5));
+    let figures = outcome?;
+    print_summary(&figures, size);
+    Ok(())
+}
+
+/// Starts the server on 127.0.0.1, a port of its own; returns the port,
+/// the sender that stops it and its task.
+async fn start_server(
+    export: &Path,
+    state: &Path,
+) -> anyhow::Result<(u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>)> {
     let server = NfsServer::new(ServerConfig {
         exports: ExportTable::single(
-            &export,
+            export,
             ExportOptions::parse_list("rw,no_root_squash,insecure")?,
         ),
-        state_dir: state,
+        state_dir: state.to_path_buf(),
         max_io_size: MAX_IO_SIZE,
     })
     .context("starting the embedded server")?;
@@ -158,31 +189,24 @@ async fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
             let _ = stopped.await;
         },
     ));
-    println!(
-        "nfsl demo: embedded nfsl server on 127.0.0.1:{port}, exporting {}",
-        export.display()
-    );
+    Ok((port, stop, serving))
+}
+
+/// Runs every [`DataPath`] in turn.
+async fn run_paths(export: &Path, port: u16, size: u64) -> anyhow::Result<Vec<Figures>> {
     let url = format!(
         "nfs://127.0.0.1{}?version=3&nfsport={port}&mountport={port}",
         export.display()
     );
     let url = nfsl_client::NfsUrl::parse(&url)?;
     let mut figures = Vec::new();
-    let mut outcome = Ok(());
     for &path in DataPath::ALL {
-        match run_path(path, &url, &export, size).await {
-            Ok(f) => figures.push(f),
-            Err(e) => {
-                outcome = Err(e.context(path.label()));
-                break;
-            }
-        }
+        let f = run_path(path, &url, export, size)
+            .await
+            .with_context(|| path.label())?;
+        figures.push(f);
     }
-    let _ = stop.send(());
-    let _ = serving.await;
-    outcome?;
-    print_summary(&figures, size);
-    Ok(())
+    Ok(figures)
 }
 
 async fn run_path(
