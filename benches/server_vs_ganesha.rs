@@ -1,8 +1,9 @@
 //! Benchmark: 1 GiB sequential read and write through libnfs (`nfs-cp`,
 //! `nfs-cat`) against `nfsl serve` and, in the same run, NFS-Ganesha
 //! exporting the same file system, plus a local read of the same file as
-//! the ceiling. Prints medians and ratios (this machine is noisy: only
-//! ratios measured in one run mean anything).
+//! the ceiling. Both servers run side by side and the measurements are
+//! interleaved round by round. Prints medians and ratios (this machine is
+//! noisy: only ratios measured in one run mean anything).
 //!
 //! Run: `cargo bench --bench server_vs_ganesha` (root; needs libnfs-utils,
 //! nfs-ganesha, nfs-ganesha-vfs and rpcbind). `NFSL_BENCH_MIB` sets the file
@@ -57,30 +58,39 @@ impl Drop for Ganesha {
     }
 }
 
-struct Figures {
-    read: Duration,
-    write: Duration,
+/// One server under test: its export and ports.
+struct Server<'a> {
+    export: &'a Path,
+    nfs: u16,
+    mnt: u16,
 }
 
-fn measure(export: &Path, nfs: u16, mnt: u16, src: &Path, repeats: usize) -> Figures {
-    let read_url = url(export, "source.bin", nfs, mnt);
-    let read = |_: usize| {
+impl Server<'_> {
+    fn read(&self) -> Duration {
+        let read_url = url(self.export, "source.bin", self.nfs, self.mnt);
         let mut c = Command::new("sh");
         c.arg("-c").arg(format!("nfs-cat '{read_url}' > /dev/null"));
         timed(c)
-    };
-    let write = |i: usize| {
-        let mut c = Command::new("nfs-cp");
-        c.arg(src)
-            .arg(url(export, &format!("written-{i}.bin"), nfs, mnt));
-        timed(c)
-    };
-    read(0); // warm-up: server caches, client page cache of `src`
-    write(0);
-    Figures {
-        read: median((1..=repeats).map(read).collect()),
-        write: median((1..=repeats).map(write).collect()),
     }
+
+    /// Copies `src` to a new file name (`written-{i}.bin`), so nothing
+    /// changes behind Ganesha's back.
+    fn write(&self, src: &Path, i: usize) -> Duration {
+        let mut c = Command::new("nfs-cp");
+        c.arg(src).arg(url(
+            self.export,
+            &format!("written-{i}.bin"),
+            self.nfs,
+            self.mnt,
+        ));
+        timed(c)
+    }
+}
+
+/// Writes all dirty data back (`sync`).
+fn settle() {
+    let ok = Command::new("sync").status().is_ok_and(|s| s.success());
+    assert!(ok, "sync failed");
 }
 
 fn local_read(path: &Path) -> Duration {
@@ -119,34 +129,63 @@ fn main() {
     let bytes = (mib as f64) * 1024.0 * 1024.0;
     let rate = |d: Duration| bytes / d.as_secs_f64() / 1e6;
 
-    let nfsl_fig = {
-        let server = Nfsl::start(&exports[0], &root.path().join("nfsl-state"));
-        measure(&exports[0], server.1, server.1, &src, repeats)
-    };
-    let ganesha_fig = {
-        let (_g, nfs, mnt) = Ganesha::start(&exports[1], &root.path().join("ganesha-state"));
-        measure(&exports[1], nfs, mnt, &src, repeats)
-    };
-    local_read(&exports[0].join("source.bin"));
-    let ceiling = median(
-        (0..repeats)
-            .map(|_| local_read(&exports[0].join("source.bin")))
-            .collect(),
-    );
+    // Both servers run for the whole benchmark, and each round times a read
+    // through each and the local read (then a write through each), so load
+    // from elsewhere on this shared machine hits all figures alike. Dirty
+    // data is flushed (untimed) before each measurement, so no writeback
+    // left by one runs during another.
+    let nfsl = Nfsl::start(&exports[0], &root.path().join("nfsl-state"));
+    let (_ganesha, g_nfs, g_mnt) = Ganesha::start(&exports[1], &root.path().join("ganesha-state"));
+    let servers = [
+        Server {
+            export: &exports[0],
+            nfs: nfsl.1,
+            mnt: nfsl.1,
+        },
+        Server {
+            export: &exports[1],
+            nfs: g_nfs,
+            mnt: g_mnt,
+        },
+    ];
+    let local = exports[0].join("source.bin");
+    // Warm-up: server caches, the client's page cache of `src`.
+    for s in &servers {
+        s.read();
+        s.write(&src, 0);
+    }
+    local_read(&local);
+    let (mut reads, mut writes, mut ceiling) = ([vec![], vec![]], [vec![], vec![]], vec![]);
+    for _ in 0..repeats {
+        for (k, s) in servers.iter().enumerate() {
+            settle();
+            reads[k].push(s.read());
+        }
+        ceiling.push(local_read(&local));
+    }
+    for i in 1..=repeats {
+        for (k, s) in servers.iter().enumerate() {
+            settle();
+            writes[k].push(s.write(&src, i));
+        }
+    }
+    let [nfsl_read, ganesha_read] = reads.map(median);
+    let [nfsl_write, ganesha_write] = writes.map(median);
+    let ceiling = median(ceiling);
 
     println!("server_vs_ganesha: {mib} MiB, median of {repeats} (MB/s)");
     println!("{:<28} {:>10} {:>10}", "", "read", "write");
     println!(
         "{:<28} {:>10.0} {:>10.0}",
         "nfsl serve (libnfs client)",
-        rate(nfsl_fig.read),
-        rate(nfsl_fig.write)
+        rate(nfsl_read),
+        rate(nfsl_write)
     );
     println!(
         "{:<28} {:>10.0} {:>10.0}",
         "Ganesha (libnfs client)",
-        rate(ganesha_fig.read),
-        rate(ganesha_fig.write)
+        rate(ganesha_read),
+        rate(ganesha_write)
     );
     println!(
         "{:<28} {:>10.0} {:>10}",
@@ -156,14 +195,14 @@ fn main() {
     );
     println!(
         "ratio nfsl/Ganesha read:   {:.2}x (target >= 1.0x)",
-        ganesha_fig.read.as_secs_f64() / nfsl_fig.read.as_secs_f64()
+        ganesha_read.as_secs_f64() / nfsl_read.as_secs_f64()
     );
     println!(
         "ratio nfsl/Ganesha write:  {:.2}x (target >= 1.5x)",
-        ganesha_fig.write.as_secs_f64() / nfsl_fig.write.as_secs_f64()
+        ganesha_write.as_secs_f64() / nfsl_write.as_secs_f64()
     );
     println!(
         "ratio nfsl read/ceiling:   {:.2}x (target >= 0.5x)",
-        ceiling.as_secs_f64() / nfsl_fig.read.as_secs_f64()
+        ceiling.as_secs_f64() / nfsl_read.as_secs_f64()
     );
 }
