@@ -143,6 +143,7 @@ impl InFlight {
                 offset,
                 len,
                 policy,
+                buf,
                 reply,
             } => {
                 let segs = plan(
@@ -156,7 +157,10 @@ impl InFlight {
                 );
                 let direct_at = segs.iter().find(|s| s.direct).map(|s| s.start);
                 let extra = if direct_at.is_some() { mem_align } else { 0 };
-                let mut buf = BytesMut::with_capacity(len + extra);
+                // A caller's buffer is reused (emptied; grown if too small).
+                let mut buf = buf.unwrap_or_default();
+                buf.clear();
+                buf.reserve(len + extra);
                 let start = buf.as_mut_ptr();
                 let pad = direct_at.map_or(0, |rel| {
                     let addr = start as usize + rel;

@@ -19,6 +19,7 @@ pub struct Read {
     offset: u64,
     len: usize,
     direct: Option<DirectPolicy>,
+    buf: Option<BytesMut>,
 }
 
 impl Read {
@@ -29,7 +30,16 @@ impl Read {
             offset,
             len,
             direct: None,
+            buf: None,
         }
+    }
+
+    /// Reads into `buf` (emptied first, grown if needed) instead of a new
+    /// allocation: callers that recycle buffers avoid an allocation and the
+    /// page faults of fresh memory on every read.
+    pub fn buffer(mut self, buf: BytesMut) -> Read {
+        self.buf = Some(buf);
+        self
     }
 
     /// Overrides the engine's [`DirectPolicy`] for this request.
@@ -109,6 +119,7 @@ pub(crate) enum JobOp {
         offset: u64,
         len: usize,
         policy: Option<DirectPolicy>,
+        buf: Option<BytesMut>,
         reply: Reply<BytesMut>,
     },
     Write {
@@ -211,6 +222,7 @@ impl Request for Read {
             offset: self.offset,
             len: self.len,
             policy: self.direct,
+            buf: self.buf,
             reply,
         };
         (

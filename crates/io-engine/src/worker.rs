@@ -4,6 +4,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{mpsc, Arc};
 
 use io_uring::{opcode, squeue, types, IoUring};
@@ -109,11 +110,9 @@ impl Worker {
             // queue: a pusher either sees `sleeping` or we see its job.
             let advertise = !closed && self.has_room();
             if advertise {
-                wake.sleeping
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                wake.sleeping.store(true, SeqCst);
                 if shared.queue.needs_attention() {
-                    wake.sleeping
-                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                    wake.sleeping.store(false, SeqCst);
                     continue;
                 }
             }
@@ -125,8 +124,7 @@ impl Worker {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             }
-            wake.sleeping
-                .store(false, std::sync::atomic::Ordering::SeqCst);
+            wake.sleeping.store(false, SeqCst);
             self.reap();
         }
     }

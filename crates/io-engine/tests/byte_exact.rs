@@ -166,3 +166,35 @@ async fn misaligned_write_memory_goes_through_a_bounce_buffer() {
     assert_eq!(engine.stats().direct_bytes, 8192);
     assert!(std::fs::read(&path).unwrap() == data[..]);
 }
+
+#[tokio::test]
+async fn reads_into_recycled_buffers() {
+    let Some(dir) = direct_dir() else { return };
+    let path = dir.path().join("recycle");
+    create(&path, &pattern(8, SIZE as usize));
+    let file = Arc::new(IoFile::open(&path, false).unwrap());
+    let engine = engine(DirectPolicy::Always);
+    // A buffer with leftover content, one too small, one advanced (front space).
+    let mut advanced = bytes::BytesMut::from(&pattern(9, 10_000)[..]);
+    let _ = advanced.split_to(777);
+    let buffers = [
+        bytes::BytesMut::from(&b"stale bytes"[..]),
+        bytes::BytesMut::with_capacity(3),
+        advanced,
+    ];
+    let mut buf = bytes::BytesMut::new();
+    for (i, given) in buffers.into_iter().enumerate() {
+        for (offset, len) in odd_ranges(SIZE) {
+            let req = Read::new(file.clone(), offset, len).buffer(if offset == 0 {
+                given.clone()
+            } else {
+                buf
+            });
+            buf = engine.submit(req).await.await.unwrap();
+            assert!(
+                buf[..] == pread(&path, offset, len)[..],
+                "buffer {i}: read at {offset} len {len}"
+            );
+        }
+    }
+}
