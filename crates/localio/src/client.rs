@@ -1,0 +1,269 @@
+//! The client's end of the local channel: the handshake as states that
+//! consume themselves, then opens that return file descriptors.
+//!
+//! ```text
+//! Connected::connect(path) --register()--> Registered
+//!     (the caller now sends UUID_IS_LOCAL(registered.nonce()) over NFS)
+//! Registered --confirm()--> LocalioChannel  (or NotConfirmed: stay on RPC)
+//! LocalioChannel::open(handle, access, creds) -> LocalFile
+//! ```
+//! `nfsl-client` drives the middle step (`Nfs::localio_probe`).
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use nfsl_io_engine::{IoError, IoFile};
+use nfsl_proto::nfs3::Nfsstat3;
+use tokio::net::UnixStream;
+use tokio::sync::Mutex;
+
+use crate::codec::{
+    decode_body, encode_frame, Access, Creds, DioAlignment, FrameDecoder, Nonce, OpenReply,
+    RegisterStatus, Reply, Request, MAX_GIDS, MAX_HANDLE,
+};
+use crate::fdpass::{recv_frame, send_frame, WireError};
+
+/// Why the local path is not available (the caller stays on RPC).
+#[derive(Debug, thiserror::Error)]
+pub enum LocalioError {
+    /// The server's socket cannot be reached: no LOCALIO server on this
+    /// host for that port (remote server, LOCALIO disabled, other path).
+    #[error("cannot reach the LOCALIO socket {}: {source}", path.display())]
+    Unreachable {
+        /// The socket path tried.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The channel failed or broke (e.g. the server restarted).
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The server did not take the nonce.
+    #[error("LOCALIO nonce refused: {0:?}")]
+    Register(RegisterStatus),
+    /// `UUID_IS_LOCAL` did not confirm the nonce: the NFS connection does
+    /// not reach the server that owns this socket, or the server does not
+    /// support LOCALIO, or the call was not made with AUTH_SYS.
+    #[error("the NFS server did not confirm the LOCALIO nonce: not local")]
+    NotConfirmed,
+    /// The server refused the open with this NFSv3 status.
+    #[error("LOCALIO open refused: {0:?}")]
+    Refused(Nfsstat3),
+    /// The server failed to open the file (errno).
+    #[error("LOCALIO open failed on the server: {}", std::io::Error::from_raw_os_error(*.0))]
+    Errno(i32),
+    /// Arguments the channel cannot carry (handle too long, too many gids).
+    #[error("invalid LOCALIO request: {0}")]
+    InvalidArgument(String),
+    /// The server answered something unexpected.
+    #[error("LOCALIO protocol error: {0}")]
+    Protocol(String),
+}
+
+impl LocalioError {
+    /// The NFSv3 status of a refused open.
+    pub fn nfsstat(&self) -> Option<Nfsstat3> {
+        match self {
+            LocalioError::Refused(s) => Some(*s),
+            _ => None,
+        }
+    }
+
+    /// Whether the open was refused for lack of permission (ACCES, PERM).
+    pub fn is_permission_denied(&self) -> bool {
+        matches!(self.nfsstat(), Some(Nfsstat3::Acces | Nfsstat3::Perm))
+    }
+}
+
+/// A connected stream and its frame reassembly.
+#[derive(Debug)]
+struct Conn {
+    stream: UnixStream,
+    decoder: FrameDecoder,
+}
+
+impl Conn {
+    async fn exchange(&mut self, request: &Request) -> Result<(Reply, Vec<OwnedFd>), LocalioError> {
+        send_frame(&self.stream, &encode_frame(request), &[]).await?;
+        let (body, fds) = recv_frame(&self.stream, &mut self.decoder).await?;
+        let reply: Reply = decode_body(&body).map_err(WireError::from)?;
+        if let Reply::Error(text) = reply {
+            return Err(LocalioError::Protocol(format!("server: {text}")));
+        }
+        Ok((reply, fds))
+    }
+}
+
+fn unexpected(reply: &Reply) -> LocalioError {
+    LocalioError::Protocol(format!("unexpected reply {reply:?}"))
+}
+
+/// Handshake state 1: connected to the server's socket.
+#[derive(Debug)]
+pub struct Connected {
+    conn: Conn,
+    path: PathBuf,
+}
+
+impl Connected {
+    /// Connects to the socket at `path`.
+    pub async fn connect(path: impl AsRef<Path>) -> Result<Connected, LocalioError> {
+        let path = path.as_ref().to_path_buf();
+        match UnixStream::connect(&path).await {
+            Ok(stream) => Ok(Connected {
+                conn: Conn {
+                    stream,
+                    decoder: FrameDecoder::new(),
+                },
+                path,
+            }),
+            Err(source) => Err(LocalioError::Unreachable { path, source }),
+        }
+    }
+
+    /// Registers a fresh random nonce.
+    pub async fn register(self) -> Result<Registered, LocalioError> {
+        self.register_nonce(Nonce::random()).await
+    }
+
+    /// Registers the given nonce (tests use it to try reusing one; a real
+    /// client always wants [`Connected::register`]).
+    pub async fn register_nonce(mut self, nonce: Nonce) -> Result<Registered, LocalioError> {
+        match self.conn.exchange(&Request::Register(nonce)).await? {
+            (Reply::Register(RegisterStatus::Ok), _) => Ok(Registered {
+                conn: self.conn,
+                path: self.path,
+                nonce,
+            }),
+            (Reply::Register(status), _) => Err(LocalioError::Register(status)),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// Handshake state 2: the nonce is registered; send
+/// `UUID_IS_LOCAL(nonce)` over the NFS connection, then [`confirm`](Registered::confirm).
+#[derive(Debug)]
+pub struct Registered {
+    conn: Conn,
+    path: PathBuf,
+    nonce: Nonce,
+}
+
+impl Registered {
+    /// The nonce to send in `UUID_IS_LOCAL`.
+    pub fn nonce(&self) -> Nonce {
+        self.nonce
+    }
+
+    /// Asks whether the nonce was confirmed; only then is the channel
+    /// usable.
+    pub async fn confirm(self) -> Result<LocalioChannel, LocalioError> {
+        let nonce = self.nonce;
+        self.confirm_nonce(nonce).await
+    }
+
+    /// Asks about some other nonce (tests: it is never confirmed for
+    /// this connection).
+    pub async fn confirm_nonce(mut self, nonce: Nonce) -> Result<LocalioChannel, LocalioError> {
+        match self.conn.exchange(&Request::Confirmed(nonce)).await? {
+            (Reply::Confirmed(true), _) => Ok(LocalioChannel {
+                conn: Mutex::new(self.conn),
+                path: self.path,
+            }),
+            (Reply::Confirmed(false), _) => Err(LocalioError::NotConfirmed),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// A file opened through LOCALIO: what the IO engine needs.
+#[derive(Debug)]
+pub struct LocalFile {
+    /// The buffered fd (read-only for [`Access::Read`]).
+    pub buffered: OwnedFd,
+    /// An `O_DIRECT` fd of the same file, when the file system supports it.
+    pub direct: Option<OwnedFd>,
+    /// The file's direct-IO alignment, as the server measured it.
+    pub alignment: DioAlignment,
+    /// The file size at open.
+    pub size: u64,
+    /// The access it was opened with.
+    pub access: Access,
+}
+
+impl LocalFile {
+    /// Hands the fds to the IO engine.
+    pub fn into_io_file(self) -> Result<IoFile, IoError> {
+        IoFile::new(self.buffered, self.direct, self.alignment)
+    }
+}
+
+/// Handshake done: the server confirmed that this process shares its
+/// host. Opens are sent one at a time (a lock serializes them).
+#[derive(Debug)]
+pub struct LocalioChannel {
+    conn: Mutex<Conn>,
+    path: PathBuf,
+}
+
+impl LocalioChannel {
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens a file by NFS handle for `access` with AUTH_SYS `creds`; the
+    /// server applies the export's rules and the file's permissions as for
+    /// RPC.
+    pub async fn open(
+        &self,
+        handle: &[u8],
+        access: Access,
+        creds: &Creds,
+    ) -> Result<LocalFile, LocalioError> {
+        if handle.len() > MAX_HANDLE {
+            return Err(LocalioError::InvalidArgument(format!(
+                "file handle of {} bytes (at most {MAX_HANDLE})",
+                handle.len()
+            )));
+        }
+        if creds.gids.len() > MAX_GIDS {
+            return Err(LocalioError::InvalidArgument(format!(
+                "{} supplementary groups (at most {MAX_GIDS})",
+                creds.gids.len()
+            )));
+        }
+        let request = Request::Open {
+            handle: handle.to_vec(),
+            access,
+            creds: creds.clone(),
+        };
+        let (reply, mut fds) = self.conn.lock().await.exchange(&request).await?;
+        let Reply::Open(open) = reply else {
+            return Err(unexpected(&reply));
+        };
+        if fds.len() != open.fd_count() {
+            return Err(LocalioError::Protocol(format!(
+                "{} file descriptors with {open:?}",
+                fds.len()
+            )));
+        }
+        match open {
+            OpenReply::Ok {
+                alignment, size, ..
+            } => {
+                let direct = (fds.len() == 2).then(|| fds.remove(1));
+                Ok(LocalFile {
+                    buffered: fds.remove(0),
+                    direct,
+                    alignment,
+                    size,
+                    access,
+                })
+            }
+            OpenReply::Nfs(s) => Err(LocalioError::Refused(s)),
+            OpenReply::Errno(e) => Err(LocalioError::Errno(e)),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! LOCALIO's local channel for nfsl: how a client that shares a host with
+//! the NFS server proves it, and how it then gets open file descriptors
+//! for exported files, with the server still deciding who may touch what.
+//!
+//! # The protocol
+//!
+//! 1. The client connects to the server's Unix-domain socket (path per
+//!    NFS port, [`default_socket_path`]) and registers a fresh random
+//!    16-byte [`Nonce`] ([`client::Connected::register`]).
+//! 2. It calls `UUID_IS_LOCAL(nonce)` (RPC program 400122 v1, procedure 1)
+//!    over its NFS connection, with AUTH_SYS. The server's RPC program
+//!    marks the nonce confirmed in the shared [`NonceRegistry`], recording
+//!    that NFS connection's addresses. The reply is void success whatever
+//!    happened, as in Linux.
+//! 3. The client asks over the socket whether its nonce was confirmed
+//!    ([`client::Registered::confirm`]). Only a yes makes the channel a
+//!    [`LocalioChannel`]; anything else (no socket, `PROG_UNAVAIL`, not
+//!    confirmed) means "not local" and the client stays on RPC.
+//! 4. On the confirmed channel the client asks to open file handles for
+//!    read or read-write with its AUTH_SYS credentials; the server answers
+//!    with a status, the file's direct-IO alignment and size, and passes
+//!    a buffered fd plus, where the file system supports it, an
+//!    `O_DIRECT` fd (`SCM_RIGHTS`). [`LocalFile`] is what the IO engine's
+//!    `IoFile` takes.
+//!
+//! # Security model
+//!
+//! *Why this proves locality.* Only processes that can reach the server's
+//! socket can register a nonce: a Unix-domain socket exists only within
+//! one host (or among containers that share its directory, which is the
+//! point). The nonce is 122 random bits, so nobody else can guess it; a
+//! `UUID_IS_LOCAL` can only confirm a nonce that was registered on the
+//! socket, at most once, within [`registry::DEFAULT_TTL`]; and only the
+//! socket connection that registered it learns the result. So a confirmed
+//! channel is held by a same-host process that also controls an NFS
+//! connection to *this* server instance (a server listening on another
+//! port or host has another registry). A replayed `UUID_IS_LOCAL` (the
+//! nonce crosses the network in the clear) finds the nonce confirmed or
+//! spent and changes nothing; a forged nonce was never registered; a
+//! nonce cannot be registered again while it is remembered (its TTL). A
+//! process could hand its nonce to a remote accomplice to confirm; the
+//! session then carries the accomplice's address, whose export rules
+//! govern the opens, and the accomplice could have read or written the
+//! same data over RPC anyway.
+//!
+//! *What the peer credentials add.* Over RPC, AUTH_SYS identities are
+//! claims. On the socket the kernel tells the server the peer's real uid
+//! (`SO_PEERCRED`), so an open is refused (`NFS3ERR_PERM`) unless the peer
+//! is root or its uid equals the claimed uid: a local user cannot obtain
+//! fds as someone else, which a local user *can* do over RPC on an export
+//! without `secure`. Claimed groups are trusted as AUTH_SYS trusts them.
+//!
+//! *What the server still checks per open* (the NFS server's
+//! [`Authorizer`]): the handle is authentic and in an export; the export's
+//! rules for the recorded NFS client address (`ro` gives read-only fds
+//! and refuses read-write with ROFS; `root_squash`/`all_squash`/`anonuid`
+//! map the claimed credentials as for RPC; `secure` requires the recorded
+//! NFS connection to come from a privileged port); the file's permissions
+//! for the mapped credentials; regular files only. AUTH_NONE never goes
+//! local: `UUID_IS_LOCAL` with AUTH_NONE confirms nothing.
+//!
+//! *Who may connect.* The socket is mode 0666 by default in a 0755
+//! directory ([`ListenerConfig::mode`]): every local user may try, and
+//! then acts only as itself. A deployment can restrict it (mode 0660 and a
+//! group, or a directory only some users can search).
+//!
+//! *Limits.* Registrations are bounded (capacity, TTL), the handshake must
+//! finish within the TTL, connections are bounded
+//! ([`ListenerConfig::max_connections`]), frames are at most
+//! [`codec::MAX_FRAME`] bytes and checked before allocation. An fd, once
+//! passed, keeps working even if the export's rules change later, as an
+//! open file does on a kernel NFS server; clients re-open per file.
+//!
+//! # What this crate does not do
+//! It does not answer RPC (the NFS server owns program 400122 and feeds
+//! [`NonceRegistry::confirm`]), does not decide export rules (the
+//! [`Authorizer`] does), and does not perform IO on the files (that is
+//! `nfsl-io-engine`). The client-side probe over NFS lives in
+//! `nfsl-client`.
+
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod codec;
+mod fdpass;
+pub mod registry;
+pub mod server;
+pub mod session;
+
+#[cfg(test)]
+mod proptests;
+
+pub use client::{LocalFile, LocalioChannel, LocalioError};
+pub use codec::{Access, Creds, DioAlignment, Nonce};
+pub use fdpass::WireError;
+pub use registry::{Confirmation, NonceRegistry};
+pub use server::{
+    default_socket_path, Authorizer, ListenerConfig, LocalioListener, OpenRefusal, OpenedFile,
+};
+pub use session::{OpenRequest, PeerCred};

@@ -1,0 +1,310 @@
+//! The server's end of the local channel: a Unix-domain socket listener
+//! that runs a [`Session`] per connection and passes opened files back.
+
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use nfsl_proto::nfs3::Nfsstat3;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::codec::{
+    decode_body, encode_frame, DioAlignment, FrameDecoder, OpenReply, Reply, Request,
+};
+use crate::fdpass::{recv_frame, send_frame, WireError};
+use crate::registry::{ConnId, NonceRegistry};
+use crate::session::{OpenRequest, PeerCred, Session, Step};
+
+/// A file the [`Authorizer`] opened for a client.
+#[derive(Debug)]
+pub struct OpenedFile {
+    /// Opened without `O_DIRECT` (read-only for [`crate::Access::Read`]).
+    pub buffered: OwnedFd,
+    /// The same file opened with `O_DIRECT`, when the file system allows.
+    pub direct: Option<OwnedFd>,
+    /// The file's direct-IO alignment.
+    pub alignment: DioAlignment,
+    /// The file size at open.
+    pub size: u64,
+}
+
+/// Why an open was refused or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenRefusal {
+    /// What NFSv3 would answer (ACCES, ROFS, STALE, BADHANDLE, INVAL...).
+    #[error("refused: {0:?}")]
+    Nfs(Nfsstat3),
+    /// A local failure with this errno.
+    #[error("failed: errno {0}")]
+    Errno(i32),
+}
+
+/// Decides whether a confirmed client may open a file, and opens it. The
+/// NFS server implements it with the same rules as its RPC procedures.
+///
+/// Called on a blocking thread (it may switch that thread's filesystem
+/// credentials, as long as it restores them before returning). The
+/// listener has already checked that the peer may act as the claimed uid.
+pub trait Authorizer: Send + Sync + 'static {
+    /// Opens `request.handle` as `request.access` for `request.creds`.
+    fn open(&self, request: &OpenRequest) -> Result<OpenedFile, OpenRefusal>;
+}
+
+/// Where and how the listener's socket is made.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// The socket path. Its directory is created (mode 0755) if missing.
+    pub path: PathBuf,
+    /// Permission bits of the socket file. Default 0o666: every local user
+    /// may connect, and then acts only as itself (`SO_PEERCRED`). Use e.g.
+    /// 0o660 with a group to admit only that group's members.
+    pub mode: u32,
+    /// Connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl ListenerConfig {
+    /// The defaults for `path`.
+    pub fn new(path: impl Into<PathBuf>) -> ListenerConfig {
+        ListenerConfig {
+            path: path.into(),
+            mode: 0o666,
+            max_connections: 256,
+        }
+    }
+}
+
+/// The default socket path for an NFS server on `nfs_port`:
+/// `$XDG_RUNTIME_DIR/nfsl/localio-PORT.sock` when `XDG_RUNTIME_DIR` is set
+/// (and absolute), else `/run/nfsl/localio-PORT.sock`. Client and server
+/// compute the same path from the port, so nothing needs configuring when
+/// both run with the same environment.
+pub fn default_socket_path(nfs_port: u16) -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| PathBuf::from("/run"));
+    base.join("nfsl").join(format!("localio-{nfs_port}.sock"))
+}
+
+/// The socket file; removed on drop if it is still ours.
+#[derive(Debug)]
+struct SocketFile {
+    path: PathBuf,
+    dev_ino: (u64, u64),
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Ok(m) = std::fs::symlink_metadata(&self.path) {
+            if (m.dev(), m.ino()) == self.dev_ino {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// The bound local channel of one NFS server.
+#[derive(Debug)]
+pub struct LocalioListener {
+    listener: UnixListener,
+    socket: SocketFile,
+    registry: Arc<NonceRegistry>,
+    authorizer: Arc<dyn AuthorizerDebug>,
+    max_connections: usize,
+}
+
+/// [`Authorizer`] plus `Debug` for the listener's own `Debug`.
+trait AuthorizerDebug: Authorizer {}
+impl<T: Authorizer> AuthorizerDebug for T {}
+impl std::fmt::Debug for dyn AuthorizerDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authorizer")
+    }
+}
+
+impl LocalioListener {
+    /// Creates the socket at `config.path` (inside a tokio runtime): makes
+    /// the directory, removes a stale socket left by a server that is gone
+    /// (but refuses to replace one a live server answers on, or a file that
+    /// is not a socket), binds, and sets the mode.
+    pub fn bind(
+        config: &ListenerConfig,
+        registry: Arc<NonceRegistry>,
+        authorizer: impl Authorizer,
+    ) -> io::Result<LocalioListener> {
+        let path = &config.path;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)?;
+        }
+        remove_stale(path)?;
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(config.mode & 0o777))?;
+        let m = std::fs::symlink_metadata(path)?;
+        Ok(LocalioListener {
+            listener,
+            socket: SocketFile {
+                path: path.clone(),
+                dev_ino: (m.dev(), m.ino()),
+            },
+            registry,
+            authorizer: Arc::new(authorizer),
+            max_connections: config.max_connections.max(1),
+        })
+    }
+
+    /// The socket path.
+    pub fn path(&self) -> &Path {
+        &self.socket.path
+    }
+
+    /// Serves connections until `shutdown` completes, then closes them all
+    /// and removes the socket file.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let slots = Arc::new(Semaphore::new(self.max_connections));
+        let next_id = AtomicU64::new(1);
+        let mut tasks = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                () = &mut shutdown => break,
+                p = slots.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                a = self.listener.accept() => a,
+            };
+            while tasks.try_join_next().is_some() {}
+            let stream = match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LOCALIO accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let id = ConnId(next_id.fetch_add(1, Ordering::Relaxed));
+            let registry = self.registry.clone();
+            let authorizer = self.authorizer.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                if let Err(e) = serve_connection(&stream, id, &registry, authorizer).await {
+                    tracing::debug!(conn = id.0, error = %e, "LOCALIO connection ended");
+                }
+                registry.release(id);
+            });
+        }
+        tasks.shutdown().await;
+        drop(self.socket);
+    }
+}
+
+/// Removes `path` if it is a socket nobody answers on.
+fn remove_stale(path: &Path) -> io::Result<()> {
+    let m = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !m.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        ));
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{} is in use by a running server", path.display()),
+        ));
+    }
+    std::fs::remove_file(path)
+}
+
+async fn serve_connection(
+    stream: &UnixStream,
+    id: ConnId,
+    registry: &NonceRegistry,
+    authorizer: Arc<dyn AuthorizerDebug>,
+) -> Result<(), WireError> {
+    let cred = stream.peer_cred()?;
+    let peer = PeerCred {
+        pid: cred.pid().unwrap_or(0),
+        uid: cred.uid(),
+        gid: cred.gid(),
+    };
+    let mut session = Session::new(id, peer);
+    let mut decoder = FrameDecoder::new();
+    // The handshake must finish within the nonce lifetime.
+    let deadline = tokio::time::Instant::now() + registry.ttl();
+    loop {
+        let next = recv_frame(stream, &mut decoder);
+        let (body, fds) = if session.is_confirmed() {
+            next.await?
+        } else {
+            match tokio::time::timeout_at(deadline, next).await {
+                Ok(r) => r?,
+                Err(_) => return Err(WireError::Closed),
+            }
+        };
+        if !fds.is_empty() {
+            return Err(WireError::Descriptors);
+        }
+        let request: Request = match decode_body(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                let reply = encode_frame(&Reply::Error(e.to_string()));
+                send_frame(stream, &reply, &[]).await?;
+                return Err(e.into());
+            }
+        };
+        match session.handle(request, registry, Instant::now()) {
+            Step::Reply(reply) => send_frame(stream, &encode_frame(&reply), &[]).await?,
+            Step::Close(reply) => {
+                send_frame(stream, &encode_frame(&reply), &[]).await?;
+                return Ok(());
+            }
+            Step::Open(request) => {
+                let auth = authorizer.clone();
+                let result = tokio::task::spawn_blocking(move || auth.open(&request))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "LOCALIO authorizer panicked");
+                        Err(OpenRefusal::Nfs(Nfsstat3::Serverfault))
+                    });
+                match result {
+                    Ok(file) => {
+                        let reply = Reply::Open(OpenReply::Ok {
+                            alignment: file.alignment,
+                            size: file.size,
+                            has_direct: file.direct.is_some(),
+                        });
+                        let mut fds = vec![file.buffered.as_fd()];
+                        fds.extend(file.direct.as_ref().map(|d| d.as_fd()));
+                        send_frame(stream, &encode_frame(&reply), &fds).await?;
+                    }
+                    Err(refusal) => {
+                        let reply = Reply::Open(match refusal {
+                            OpenRefusal::Nfs(s) => OpenReply::Nfs(s),
+                            OpenRefusal::Errno(e) => OpenReply::Errno(e),
+                        });
+                        send_frame(stream, &encode_frame(&reply), &[]).await?;
+                    }
+                }
+            }
+        }
+    }
+}
