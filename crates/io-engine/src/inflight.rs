@@ -75,6 +75,30 @@ pub(crate) struct InFlight {
     pub(crate) error: Option<io::Error>,
 }
 
+/// The alignment of a direct write's middle: whole pages (and a multiple of
+/// the file's `offset_align`), so that no page holds both a buffered and a
+/// direct part of a write, of this request or of a neighbouring one.
+///
+/// Why: after a direct write the kernel invalidates the page cache over the
+/// written pages. If a buffered write dirties one of them meanwhile (a
+/// buffered head written at the same time as the direct middle, on the same
+/// page when the alignment is below the page size), the invalidation fails,
+/// the kernel logs "Page cache invalidation failure on direct I/O. Possible
+/// data corruption due to collision with buffered I/O!" and records EIO on
+/// the file, which the next fsync or RWF_DSYNC write reports. Reads need no
+/// such care (a direct read only flushes dirty pages first).
+pub(crate) fn write_align(offset_align: u64) -> u64 {
+    if offset_align == 0 {
+        return 0;
+    }
+    let page = rustix::param::page_size() as u64;
+    let (mut a, mut b) = (offset_align, page);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    offset_align / a * page
+}
+
 /// Decides how a read or write of `len` bytes at `offset` is cut.
 pub(crate) fn plan(
     config: &EngineConfig,
@@ -91,11 +115,11 @@ pub(crate) fn plan(
     }
     let align = file.alignment();
     let offset_align = if read {
-        align.read_align()
+        u64::from(align.read_align())
     } else {
-        align.offset_align
+        write_align(u64::from(align.offset_align))
     };
-    let split = Split::new(offset, len as u64, u64::from(offset_align));
+    let split = Split::new(offset, len as u64, offset_align);
     let min = config.auto_direct_min;
     if split.middle.is_empty() {
         if policy == DirectPolicy::Always || len >= min {
@@ -308,5 +332,21 @@ pub(crate) fn seg_addr(body: &Body, seg: &Seg) -> usize {
             None => data.as_ptr() as usize + seg.start + seg.done,
         },
         Body::Fsync { .. } => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_align;
+
+    #[test]
+    fn write_alignment_is_whole_pages() {
+        let page = rustix::param::page_size() as u64;
+        assert_eq!(write_align(0), 0);
+        assert_eq!(write_align(512), page);
+        assert_eq!(write_align(page), page);
+        assert_eq!(write_align(4 * page), 4 * page);
+        assert_eq!(write_align(3 * 512) % 512, 0);
+        assert_eq!(write_align(3 * 512) % page, 0);
     }
 }

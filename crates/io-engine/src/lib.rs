@@ -28,7 +28,10 @@
 //! ([`split::Split`], the approach of Linux's LOCALIO), with the read buffer
 //! placed so the middle is memory-aligned and misaligned write data copied
 //! into an aligned bounce buffer; an EINVAL from a direct IO is redone
-//! buffered. Reads stop at end of file, short IO is continued, stable writes
+//! buffered. A write's direct middle is cut at page boundaries (not just at
+//! the file's 512-byte `offset_align`) so that no page is written buffered
+//! and direct at the same time: the kernel would fail to invalidate it and
+//! report EIO on the next fsync. Reads stop at end of file, short IO is continued, stable writes
 //! use `RWF_DSYNC`, [`Fsync`] (COMMIT) runs on a worker. [`IoEngine::stats`]
 //! counts it all.
 //!
