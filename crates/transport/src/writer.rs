@@ -214,6 +214,12 @@ impl ReplySink {
     /// writer task. Never blocks on the peer, but reads the reply's file
     /// ranges in if they must be queued, so a reply with file ranges must be
     /// sent from a thread that may block. Dropped if the socket failed.
+    ///
+    /// The connection's write state stays locked meanwhile, so a sender
+    /// may wait for another's write, which is non-blocking on the socket
+    /// but reads its file ranges (from the page cache, or from disk if
+    /// they are not cached). Only the reader task sends without a file
+    /// range (transport-level replies, which are rare).
     pub(crate) fn send(&self, out: Outgoing) {
         let mut state = self.shared.state();
         if state.failed {
