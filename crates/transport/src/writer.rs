@@ -218,8 +218,8 @@ impl ReplySink {
     /// The connection's write state stays locked meanwhile, so a sender
     /// may wait for another's write, which is non-blocking on the socket
     /// but reads its file ranges (from the page cache, or from disk if
-    /// they are not cached). Only the reader task sends without a file
-    /// range (transport-level replies, which are rare).
+    /// they are not cached). The reader task itself sends only
+    /// transport-level replies (rare, and without file ranges).
     pub(crate) fn send(&self, out: Outgoing) {
         let mut state = self.shared.state();
         if state.failed {
