@@ -3,7 +3,8 @@
 //! `cargo bench -p nfsl-io-engine --bench engine_vs_pread`
 //! (env: NFSL_BENCH_MIB file size, default 1024; NFSL_BENCH_SECS per random
 //! run, default 1; NFSL_BENCH_REPEATS, default 3; NFSL_BENCH_DIR, default
-//! CARGO_TARGET_DIR or /var/tmp: must support O_DIRECT).
+//! CARGO_TARGET_DIR or /var/tmp: must support O_DIRECT; NFSL_BENCH_ONLY, a
+//! substring of the workload names to run).
 //!
 //! Workloads: 4 KiB random reads (engine at queue depth 1 and 8) and 1 MiB
 //! sequential reads and writes over the whole file, each direct (O_DIRECT,
@@ -304,7 +305,8 @@ fn main() {
             }
         }
     }
-    for (name, unit, base, eng) in &rows {
+    let only = std::env::var("NFSL_BENCH_ONLY").unwrap_or_default();
+    for (name, unit, base, eng) in rows.iter().filter(|r| r.0.contains(&only)) {
         base(&b);
         eng(&b);
         let (mut bs, mut es) = (Vec::new(), Vec::new());

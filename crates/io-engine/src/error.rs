@@ -79,6 +79,9 @@ pub enum IoError {
     /// The buffered and direct fds refer to different files.
     #[error("the buffered and direct fds refer to different files")]
     FdMismatch,
+    /// The buffered fd is open for writing but the direct fd is read-only.
+    #[error("the buffered fd is writable but the direct fd is read-only")]
+    DirectReadOnly,
     /// Inspecting an fd (`fcntl`, `statx`) failed.
     #[error("cannot inspect the file descriptor: {0}")]
     Inspect(#[source] std::io::Error),
@@ -105,7 +108,10 @@ impl IoError {
             | IoError::Open { source, .. } => source.raw_os_error(),
             IoError::ReadOnly => Some(libc::EBADF),
             IoError::TooLarge { .. } | IoError::OutOfRange { .. } => Some(libc::EFBIG),
-            IoError::Config(_) | IoError::NotDirect | IoError::FdMismatch => Some(libc::EINVAL),
+            IoError::Config(_)
+            | IoError::NotDirect
+            | IoError::FdMismatch
+            | IoError::DirectReadOnly => Some(libc::EINVAL),
             IoError::ShutDown | IoError::WorkerLost => Some(libc::EIO),
         }
     }

@@ -97,7 +97,7 @@ impl IoFile {
             // A write through a read-only direct fd would fail: treat the
             // file as writable only if both fds are.
             if writable && dflags & OFlags::RWMODE == OFlags::RDONLY {
-                return Err(IoError::FdMismatch);
+                return Err(IoError::DirectReadOnly);
             }
         }
         Ok(IoFile {

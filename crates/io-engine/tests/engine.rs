@@ -292,6 +292,19 @@ fn io_file_from_fds_checks_them() {
         IoFile::from_fds(open(false), Some(open(false))),
         Err(IoError::NotDirect)
     ));
+    let ro_direct: OwnedFd = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path)
+            .unwrap()
+            .into()
+    };
+    assert!(matches!(
+        IoFile::from_fds(open(false), Some(ro_direct)),
+        Err(IoError::DirectReadOnly)
+    ));
     let other = dir.path().join("other");
     create(&other, b"x");
     let other_direct: OwnedFd = {
