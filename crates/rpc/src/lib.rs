@@ -36,8 +36,8 @@ pub use auth::{
 pub use call::{CallHeader, RpcDecodeError};
 pub use drc::{args_checksum, DrcKey, DrcLookup, DuplicateRequestCache, CHECKSUM_PREFIX};
 pub use record::{
-    build_record, encode_record_marker, frame_record, RecordDecoder, RecordError,
-    DEFAULT_MAX_FRAGMENTS, LAST_FRAGMENT, MAX_FRAGMENT_LEN,
+    build_record, encode_record_marker, frame_record, FreshBuffers, RecordBuffers, RecordDecoder,
+    RecordError, DEFAULT_MAX_FRAGMENTS, LAST_FRAGMENT, MAX_FRAGMENT_LEN,
 };
 pub use reply::{
     decode_reply, encode_reply, encode_success_header, AcceptStat, AcceptedReply, AuthStat,

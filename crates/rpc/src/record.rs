@@ -82,27 +82,68 @@ pub fn build_record(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 enum State {
     /// Collecting a fragment marker; `filled` bytes of it are in `buf`.
     Marker { buf: [u8; 4], filled: usize },
-    /// Copying a fragment's payload.
+    /// Receiving a fragment's payload.
     Payload { remaining: usize, last: bool },
+}
+
+/// Where a [`RecordDecoder`] gets the buffer each record is assembled in,
+/// so a caller can recycle the buffers of records it is done with.
+pub trait RecordBuffers: Send {
+    /// A buffer for a record whose first fragment holds `len` bytes. Its
+    /// contents do not matter (they are overwritten; keeping a recycled
+    /// buffer's length spares zeroing it again) and its capacity is only a
+    /// hint. Called only once `len` has passed the size check.
+    fn take(&mut self, len: usize) -> Vec<u8>;
+}
+
+/// The default [`RecordBuffers`]: a fresh allocation per record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FreshBuffers;
+
+impl RecordBuffers for FreshBuffers {
+    fn take(&mut self, _len: usize) -> Vec<u8> {
+        Vec::new()
+    }
 }
 
 /// Reassembles records from a byte stream fed in arbitrary chunks.
 ///
 /// Fragment payloads are copied straight into the record being built, so
-/// each byte is copied once whatever the chunking (no O(n²) buffering).
+/// each byte is copied once whatever the chunking (no O(n²) buffering);
+/// a caller reading from a stream can even skip that copy by reading the
+/// payload straight into the record ([`unfilled_payload`](Self::unfilled_payload)).
 /// A fragment's length is checked against `max_record_len` as soon as its
 /// marker is complete, before any of its payload is buffered; only then is
-/// room for it reserved. Records completed before an error are still
-/// delivered; after an error all further input is ignored.
-#[derive(Debug)]
+/// room for it made. Records completed before an error are still
+/// delivered; after an error all further input is ignored. Each record's
+/// buffer comes from a [`RecordBuffers`] ([`FreshBuffers`] unless
+/// [`with_buffers`](Self::with_buffers) says otherwise).
 pub struct RecordDecoder {
     max_record_len: usize,
     max_fragments: usize,
     state: State,
+    /// The record being built: its first `filled` bytes are received
+    /// payload, the rest (up to `len()`) room for the current fragment.
     current: Vec<u8>,
+    filled: usize,
     fragments: usize,
     ready: VecDeque<Vec<u8>>,
     error: Option<RecordError>,
+    buffers: Box<dyn RecordBuffers>,
+}
+
+impl std::fmt::Debug for RecordDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordDecoder")
+            .field("max_record_len", &self.max_record_len)
+            .field("max_fragments", &self.max_fragments)
+            .field("state", &self.state)
+            .field("filled", &self.filled)
+            .field("fragments", &self.fragments)
+            .field("ready", &self.ready.len())
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RecordDecoder {
@@ -118,15 +159,23 @@ impl RecordDecoder {
                 filled: 0,
             },
             current: Vec::new(),
+            filled: 0,
             fragments: 0,
             ready: VecDeque::new(),
             error: None,
+            buffers: Box::new(FreshBuffers),
         }
     }
 
     /// Sets how many fragments one record may have (at least 1).
     pub fn with_max_fragments(mut self, max_fragments: usize) -> Self {
         self.max_fragments = max_fragments.max(1);
+        self
+    }
+
+    /// Takes each record's buffer from `buffers`.
+    pub fn with_buffers(mut self, buffers: impl RecordBuffers + 'static) -> Self {
+        self.buffers = Box::new(buffers);
         self
     }
 
@@ -149,16 +198,46 @@ impl RecordDecoder {
                         self.start_fragment(marker);
                     }
                 }
-                State::Payload { remaining, last } => {
-                    let n = (*remaining).min(data.len());
-                    *remaining -= n;
-                    let (done, last) = (*remaining == 0, *last);
-                    self.current.extend_from_slice(&data[..n]);
+                State::Payload { .. } => {
+                    let Some(room) = self.unfilled_payload() else {
+                        break;
+                    };
+                    let n = room.len().min(data.len());
+                    room[..n].copy_from_slice(&data[..n]);
                     data = &data[n..];
-                    if done {
-                        self.end_fragment(last);
-                    }
+                    self.payload_filled(n);
                 }
+            }
+        }
+    }
+
+    /// The part of the current fragment's payload not received yet, when a
+    /// payload is being received: a caller may write the stream's next
+    /// bytes there (e.g. read from a socket straight into the record) and
+    /// then report how many with [`payload_filled`](Self::payload_filled).
+    /// `None` between fragments and after an error (use
+    /// [`push`](Self::push) then).
+    pub fn unfilled_payload(&mut self) -> Option<&mut [u8]> {
+        match self.state {
+            State::Payload { remaining, .. } if self.error.is_none() => {
+                self.current.get_mut(self.filled..self.filled + remaining)
+            }
+            _ => None,
+        }
+    }
+
+    /// Records that the first `n` bytes of
+    /// [`unfilled_payload`](Self::unfilled_payload) now hold the stream's
+    /// next bytes (`n` is capped at its length; nothing happens between
+    /// fragments).
+    pub fn payload_filled(&mut self, n: usize) {
+        if let State::Payload { remaining, last } = &mut self.state {
+            let n = n.min(*remaining);
+            *remaining -= n;
+            self.filled += n;
+            if *remaining == 0 {
+                let last = *last;
+                self.end_fragment(last);
             }
         }
     }
@@ -173,7 +252,7 @@ impl RecordDecoder {
             });
             return;
         }
-        let total = self.current.len() as u64 + len as u64;
+        let total = self.filled as u64 + len as u64;
         if total > self.max_record_len as u64 {
             self.error = Some(RecordError::TooLarge {
                 len: total,
@@ -183,18 +262,31 @@ impl RecordDecoder {
         }
         if len == 0 {
             self.end_fragment(last);
-        } else {
-            self.current.reserve(len);
-            self.state = State::Payload {
-                remaining: len,
-                last,
-            };
+            return;
         }
+        if self.filled == 0 {
+            // The record's first payload byte: its buffer.
+            self.current = self.buffers.take(len);
+        }
+        // `total` is within `max_record_len`, a usize. Bytes a recycled
+        // buffer already holds are overwritten, not zeroed first.
+        let total = self.filled + len;
+        if self.current.len() < total {
+            self.current.reserve_exact(total - self.current.len());
+            self.current.resize(total, 0);
+        }
+        self.state = State::Payload {
+            remaining: len,
+            last,
+        };
     }
 
     fn end_fragment(&mut self, last: bool) {
         if last {
-            self.ready.push_back(std::mem::take(&mut self.current));
+            let mut record = std::mem::take(&mut self.current);
+            record.truncate(self.filled);
+            self.ready.push_back(record);
+            self.filled = 0;
             self.fragments = 0;
         }
         self.state = State::Marker {
@@ -225,7 +317,7 @@ impl RecordDecoder {
     pub fn is_mid_record(&self) -> bool {
         self.fragments > 0
             || !matches!(self.state, State::Marker { filled: 0, .. })
-            || !self.current.is_empty()
+            || self.filled > 0
     }
 }
 

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use nfsl_rpc::RecordDecoder;
 use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use crate::buffer_pool::{PoolBuffers, PooledBuf};
 use crate::config::TransportConfig;
 use crate::dispatch::{execute, triage, Shared, Triage};
 use crate::service::RpcService;
@@ -31,6 +33,29 @@ impl Drop for AbortOnDrop {
 /// Resolves once shutdown has been requested (or the server is gone).
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Reads the stream's next bytes into `decoder` and returns how many (0 at
+/// the end of the stream). The bulk of a large fragment (a WRITE's data) is
+/// read straight into its record; anything smaller goes through `buf`, so
+/// one read can take several small records.
+async fn read_more(
+    rd: &mut OwnedReadHalf,
+    decoder: &mut RecordDecoder,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match decoder.unfilled_payload() {
+        Some(room) if room.len() >= buf.len() => {
+            let n = rd.read(room).await?;
+            decoder.payload_filled(n);
+            Ok(n)
+        }
+        _ => {
+            let n = rd.read(buf).await?;
+            decoder.push(&buf[..n]);
+            Ok(n)
+        }
+    }
 }
 
 /// Serves one connection until the peer closes it, it breaks, a record is
@@ -55,7 +80,7 @@ pub(crate) async fn run<S: RpcService>(
     }
     debug!(%peer, %local, "connection accepted");
     let (mut rd, wr) = stream.into_split();
-    let (sink, write_loop, mut write_failed) = ReplySink::new(wr);
+    let (sink, write_loop, mut write_failed) = ReplySink::new(wr, shared.buffers.clone());
     let sink = Arc::new(sink);
     let mut writer = AbortOnDrop(tokio::spawn(write_loop), sink.closer());
     let max_in_flight = config.max_in_flight_per_connection.max(1);
@@ -63,13 +88,14 @@ pub(crate) async fn run<S: RpcService>(
     // `block_in_place` panics on a current-thread runtime.
     let may_block_in_place = tokio::runtime::Handle::current().runtime_flavor()
         == tokio::runtime::RuntimeFlavor::MultiThread;
-    let mut decoder = RecordDecoder::new(config.max_record_len);
+    let mut decoder =
+        RecordDecoder::new(config.max_record_len).with_buffers(PoolBuffers(shared.buffers.clone()));
     let mut buf = vec![0u8; config.read_buffer_size.max(4096)];
 
     'conn: loop {
         loop {
             let record = match decoder.next_record() {
-                Ok(Some(record)) => record,
+                Ok(Some(record)) => PooledBuf::new(record, shared.buffers.clone()),
                 Ok(None) => break,
                 Err(e) => {
                     warn!(%peer, error = %e, "closing connection");
@@ -129,7 +155,7 @@ pub(crate) async fn run<S: RpcService>(
             biased;
             _ = stopped(&mut shutdown) => break,
             _ = write_failed.wait_for(|failed| *failed) => break,
-            r = rd.read(&mut buf) => r,
+            r = read_more(&mut rd, &mut decoder, &mut buf) => r,
         };
         match read {
             Ok(0) => {
@@ -138,7 +164,7 @@ pub(crate) async fn run<S: RpcService>(
                 }
                 break;
             }
-            Ok(n) => decoder.push(&buf[..n]),
+            Ok(_) => {}
             Err(e) => {
                 debug!(%peer, error = %e, "read failed");
                 break;

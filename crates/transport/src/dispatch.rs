@@ -14,6 +14,7 @@ use nfsl_rpc::{
 };
 use tracing::{debug, error};
 
+use crate::buffer_pool::{BufferPool, PooledBuf};
 use crate::results::Results;
 use crate::service::{CallContext, CallOutcome, RpcService};
 
@@ -24,6 +25,8 @@ pub(crate) type Drc = Mutex<DuplicateRequestCache<DrcKey, Bytes>>;
 pub(crate) struct Shared<S> {
     pub(crate) service: Arc<S>,
     pub(crate) drc: Drc,
+    /// Large buffers (records, queued replies), recycled.
+    pub(crate) buffers: Arc<BufferPool>,
 }
 
 impl<S> Shared<S> {
@@ -31,6 +34,7 @@ impl<S> Shared<S> {
         Shared {
             service,
             drc: Mutex::new(DuplicateRequestCache::new(drc_capacity)),
+            buffers: Arc::default(),
         }
     }
 
@@ -114,7 +118,7 @@ impl Reply {
 #[derive(Debug)]
 pub(crate) struct Call {
     pub(crate) ctx: CallContext,
-    record: Vec<u8>,
+    record: PooledBuf,
     args_start: usize,
     drc_key: Option<DrcKey>,
 }
@@ -133,7 +137,7 @@ pub(crate) enum Triage {
 /// Decides what to do with a record received from `peer` on `local`.
 pub(crate) fn triage<S: RpcService>(
     shared: &Shared<S>,
-    record: Vec<u8>,
+    record: PooledBuf,
     peer: SocketAddr,
     local: SocketAddr,
 ) -> Triage {

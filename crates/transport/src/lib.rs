@@ -12,6 +12,10 @@
 //! connection, calls in flight are bounded, so a client that floods
 //! requests or stops reading replies gets backpressure.
 //! Non-idempotent calls go through a server-wide duplicate request cache.
+//! The bulk of a large record (a WRITE's data) is read from the socket
+//! straight into the record's buffer, and large buffers (records, replies
+//! queued with their file data read in) are recycled through a small
+//! bounded server-wide pool rather than allocated per call.
 //! [`serve`] shuts down gracefully.
 //!
 //! Decisions worth knowing:
@@ -30,6 +34,7 @@
 
 #![deny(missing_docs)]
 
+mod buffer_pool;
 mod config;
 mod connection;
 mod dispatch;

@@ -66,10 +66,23 @@ impl Results {
     /// Reads every file range in, leaving the whole results as bytes (the
     /// wire layout is unchanged). Fails if a file no longer holds its range.
     pub fn into_bytes(self) -> io::Result<Vec<u8>> {
+        self.into_bytes_with(|_| Vec::new())
+    }
+
+    /// [`into_bytes`](Results::into_bytes), with the buffer for results
+    /// that have file ranges from `buffer` (given their wire length; any
+    /// contents, which are replaced) rather than freshly allocated.
+    pub(crate) fn into_bytes_with(
+        self,
+        buffer: impl FnOnce(usize) -> Vec<u8>,
+    ) -> io::Result<Vec<u8>> {
         if self.files.is_empty() {
             return Ok(self.bytes);
         }
-        let mut all = Vec::with_capacity(self.wire_len());
+        let len = self.wire_len();
+        let mut all = buffer(len);
+        all.clear();
+        all.reserve_exact(len);
         for part in self.parts() {
             match part {
                 Part::Bytes(b) => all.extend_from_slice(b),

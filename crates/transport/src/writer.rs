@@ -21,6 +21,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tracing::debug;
 
+use crate::buffer_pool::{BufferPool, PooledBuf};
 use crate::dispatch::Reply;
 use crate::results::{shrunk, Part};
 
@@ -93,12 +94,14 @@ impl Direct {
         })
     }
 
-    /// The rest as bytes for the writer task, file ranges read in.
-    fn into_queued(self) -> io::Result<Queued> {
+    /// The rest as bytes for the writer task, file ranges read in (into a
+    /// buffer from `pool`).
+    fn into_queued(self, pool: &Arc<BufferPool>) -> io::Result<Queued> {
         let Outgoing { reply, _permit } = self.out;
+        let body = reply.body.into_bytes_with(|len| pool.take(len))?;
         Ok(Queued {
             head: reply.head,
-            body: reply.body.into_bytes()?,
+            body: PooledBuf::new(body, pool.clone()),
             written: self.written,
             _permit,
         })
@@ -110,7 +113,7 @@ impl Direct {
 #[derive(Debug)]
 struct Queued {
     head: Bytes,
-    body: Vec<u8>,
+    body: PooledBuf,
     written: usize,
     _permit: OwnedSemaphorePermit,
 }
@@ -149,6 +152,8 @@ struct SinkShared {
     socket: OwnedWriteHalf,
     state: Mutex<WriteState>,
     failed: watch::Sender<bool>,
+    /// Where queued replies get their buffers.
+    buffers: Arc<BufferPool>,
 }
 
 impl SinkShared {
@@ -183,10 +188,12 @@ pub(crate) struct ReplySink {
 }
 
 impl ReplySink {
-    /// A sink writing to `socket`, its writer task's future (to spawn), and
-    /// a receiver that turns `true` once writing has failed.
+    /// A sink writing to `socket` (taking the buffers of replies it must
+    /// queue from `buffers`), its writer task's future (to spawn), and a
+    /// receiver that turns `true` once writing has failed.
     pub(crate) fn new(
         socket: OwnedWriteHalf,
+        buffers: Arc<BufferPool>,
     ) -> (
         ReplySink,
         impl std::future::Future<Output = ()> + Send + 'static,
@@ -197,6 +204,7 @@ impl ReplySink {
             socket,
             state: Mutex::new(WriteState::default()),
             failed,
+            buffers,
         });
         let (queue, rx) = unbounded_channel();
         let writer = write_loop(shared.clone(), rx);
@@ -233,7 +241,7 @@ impl ReplySink {
                 Err(e) => return self.shared.fail(&mut state, &e),
             }
         }
-        let queued = match direct.into_queued() {
+        let queued = match direct.into_queued(&self.shared.buffers) {
             Ok(q) => q,
             // The reply cannot be completed and the stream cannot skip it.
             Err(e) => return self.shared.fail(&mut state, &e),

@@ -136,3 +136,55 @@ fn one_mebibyte_record_in_small_chunks() {
     }
     assert_eq!(d.next_record(), Ok(Some(payload)));
 }
+
+/// Hands out one stale, longer buffer per record and counts the calls.
+struct Recycled(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl RecordBuffers for Recycled {
+    fn take(&mut self, len: usize) -> Vec<u8> {
+        assert!(len > 0, "asked only for a record with payload");
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        vec![0xee; 64]
+    }
+}
+
+#[test]
+fn recycled_buffers_hold_exactly_the_record() {
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut d = RecordDecoder::new(100).with_buffers(Recycled(taken.clone()));
+    let mut s = framed(&[b"short", b""]);
+    s.extend_from_slice(&encode_record_marker(0, false));
+    s.extend_from_slice(&encode_record_marker(70, false));
+    s.extend_from_slice(&[7; 70]);
+    s.extend_from_slice(&encode_record_marker(2, true));
+    s.extend_from_slice(b"xy");
+    d.push(&s);
+    let mut long = vec![7; 70];
+    long.extend_from_slice(b"xy");
+    assert_eq!(drain(&mut d), [b"short".to_vec(), vec![], long]);
+    // One buffer per record with payload: none for the empty record, one
+    // for the three fragments of the last.
+    assert_eq!(taken.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[test]
+fn payload_read_in_place() {
+    let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+    let s = framed(&[&payload, b"next"]);
+    let mut d = RecordDecoder::new(1000);
+    assert!(d.unfilled_payload().is_none(), "no fragment yet");
+    d.push(&s[..10]);
+    let mut pos = 10;
+    while let Some(room) = d.unfilled_payload() {
+        // A short "read" each time, as from a socket.
+        let n = room.len().min(333);
+        room[..n].copy_from_slice(&s[pos..pos + n]);
+        pos += n;
+        d.payload_filled(n);
+    }
+    assert_eq!(pos, 4 + payload.len());
+    assert!(!d.is_mid_record());
+    d.payload_filled(5); // between fragments: ignored
+    d.push(&s[pos..]);
+    assert_eq!(drain(&mut d), [payload, b"next".to_vec()]);
+}

@@ -2,9 +2,10 @@
 
 use nfsl_proto::nfs3::*;
 use nfsl_transport::{CallContext, CallOutcome, Results};
-use nfsl_xdr::{decode_exact, Xdr};
+use nfsl_xdr::{decode_exact, Xdr, XdrError};
 
 use super::context::Caller;
+use super::write_ops::WriteArgs;
 use super::Nfs3;
 
 /// Decodes `A` (the whole argument buffer, no trailing bytes), runs `f` and
@@ -21,7 +22,16 @@ pub(crate) fn run<A: Xdr, R: Xdr>(
 /// [`run`] for a procedure that builds its own results (READ, which places
 /// file data there).
 fn run_into<A: Xdr, R>(args: &[u8], results: &mut R, f: impl FnOnce(A, &mut R)) -> CallOutcome {
-    match decode_exact::<A>(args) {
+    run_decoded(decode_exact::<A>(args), results, f)
+}
+
+/// Runs `f` on arguments already decoded, or answers GARBAGE_ARGS.
+fn run_decoded<A, R>(
+    decoded: Result<A, XdrError>,
+    results: &mut R,
+    f: impl FnOnce(A, &mut R),
+) -> CallOutcome {
+    match decoded {
         Ok(a) => {
             f(a, results);
             CallOutcome::Success
@@ -54,7 +64,10 @@ impl Nfs3 {
             Nfs3Procedure::Access => run(args, out, |a| self.access(c, a)),
             Nfs3Procedure::Readlink => run(args, out, |a| self.readlink(c, a)),
             Nfs3Procedure::Read => run_into(args, out, |a, out| self.read_into(c, a, out)),
-            Nfs3Procedure::Write => run(args, out, |a| self.write(c, a)),
+            // The data stays in the call record (no copy).
+            Nfs3Procedure::Write => run_decoded(WriteArgs::decode(args), out, |a, out| {
+                self.write(c, a).encode(out)
+            }),
             Nfs3Procedure::Create => run(args, out, |a| self.create(c, a)),
             Nfs3Procedure::Mkdir => run(args, out, |a| self.mkdir(c, a)),
             Nfs3Procedure::Symlink => run(args, out, |a| self.symlink(c, a)),
