@@ -4,6 +4,12 @@
 //! told the port, e.g. libnfs's `nfsport=`/`mountport=`). The first line
 //! on stdout is `listening on ADDR`, so scripts and tests that ask for
 //! port 0 learn the port; everything else goes to stderr.
+//!
+//! LOCALIO is on by default: the server answers program 400122 on the NFS
+//! port and listens on a Unix socket (`--localio-socket`, default from
+//! `nfsl_localio::default_socket_path`; logged at startup) through which
+//! same-host clients get exported files opened for them under the same
+//! rules as RPC. `--no-localio` turns both off.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,6 +54,17 @@ pub struct ServeArgs {
     /// Directory for persistent state (handle key).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// Serve LOCALIO (the default): same-host clients may open exported
+    /// files themselves, under the same rules.
+    #[arg(long = "localio", overrides_with = "no_localio")]
+    pub localio: bool,
+    /// Do not serve LOCALIO (program 400122 answers PROG_UNAVAIL).
+    #[arg(long = "no-localio", overrides_with = "localio")]
+    pub no_localio: bool,
+    /// LOCALIO socket [default: $XDG_RUNTIME_DIR/nfsl/localio-PORT.sock,
+    /// else /run/nfsl/localio-PORT.sock].
+    #[arg(long, value_name = "PATH")]
+    pub localio_socket: Option<PathBuf>,
 }
 
 /// The exports the command line asks for.
@@ -77,15 +94,61 @@ pub fn transport_config() -> TransportConfig {
     config
 }
 
+/// The running LOCALIO listener: its stop signal and task.
+type LocalioTask = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Starts the LOCALIO local channel unless `--no-localio`. A socket that
+/// cannot be made at the default path only disables LOCALIO (with a
+/// warning); at a path given with `--localio-socket` it is an error.
+fn start_localio(
+    args: &ServeArgs,
+    server: &mut NfsServer,
+    nfs_port: u16,
+) -> anyhow::Result<Option<LocalioTask>> {
+    use nfsl_localio::{default_socket_path, ListenerConfig, LocalioListener, NonceRegistry};
+    if args.no_localio {
+        tracing::info!("LOCALIO disabled");
+        return Ok(None);
+    }
+    let path = args
+        .localio_socket
+        .clone()
+        .unwrap_or_else(|| default_socket_path(nfs_port));
+    let registry = Arc::new(NonceRegistry::default());
+    let bound = LocalioListener::bind(
+        &ListenerConfig::new(&path),
+        registry.clone(),
+        server.localio_authorizer(),
+    );
+    let listener = match bound {
+        Ok(l) => l,
+        Err(e) if args.localio_socket.is_none() => {
+            tracing::warn!(socket = %path.display(), error = %e, "LOCALIO disabled: cannot create its socket (use --localio-socket PATH)");
+            return Ok(None);
+        }
+        Err(e) => return Err(e).with_context(|| format!("LOCALIO socket {}", path.display())),
+    };
+    server.enable_localio(registry);
+    tracing::info!(socket = %path.display(), "LOCALIO local channel");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(listener.run(async {
+        let _ = stopped.await;
+    }));
+    Ok(Some((stop, task)))
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let exports = export_table(&args)?;
-    let state_dir = match args.state_dir {
+    let state_dir = match args.state_dir.clone() {
         Some(d) => d,
         None => ServerState::default_dir()
             .context("cannot choose a state directory (no HOME); use --state-dir")?,
     };
-    let server = NfsServer::new(ServerConfig {
+    let mut server = NfsServer::new(ServerConfig {
         exports,
         state_dir,
         max_io_size: MAX_IO_SIZE,
@@ -118,6 +181,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .collect();
             tracing::info!(path = %e.path.display(), id = %e.id, rules = %rules.join(" "), "export");
         }
+        let localio = start_localio(&args, &mut server, addr.port())?;
         let shutdown = async move {
             tokio::select! {
                 _ = int.recv() => tracing::info!("SIGINT: shutting down"),
@@ -125,6 +189,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         nfsl_transport::serve(listener, Arc::new(server), config, shutdown).await;
+        if let Some((stop, task)) = localio {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         anyhow::Ok(())
     });
     rt.shutdown_timeout(RUNTIME_SHUTDOWN);

@@ -49,6 +49,11 @@ pub struct NfslServer {
     exports: Vec<String>,
     launch: Launch,
     state: StateDir,
+    /// Extra `nfsl serve` arguments (e.g. `--no-localio`).
+    extra_args: Vec<String>,
+    /// A directory (mode 0755) for the LOCALIO socket, so parallel tests
+    /// never share one and any local user can reach it.
+    run_dir: TempDir,
     /// Everything the server wrote to stderr, across restarts.
     stderr: Arc<Mutex<Vec<u8>>>,
 }
@@ -68,6 +73,17 @@ impl NfslServer {
         )
     }
 
+    /// Serves `dir` with `options` and extra `nfsl serve` arguments
+    /// (e.g. `--no-localio`), with a fresh state directory.
+    pub fn start_with_args(dir: &Path, options: &str, extra_args: &[&str]) -> Self {
+        let state = StateDir::Owned(tempfile::tempdir().expect("state tempdir"));
+        Self::launch_with(
+            Self::dir_launch(dir, options),
+            state,
+            extra_args.iter().map(|a| a.to_string()).collect(),
+        )
+    }
+
     /// Serves the exports listed in an exports(5) file.
     pub fn start_with_exports(file: &Path) -> Self {
         let state = StateDir::Owned(tempfile::tempdir().expect("state tempdir"));
@@ -82,6 +98,16 @@ impl NfslServer {
     }
 
     fn launch(launch: Launch, state: StateDir) -> Self {
+        Self::launch_with(launch, state, Vec::new())
+    }
+
+    fn launch_with(launch: Launch, state: StateDir, extra_args: Vec<String>) -> Self {
+        let run_dir = tempfile::tempdir().expect("run tempdir");
+        std::fs::set_permissions(
+            run_dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod run tempdir");
         let exports = match &launch {
             Launch::Dir { dir, .. } => vec![canonical(dir)],
             Launch::Exports(file) => export_paths(file),
@@ -93,6 +119,8 @@ impl NfslServer {
             exports,
             launch,
             state,
+            extra_args,
+            run_dir,
             stderr: Arc::new(Mutex::new(Vec::new())),
         };
         if let Err(e) = s.spawn(0) {
@@ -109,6 +137,12 @@ impl NfslServer {
     /// The (first) export's canonical path, as used in MNT and URLs.
     pub fn export(&self) -> &str {
         &self.exports[0]
+    }
+
+    /// The LOCALIO socket path the server is told to use (it exists only
+    /// while the server runs with LOCALIO enabled).
+    pub fn localio_socket(&self) -> PathBuf {
+        self.run_dir.path().join("localio.sock")
     }
 
     /// The state directory in use.
@@ -205,6 +239,9 @@ impl NfslServer {
             .arg("127.0.0.1")
             .arg("--state-dir")
             .arg(self.state.path())
+            .arg("--localio-socket")
+            .arg(self.localio_socket())
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -52,6 +52,14 @@
 //!   length from the network is allocated before it is checked
 //!   (replies are capped at [`MAX_REPLY_RECORD`] bytes).
 //!
+//! - LOCALIO probing ([`Nfs::localio_probe`]): on the server's host, a
+//!   handshake over the server's local socket ([`localio`], the
+//!   `nfsl-localio` crate) plus `UUID_IS_LOCAL` on the NFS connection
+//!   yields a [`localio::LocalioChannel`] that opens files by handle and
+//!   returns their fds; [`Nfs::call_raw`] calls any program on the NFS
+//!   connection. (Routing READ/WRITE/COMMIT through those fds is not done
+//!   here yet.)
+//!
 //! How it is built: the RPC logic is sans-IO values you feed bytes to
 //! ([`exchange`]: xid allocation, call encoding, matching replies to
 //! pending calls; [`record`]: record reassembly) and the tokio part only
@@ -75,6 +83,7 @@ mod error;
 pub mod exchange;
 mod file;
 mod journal;
+mod localio_probe;
 mod mount;
 mod open;
 mod paths;
@@ -94,6 +103,9 @@ pub use config::{ClientConfig, PortPolicy};
 pub use dir::ReadDir;
 pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};
 pub use file::{File, FileStats};
+pub use localio_probe::NotLocal;
+/// The LOCALIO local channel (handshake states, [`localio::LocalFile`]).
+pub use nfsl_localio as localio;
 pub use open::OpenOptions;
 pub use portmap::{rpcbind_getport, PMAP_PORT};
 pub use procedures::Nfs3Procedures;

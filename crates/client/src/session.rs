@@ -38,6 +38,23 @@ pub(crate) struct Shared {
     rpc: Arc<RpcClient>,
 }
 
+impl Shared {
+    /// The NFS server's address.
+    pub(crate) fn rpc_addr(&self) -> SocketAddr {
+        self.rpc.addr()
+    }
+
+    /// A call on the NFS connection (any program).
+    pub(crate) async fn rpc_call(
+        &self,
+        id: crate::exchange::ProcId,
+        args: impl FnOnce(&mut Vec<u8>),
+        payload: bytes::Bytes,
+    ) -> Result<crate::exchange::RpcReply> {
+        self.rpc.call(id, args, payload).await
+    }
+}
+
 pub(crate) async fn resolve_host(host: &str) -> Result<IpAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(ip);

@@ -292,6 +292,11 @@ impl RpcClient {
         }
     }
 
+    /// The server address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Connects now (to fail early with a clear error) unless connected.
     pub async fn connect(&self) -> Result<()> {
         let deadline = Instant::now() + self.settings.timeout;

@@ -4,7 +4,8 @@
 //! directories are exported to whom ([`exports`]), who the caller is on the
 //! local system ([`creds`]), how files are named on the wire by persistent,
 //! authenticated file handles ([`handle`]), what must survive a restart
-//! ([`state`]), and which wire names are acceptable ([`names`]).
+//! ([`state`]), which wire names are acceptable ([`names`]), and how
+//! same-host clients get files opened for them ([`localio`]).
 //!
 //! It does not open sockets or frame records (that is `nfsl-transport`),
 //! decode RPC or XDR (`nfsl-rpc`, `nfsl-proto`), or speak NFSv4.
@@ -19,6 +20,7 @@
 pub mod creds;
 pub mod exports;
 pub mod handle;
+pub mod localio;
 mod mount3;
 pub mod names;
 mod nfs3;
@@ -27,4 +29,5 @@ pub mod state;
 #[cfg(test)]
 mod testkit;
 
+pub use localio::LocalioAuthorizer;
 pub use server::{NfsServer, ServerConfig, ServerError};

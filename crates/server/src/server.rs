@@ -5,12 +5,14 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use nfsl_proto::localio::{LOCALIO_PROGRAM, LOCALIO_V1};
 use nfsl_proto::mount3::{MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
 use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
 use crate::handle::ExportFs;
+use crate::localio::{LocalioAuthorizer, LocalioProgram};
 use crate::mount3::{Mount3, MountTable};
 use crate::nfs3::Nfs3;
 use crate::state::{ServerState, WriteVerifier};
@@ -70,6 +72,7 @@ pub struct NfsServer {
     programs: Vec<ProgramVersions>,
     nfs3: Nfs3,
     mount3: Mount3,
+    localio: Option<LocalioProgram>,
     state: ServerState,
 }
 
@@ -112,6 +115,7 @@ impl NfsServer {
             ],
             nfs3: Nfs3::new(shared.clone()),
             mount3: Mount3::new(shared, MountTable::default()),
+            localio: None,
             state,
         })
     }
@@ -119,6 +123,26 @@ impl NfsServer {
     /// The state directory in use.
     pub fn state_dir(&self) -> &std::path::Path {
         self.state.dir()
+    }
+
+    /// Serves LOCALIO (program 400122 v1) on the NFS port, confirming
+    /// nonces in `registry` (the one the local channel's listener uses).
+    /// Without this call the program is not served (`PROG_UNAVAIL`).
+    pub fn enable_localio(&mut self, registry: Arc<nfsl_localio::NonceRegistry>) {
+        if self.localio.is_none() {
+            self.programs.push(ProgramVersions {
+                program: LOCALIO_PROGRAM,
+                low: LOCALIO_V1,
+                high: LOCALIO_V1,
+            });
+        }
+        self.localio = Some(LocalioProgram::new(registry));
+    }
+
+    /// The [`LocalioAuthorizer`] that opens files for the local channel's
+    /// listener under this server's exports and rules.
+    pub fn localio_authorizer(&self) -> LocalioAuthorizer {
+        LocalioAuthorizer::new(self.nfs3.shared_arc())
     }
 
     /// The exports being served, in order.
@@ -168,6 +192,10 @@ impl RpcService for NfsServer {
         match ctx.program {
             NFS_PROGRAM => self.nfs3.dispatch(ctx, args, results),
             MOUNT_PROGRAM => self.mount3.dispatch(ctx, args, results),
+            LOCALIO_PROGRAM => match &self.localio {
+                Some(l) => l.dispatch(ctx, args, results),
+                None => CallOutcome::ProcUnavail,
+            },
             _ => CallOutcome::ProcUnavail,
         }
     }

@@ -43,4 +43,8 @@ impl Nfs3 {
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
     }
+
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
 }
