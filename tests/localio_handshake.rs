@@ -508,3 +508,53 @@ fn unhex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// `root_squash` maps a claimed root to the anonymous uid, which may not
+/// read a root-only file; `secure` needs the confirming NFS connection to
+/// come from a privileged port, as for RPC.
+#[test]
+fn root_squash_and_secure_apply_to_opens() {
+    if !need_root("root_squash_and_secure_apply_to_opens") {
+        return;
+    }
+    let dir = tempdir();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, b"root only").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = NfslServer::start(dir.path(), "rw,root_squash,secure");
+    let sock = server.localio_socket();
+    let port = server.port();
+    rt().block_on(async {
+        let nfs = mount(port, server.export(), 0).await;
+        let chan = nfs.localio_probe(Some(&sock)).await.expect("local");
+        let (fh, _) = nfs.lookup("/secret").await.unwrap();
+        let e = chan
+            .open(fh.as_bytes(), Access::Read, &root())
+            .await
+            .unwrap_err();
+        assert!(e.is_permission_denied(), "root is squashed: {e}");
+
+        // Confirmed from an unprivileged port: opens refused (PERM).
+        let reg = Connected::connect(&sock)
+            .await
+            .unwrap()
+            .register()
+            .await
+            .unwrap();
+        let nonce = reg.nonce();
+        tokio::task::spawn_blocking(move || {
+            let mut c = RpcClient::connect(port);
+            assert!(c.local_port() >= 1024);
+            c.call_raw(LOCALIO_PROGRAM, LOCALIO_V1, 1, &nonce.0)
+        })
+        .await
+        .unwrap();
+        let chan = reg.confirm().await.expect("confirmed");
+        let e = chan
+            .open(fh.as_bytes(), Access::Read, &root())
+            .await
+            .unwrap_err();
+        assert_eq!(e.nfsstat(), Some(Nfsstat3::Perm), "{e}");
+    });
+}
