@@ -21,6 +21,8 @@ pub mod creds;
 pub mod exports;
 pub mod handle;
 pub mod localio;
+#[cfg(test)]
+mod localio_tests;
 mod mount3;
 pub mod names;
 mod nfs3;
