@@ -80,12 +80,22 @@ impl LocalioError {
 struct Conn {
     stream: UnixStream,
     decoder: FrameDecoder,
+    /// An exchange was abandoned half-way (its future dropped): its reply
+    /// may still arrive, so the stream can no longer be trusted.
+    broken: bool,
 }
 
 impl Conn {
     async fn exchange(&mut self, request: &Request) -> Result<(Reply, Vec<OwnedFd>), LocalioError> {
+        if self.broken {
+            return Err(LocalioError::Protocol(
+                "channel unusable after an interrupted request".into(),
+            ));
+        }
+        self.broken = true;
         send_frame(&self.stream, &encode_frame(request), &[]).await?;
         let (body, fds) = recv_frame(&self.stream, &mut self.decoder).await?;
+        self.broken = false;
         let reply: Reply = decode_body(&body).map_err(WireError::from)?;
         if let Reply::Error(text) = reply {
             return Err(LocalioError::Protocol(format!("server: {text}")));
@@ -114,6 +124,7 @@ impl Connected {
                 conn: Conn {
                     stream,
                     decoder: FrameDecoder::new(),
+                    broken: false,
                 },
                 path,
             }),

@@ -65,7 +65,7 @@ pub enum Step {
 enum State {
     Fresh,
     Registered(Nonce),
-    Confirmed(Confirmation),
+    Confirmed(Nonce, Confirmation),
 }
 
 /// The server side of one channel connection.
@@ -88,7 +88,7 @@ impl Session {
 
     /// Whether the handshake is complete.
     pub fn is_confirmed(&self) -> bool {
-        matches!(self.state, State::Confirmed(_))
+        matches!(self.state, State::Confirmed(..))
     }
 
     /// Handles one request at time `now`.
@@ -112,13 +112,15 @@ impl Session {
                     None
                 };
                 if let Some(c) = confirmed {
-                    self.state = State::Confirmed(c);
+                    self.state = State::Confirmed(nonce, c);
                 }
                 Step::Reply(Reply::Confirmed(confirmed.is_some()))
             }
-            (State::Confirmed(_), Request::Confirmed(_)) => Step::Reply(Reply::Confirmed(true)),
+            (State::Confirmed(mine, _), Request::Confirmed(nonce)) => {
+                Step::Reply(Reply::Confirmed(*mine == nonce))
+            }
             (
-                State::Confirmed(session),
+                State::Confirmed(_, session),
                 Request::Open {
                     handle,
                     access,
@@ -151,7 +153,7 @@ impl Session {
                 let when = match state {
                     State::Fresh => "before REGISTER",
                     State::Registered(_) => "before confirmation",
-                    State::Confirmed(_) => "after confirmation",
+                    State::Confirmed(..) => "after confirmation",
                 };
                 Step::Close(Reply::Error(format!("{what} is not allowed {when}")))
             }
@@ -223,6 +225,15 @@ mod tests {
             Step::Reply(Reply::Confirmed(true))
         );
         assert!(s.is_confirmed());
+        assert_eq!(
+            s.handle(Request::Confirmed(Nonce::random()), &reg, now),
+            Step::Reply(Reply::Confirmed(false)),
+            "only its own nonce"
+        );
+        assert_eq!(
+            s.handle(Request::Confirmed(n), &reg, now),
+            Step::Reply(Reply::Confirmed(true))
+        );
         match s.handle(open(1000), &reg, now) {
             Step::Open(r) => {
                 assert_eq!(r.session, conf());
