@@ -1,11 +1,13 @@
 //! Client settings: identity (AUTH_SYS), timeouts, pipelining and the
 //! unstable-write bound.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nfsl_rpc::{AuthSysParams, OpaqueAuth, MAX_AUTH_SYS_GIDS, MAX_MACHINE_NAME};
 
 use crate::error::{Error, Result};
+use crate::local::{DirectPolicy, LocalioMode};
 
 /// Which local port the client's sockets bind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +52,15 @@ pub struct ClientConfig {
     pub max_unstable_bytes: u64,
     /// Largest READ/WRITE piece, whatever the server allows (default 1 MiB).
     pub max_io_size: u32,
+    /// Whether READ/WRITE/COMMIT go through LOCALIO when the server shares
+    /// this host (default [`LocalioMode::Auto`]; see [`crate::local`]).
+    pub localio: LocalioMode,
+    /// Direct IO on the local path (default [`DirectPolicy::Auto`]).
+    pub direct: DirectPolicy,
+    /// The server's LOCALIO socket (default: `nfsl-localio`'s default path
+    /// for the NFS port, `$XDG_RUNTIME_DIR/nfsl/localio-PORT.sock` or
+    /// `/run/nfsl/localio-PORT.sock`).
+    pub localio_socket: Option<PathBuf>,
 }
 
 impl Default for ClientConfig {
@@ -66,6 +77,9 @@ impl Default for ClientConfig {
             privileged_port: PortPolicy::Auto,
             max_unstable_bytes: 256 << 20,
             max_io_size: 1 << 20,
+            localio: LocalioMode::Auto,
+            direct: DirectPolicy::Auto,
+            localio_socket: None,
         }
     }
 }

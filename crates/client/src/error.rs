@@ -70,6 +70,10 @@ pub enum Error {
     /// An argument the client refuses before sending anything.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// `localio=on` was asked for, but the server is not local (or the
+    /// handshake failed): the reason.
+    #[error("localio=on: the server is not reachable through LOCALIO: {0}")]
+    NotLocal(String),
 }
 
 /// An RPC-level rejection (RFC 5531 `accept_stat` / `reject_stat`).
@@ -151,6 +155,8 @@ pub enum ErrorKind {
     Url,
     /// Refused locally before sending.
     InvalidArgument,
+    /// `localio=on` and the server is not local.
+    NotLocal,
 }
 
 /// A `Result` with the client's [`Error`].
@@ -168,6 +174,7 @@ impl Error {
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Url(_) => ErrorKind::Url,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::NotLocal(_) => ErrorKind::NotLocal,
         }
     }
 

@@ -10,6 +10,7 @@ use nfsl_proto::nfs3::*;
 
 use crate::error::{Error, Result};
 use crate::journal::Journal;
+use crate::local::FileLocal;
 use crate::pool::{BufferPool, PooledBuf};
 use crate::procedures::{ok, ReadOutcome};
 use crate::session::Nfs;
@@ -67,10 +68,13 @@ pub struct File {
     counters: FileCounters,
     /// Buffers for the copies of written data the journal keeps.
     pool: Arc<BufferPool>,
+    /// The LOCALIO side: fds, unsynced local writes.
+    local: FileLocal,
 }
 
 impl File {
-    pub(crate) fn new(nfs: Nfs, handle: FileHandle, path: &str) -> File {
+    /// `writable`: opened for writing (LOCALIO opens it read-write at once).
+    pub(crate) fn new(nfs: Nfs, handle: FileHandle, path: &str, writable: bool) -> File {
         // Enough to stream (the pieces in flight and as many again), not
         // the whole journal: a file kept open after a big write should
         // not hold on to that much memory.
@@ -89,6 +93,7 @@ impl File {
             journal: Mutex::new(Journal::default()),
             sync_lock: tokio::sync::Mutex::new(()),
             counters: FileCounters::default(),
+            local: FileLocal::new(writable),
         }
     }
 
@@ -129,6 +134,15 @@ impl File {
     /// Returns fewer than `buf.len()` bytes only at end of file.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
         check_range(offset, buf.len())?;
+        let local = self.local.read(&self.nfs, &self.handle, offset, buf.len());
+        if let Some(parts) = local.await {
+            let mut n = 0;
+            for part in parts {
+                buf[n..n + part.len()].copy_from_slice(&part);
+                n += part.len();
+            }
+            return Ok(n);
+        }
         let rsize = self.nfs.rsize();
         // Built in a loop, not with `map` over borrowed chunks: a closure
         // taking a reference would make the future not `Send`.
@@ -164,6 +178,7 @@ impl File {
                 .read_into(&self.fh, offset + done as u64, &mut chunk[done..])
                 .await?;
             let ReadOutcome { count, eof } = res.map_err(|s| Error::nfs(s, "READ", ""))?;
+            self.count_rpc_read(count);
             done += count;
             if eof || count == 0 {
                 break;
@@ -179,6 +194,9 @@ impl File {
     /// of file.
     pub async fn read_at_bytes(&self, offset: u64, len: usize) -> Result<Vec<Bytes>> {
         check_range(offset, len)?;
+        if let Some(parts) = self.local.read(&self.nfs, &self.handle, offset, len).await {
+            return Ok(parts.into_iter().map(|p| p.freeze()).collect());
+        }
         let rsize = self.nfs.rsize();
         let pieces = (0..len).step_by(rsize.max(1)).map(|start| {
             let n = rsize.min(len - start);
@@ -215,6 +233,7 @@ impl File {
                 .read_bytes(&self.fh, offset + done as u64, want)
                 .await?;
             let (data, eof) = res.map_err(|s| Error::nfs(s, "READ", ""))?;
+            self.count_rpc_read(data.len());
             done += data.len();
             let empty = data.is_empty();
             if !empty {
@@ -252,6 +271,12 @@ impl File {
     /// Either everything is written or an error is returned.
     pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<usize> {
         check_range(offset, data.len())?;
+        if self
+            .write_local(|| Bytes::copy_from_slice(data), offset)
+            .await
+        {
+            return Ok(data.len());
+        }
         let wsize = self.nfs.wsize();
         // A loop, not `map` over borrowed chunks (see `read_at`).
         let mut pieces = Vec::with_capacity(data.len().div_ceil(wsize));
@@ -277,6 +302,9 @@ impl File {
     /// and kept for re-sending are slices of `data`, not copies.
     pub async fn write_at_bytes(&self, data: Bytes, offset: u64) -> Result<usize> {
         check_range(offset, data.len())?;
+        if self.write_local(|| data.clone(), offset).await {
+            return Ok(data.len());
+        }
         let wsize = self.nfs.wsize();
         let len = data.len();
         let pieces = (0..len).step_by(wsize.max(1)).map(|start| {
@@ -287,6 +315,20 @@ impl File {
             .await
             .map_err(|e| e.at(&self.path))?;
         Ok(len)
+    }
+
+    /// Writes through LOCALIO if the file is local now (the data is made
+    /// only then); `false`: write over RPC. A local write supersedes the
+    /// journal's older data for its range.
+    async fn write_local(&self, data: impl FnOnce() -> Bytes, offset: u64) -> bool {
+        let local = self.local.write(&self.nfs, &self.handle, data, offset);
+        match local.await {
+            Some(len) => {
+                self.journal().forget(offset, len);
+                true
+            }
+            None => false,
+        }
     }
 
     /// WRITEs `data` at `offset` UNSTABLE (re-sending the rest after a
@@ -306,6 +348,9 @@ impl File {
                 .await?;
             let w = ok(res, "WRITE", "")?;
             let n = (w.count as usize).min(data.len());
+            let c = &self.nfs.shared.counters;
+            Counters::add(&c.rpc_writes, 1);
+            Counters::add(&c.rpc_write_bytes, n as u64);
             if n == 0 {
                 return Err(Error::Protocol("WRITE reported 0 bytes written".into()));
             }
@@ -346,6 +391,12 @@ impl File {
         Ok(())
     }
 
+    fn count_rpc_read(&self, bytes: usize) {
+        let c = &self.nfs.shared.counters;
+        Counters::add(&c.rpc_reads, 1);
+        Counters::add(&c.rpc_read_bytes, bytes as u64);
+    }
+
     /// Adds `n` to one of this file's counters and to the client's.
     fn count(&self, which: Count, n: u64) {
         let (mine, all) = match which {
@@ -371,8 +422,12 @@ impl File {
     /// write verifier changed since the data was written (it restarted
     /// and may have lost it), writes that data again and COMMITs again,
     /// until a COMMIT answers with the verifier the data was written under.
+    ///
+    /// Data written through LOCALIO is made durable first, by an `fsync`
+    /// of the file (see [`crate::local`]).
     pub async fn sync(&self) -> Result<()> {
         let guard = self.sync_lock.lock().await;
+        self.local.sync(&self.nfs, &self.handle, &self.path).await?;
         self.sync_locked(guard).await
     }
 
@@ -458,6 +513,12 @@ impl File {
 
 impl Drop for File {
     fn drop(&mut self) {
+        if self.local.has_unsynced() {
+            tracing::warn!(
+                "{}: dropped with LOCALIO writes not synced (call sync or close)",
+                self.path
+            );
+        }
         let held = self.journal().bytes();
         if held > 0 {
             tracing::warn!(

@@ -73,6 +73,14 @@ impl Journal {
         self.entries.insert(offset, Entry { data, verf, seq });
     }
 
+    /// Forgets `len` bytes at `offset`: newer data was written there by
+    /// other means (LOCALIO), so the older data must never be re-sent.
+    pub fn forget(&mut self, offset: u64, len: usize) {
+        if len > 0 {
+            self.cut(offset, offset.saturating_add(len as u64));
+        }
+    }
+
     /// Removes the bytes in `[start, end)` from every entry.
     fn cut(&mut self, start: u64, end: u64) {
         let overlapping: Vec<u64> = self

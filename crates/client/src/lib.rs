@@ -40,6 +40,13 @@
 //!   [`File::close`] make everything stable; `max_unstable_bytes` bounds
 //!   the data kept (a COMMIT is sent early, at half the bound, while the
 //!   writes go on, and WRITEs wait for it at the bound);
+//! - LOCALIO: when the server shares this host (the LOCALIO handshake
+//!   succeeds at mount), READ, WRITE and COMMIT go to the exported file
+//!   through fds the server opened for this client, on an io_uring IO
+//!   engine, with direct IO by policy; any failure there redoes the IO over
+//!   RPC and re-probes later. Knobs `localio=auto|on|off` and
+//!   `direct=auto|always|never` ([`ClientConfig`], URL options); counters
+//!   in [`ClientStats`]. The semantics (journal, restarts) are in [`local`];
 //! - failures: a per-try timeout, reconnection with backoff after a lost
 //!   connection, retransmission with the original xid (the server's
 //!   duplicate request cache makes that safe for non-idempotent calls),
@@ -83,6 +90,7 @@ mod error;
 pub mod exchange;
 mod file;
 mod journal;
+pub mod local;
 mod localio_probe;
 mod mount;
 mod open;
@@ -103,6 +111,7 @@ pub use config::{ClientConfig, PortPolicy};
 pub use dir::ReadDir;
 pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};
 pub use file::{File, FileStats};
+pub use local::{DirectPolicy, LocalioMode};
 pub use localio_probe::NotLocal;
 /// The LOCALIO local channel (handshake states, [`localio::LocalFile`]).
 pub use nfsl_localio as localio;

@@ -106,7 +106,8 @@ impl Nfs {
             crate::FileType::Directory => return Err(Error::nfs(Nfsstat3::Isdir, "OPEN", path)),
             _ => return Err(Error::nfs(Nfsstat3::Inval, "OPEN", path)),
         }
-        Ok(File::new(self.clone(), fh, path))
+        let writable = options.write || options.create || options.create_new || options.truncate;
+        Ok(File::new(self.clone(), fh, path, writable))
     }
 
     /// Creates `path` (or truncates it) for writing, mode 0644.
@@ -120,7 +121,7 @@ impl Nfs {
 
     /// Opens an existing file by handle, without a LOOKUP.
     pub fn open_handle(&self, handle: FileHandle) -> File {
-        File::new(self.clone(), handle, "")
+        File::new(self.clone(), handle, "", false)
     }
 
     async fn truncate_if(

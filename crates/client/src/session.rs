@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     pub fsinfo: FsInfo,
     pub config: ClientConfig,
     pub counters: Arc<Counters>,
+    /// LOCALIO routing (see [`crate::local`]).
+    pub local: crate::local::Router,
     mount_addr: SocketAddr,
     settings: TransportSettings,
     credential: OpaqueAuth,
@@ -42,6 +44,11 @@ impl Shared {
     /// The NFS server's address.
     pub(crate) fn rpc_addr(&self) -> SocketAddr {
         self.rpc.addr()
+    }
+
+    /// Whether the NFS connection is open now.
+    pub(crate) fn rpc_connected(&self) -> bool {
+        self.rpc.is_connected()
     }
 
     /// A call on the NFS connection (any program).
@@ -95,6 +102,12 @@ impl Nfs {
         }
         if let Some(gid) = url.gid {
             config.gid = gid;
+        }
+        if let Some(mode) = url.localio {
+            config.localio = mode;
+        }
+        if let Some(direct) = url.direct {
+            config.direct = direct;
         }
         config.validate()?;
         let ip = resolve_host(&url.host).await?;
@@ -172,12 +185,13 @@ impl Nfs {
             })
             .await?;
         let fsinfo = FsInfo::from(&ok(info, "FSINFO", "/")?);
-        Ok(Nfs {
+        let nfs = Nfs {
             shared: Arc::new(Shared {
                 procs,
                 root,
                 export,
                 fsinfo,
+                local: crate::local::Router::new(&config),
                 config,
                 counters,
                 mount_addr,
@@ -185,7 +199,9 @@ impl Nfs {
                 credential,
                 rpc,
             }),
-        })
+        };
+        nfs.shared.local.probe_at_mount(&nfs).await?;
+        Ok(nfs)
     }
 
     /// The export's root handle.
@@ -215,7 +231,9 @@ impl Nfs {
 
     /// The client's counters so far (retransmissions, re-sent writes, ...).
     pub fn stats(&self) -> ClientStats {
-        self.shared.counters.snapshot()
+        let mut stats = self.shared.counters.snapshot();
+        self.shared.local.fill_stats(&mut stats);
+        stats
     }
 
     /// READ piece size: the server's preference within its maximum and

@@ -15,6 +15,20 @@ pub(crate) struct Counters {
     pub resent_writes: AtomicU64,
     pub resent_bytes: AtomicU64,
     pub commits: AtomicU64,
+    pub rpc_reads: AtomicU64,
+    pub rpc_read_bytes: AtomicU64,
+    pub rpc_writes: AtomicU64,
+    pub rpc_write_bytes: AtomicU64,
+    pub local_reads: AtomicU64,
+    pub local_read_bytes: AtomicU64,
+    pub local_writes: AtomicU64,
+    pub local_write_bytes: AtomicU64,
+    pub local_commits: AtomicU64,
+    pub localio_opens: AtomicU64,
+    pub localio_denied: AtomicU64,
+    pub localio_fallbacks: AtomicU64,
+    pub localio_probes: AtomicU64,
+    pub localio_reprobes: AtomicU64,
 }
 
 impl Counters {
@@ -34,6 +48,21 @@ impl Counters {
             resent_writes: get(&self.resent_writes),
             resent_bytes: get(&self.resent_bytes),
             commits: get(&self.commits),
+            rpc_reads: get(&self.rpc_reads),
+            rpc_read_bytes: get(&self.rpc_read_bytes),
+            rpc_writes: get(&self.rpc_writes),
+            rpc_write_bytes: get(&self.rpc_write_bytes),
+            local_reads: get(&self.local_reads),
+            local_read_bytes: get(&self.local_read_bytes),
+            local_writes: get(&self.local_writes),
+            local_write_bytes: get(&self.local_write_bytes),
+            local_commits: get(&self.local_commits),
+            localio_opens: get(&self.localio_opens),
+            localio_denied: get(&self.localio_denied),
+            localio_fallbacks: get(&self.localio_fallbacks),
+            localio_probes: get(&self.localio_probes),
+            localio_reprobes: get(&self.localio_reprobes),
+            ..ClientStats::default()
         }
     }
 }
@@ -62,4 +91,48 @@ pub struct ClientStats {
     pub resent_bytes: u64,
     /// COMMIT calls that succeeded.
     pub commits: u64,
+    /// READ calls made over RPC (each piece once, however often sent).
+    pub rpc_reads: u64,
+    /// Bytes those READs returned.
+    pub rpc_read_bytes: u64,
+    /// WRITE calls made over RPC (re-sends included).
+    pub rpc_writes: u64,
+    /// Bytes those WRITEs wrote.
+    pub rpc_write_bytes: u64,
+    /// Reads done through LOCALIO (IO engine requests).
+    pub local_reads: u64,
+    /// Bytes read through LOCALIO.
+    pub local_read_bytes: u64,
+    /// Writes done through LOCALIO (IO engine requests).
+    pub local_writes: u64,
+    /// Bytes written through LOCALIO.
+    pub local_write_bytes: u64,
+    /// COMMITs done through LOCALIO (an fsync of a locally written file).
+    pub local_commits: u64,
+    /// Files opened over the LOCALIO channel.
+    pub localio_opens: u64,
+    /// LOCALIO opens the server refused for the file or the credentials
+    /// (the IO then went over RPC, which answered for itself).
+    pub localio_denied: u64,
+    /// Times the mount went back from LOCALIO to RPC: a local IO failed
+    /// (it was redone over RPC) or the session's NFS connection was lost
+    /// (server restart); a re-probe follows after a backoff.
+    pub localio_fallbacks: u64,
+    /// LOCALIO probes at mount.
+    pub localio_probes: u64,
+    /// LOCALIO probes after a session ended or a probe failed.
+    pub localio_reprobes: u64,
+    /// Whether IO currently goes through LOCALIO.
+    pub local_active: bool,
+    /// Bytes the IO engine moved with direct IO.
+    pub direct_bytes: u64,
+    /// Bytes the IO engine moved buffered.
+    pub buffered_bytes: u64,
+    /// Local requests the engine split into buffered head/tail and a
+    /// direct middle because they were misaligned.
+    pub misaligned_splits: u64,
+    /// IO engine workers that became IO flushers (`PR_SET_IO_FLUSHER`).
+    pub io_flusher_granted: u64,
+    /// IO engine workers the kernel refused that (no CAP_SYS_RESOURCE).
+    pub io_flusher_refused: u64,
 }

@@ -315,6 +315,11 @@ impl RpcClient {
         }
     }
 
+    /// Whether a connection is open now (LOCALIO sessions end with it).
+    pub fn is_connected(&self) -> bool {
+        self.live().is_some()
+    }
+
     fn live(&self) -> Option<Arc<Conn>> {
         let cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
         cur.as_ref().filter(|c| !c.is_closed()).cloned()

@@ -11,10 +11,15 @@
 //!   `pagecache`, `timeo`, `retrans`, `if`, `sec`) are accepted and
 //!   ignored; any other option is an error, so a typo such as `nfport=`
 //!   is reported rather than silently dropped;
+//! - `localio=auto|on|off` and `direct=auto|always|never` (nfsl's own)
+//!   set [`crate::ClientConfig::localio`] and [`crate::ClientConfig::direct`]
+//!   (see [`crate::local`]);
 //! - the path is taken as written (no percent-decoding), must be absolute,
 //!   and an empty path means `/`.
 
 use std::fmt;
+
+use crate::local::{direct_str, parse_direct, DirectPolicy, LocalioMode};
 
 /// A parsed `nfs://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +37,10 @@ pub struct NfsUrl {
     pub uid: Option<u32>,
     /// AUTH_SYS gid to use (`gid=`), overriding the configuration.
     pub gid: Option<u32>,
+    /// `localio=auto|on|off`, overriding the configuration.
+    pub localio: Option<LocalioMode>,
+    /// `direct=auto|always|never`, overriding the configuration.
+    pub direct: Option<DirectPolicy>,
 }
 
 /// Why a string is not a usable `nfs://` URL.
@@ -96,6 +105,8 @@ impl NfsUrl {
             },
             uid: None,
             gid: None,
+            localio: None,
+            direct: None,
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -128,6 +139,17 @@ impl NfsUrl {
                 "mountport" => url.mount_port = Some(port("mountport")?),
                 "uid" => url.uid = Some(num("uid")?),
                 "gid" => url.gid = Some(num("gid")?),
+                "localio" => {
+                    url.localio =
+                        Some(LocalioMode::parse(value).ok_or_else(|| {
+                            err(format!("localio={value:?} must be auto, on or off"))
+                        })?)
+                }
+                "direct" => {
+                    url.direct = Some(parse_direct(value).ok_or_else(|| {
+                        err(format!("direct={value:?} must be auto, always or never"))
+                    })?)
+                }
                 k if IGNORED_OPTIONS.contains(&k) => {}
                 k => return Err(err(format!("unknown option {k:?}"))),
             }
@@ -187,6 +209,12 @@ impl fmt::Display for NfsUrl {
         if let Some(g) = self.gid {
             write!(f, "&gid={g}")?;
         }
+        if let Some(m) = self.localio {
+            write!(f, "&localio={}", m.as_str())?;
+        }
+        if let Some(d) = self.direct {
+            write!(f, "&direct={}", direct_str(d))?;
+        }
         Ok(())
     }
 }
@@ -206,6 +234,25 @@ mod tests {
         assert_eq!(u.path, "/srv/x/f");
         assert_eq!((u.uid, u.gid), (Some(7), Some(8)));
         assert_eq!(NfsUrl::parse(&u.to_string()).unwrap(), u);
+    }
+
+    #[test]
+    fn localio_and_direct_options() {
+        let u = NfsUrl::parse("nfs://h/e?localio=on&direct=always").unwrap();
+        assert_eq!(u.localio, Some(LocalioMode::On));
+        assert_eq!(u.direct, Some(DirectPolicy::Always));
+        assert_eq!(NfsUrl::parse(&u.to_string()).unwrap(), u);
+        let u = NfsUrl::parse("nfs://h/e?localio=off&direct=never").unwrap();
+        assert_eq!(
+            (u.localio, u.direct),
+            (Some(LocalioMode::Off), Some(DirectPolicy::Never))
+        );
+        let u = NfsUrl::parse("nfs://h/e?localio=auto&direct=auto").unwrap();
+        assert_eq!(
+            (u.localio, u.direct),
+            (Some(LocalioMode::Auto), Some(DirectPolicy::Auto))
+        );
+        assert_eq!(NfsUrl::parse("nfs://h/e").unwrap().localio, None);
     }
 
     #[test]
@@ -231,6 +278,8 @@ mod tests {
             ("nfs:///y", "no host"),
             ("nfs://x:1/y?nfsport=2", "disagree"),
             ("nfs://x/y?uid=-1", "number"),
+            ("nfs://x/y?localio=yes", "auto, on or off"),
+            ("nfs://x/y?direct=sometimes", "auto, always or never"),
         ] {
             let e = NfsUrl::parse(s).unwrap_err();
             assert!(e.to_string().contains(needle), "{s}: {e}");

@@ -1,0 +1,340 @@
+//! [`FileLocal`]: one [`crate::File`]'s LOCALIO side: its fds (opened over
+//! the channel on first use, per session), reads and writes on the IO
+//! engine, and the fsync of locally written data at COMMIT.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use nfsl_io_engine::{IoEngine, IoError, IoFile};
+use nfsl_localio::{Access, LocalioError};
+use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
+
+use super::route::Session;
+use crate::error::{Error, Result};
+use crate::procedures::ok;
+use crate::session::Nfs;
+use crate::stats::Counters;
+use crate::types::FileHandle;
+use crate::window::windowed;
+
+/// The fds of the current session, and refusals remembered per session.
+#[derive(Default)]
+struct Cached {
+    open: Option<(Arc<IoFile>, Access, u64)>,
+    /// Epoch in which a read-write open was refused for this file.
+    denied_rw: Option<u64>,
+    /// Epoch in which a read-only open was refused.
+    denied_ro: Option<u64>,
+}
+
+/// Where an IO goes.
+struct Local {
+    session: Arc<Session>,
+    file: Arc<IoFile>,
+    engine: Arc<IoEngine>,
+}
+
+/// A file's LOCALIO state.
+pub(crate) struct FileLocal {
+    /// Opened for writing: open read-write at once.
+    writable: AtomicBool,
+    cache: Mutex<Cached>,
+    /// One open over the channel at a time per file.
+    opening: tokio::sync::Mutex<()>,
+    /// Fds that took local writes since the last sync.
+    unsynced: Mutex<Vec<Arc<IoFile>>>,
+}
+
+/// Why an open was refused in a way that is about this file and these
+/// credentials (the IO goes over RPC, which answers for itself), not about
+/// the LOCALIO path.
+fn refusal_is_per_file(e: &LocalioError) -> bool {
+    use Nfsstat3 as S;
+    matches!(
+        e.nfsstat(),
+        Some(
+            S::Perm
+                | S::Acces
+                | S::Rofs
+                | S::Stale
+                | S::Badhandle
+                | S::Noent
+                | S::Isdir
+                | S::Inval
+                | S::Notsupp
+        )
+    )
+}
+
+impl FileLocal {
+    pub(crate) fn new(writable: bool) -> FileLocal {
+        FileLocal {
+            writable: AtomicBool::new(writable),
+            cache: Mutex::new(Cached::default()),
+            opening: tokio::sync::Mutex::new(()),
+            unsynced: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn unsynced(&self) -> std::sync::MutexGuard<'_, Vec<Arc<IoFile>>> {
+        self.unsynced.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True if local writes have not been synced yet.
+    pub(crate) fn has_unsynced(&self) -> bool {
+        !self.unsynced().is_empty()
+    }
+
+    /// The fds to use for this IO, or `None`: go over RPC.
+    async fn route(&self, nfs: &Nfs, handle: &FileHandle, write: bool) -> Option<Local> {
+        let router = &nfs.shared.local;
+        let session = router.session(nfs)?;
+        let engine = router.engine()?;
+        let usable = |c: &Cached| match &c.open {
+            Some((f, access, epoch)) if *epoch == session.epoch => {
+                (!write || *access == Access::ReadWrite).then(|| Arc::clone(f))
+            }
+            _ => None,
+        };
+        if let Some(file) = usable(&self.cache()) {
+            return Some(Local {
+                session,
+                file,
+                engine,
+            });
+        }
+        let _one = self.opening.lock().await;
+        if let Some(file) = usable(&self.cache()) {
+            return Some(Local {
+                session,
+                file,
+                engine,
+            });
+        }
+        let epoch = session.epoch;
+        let (denied_rw, denied_ro) = {
+            let c = self.cache();
+            (c.denied_rw == Some(epoch), c.denied_ro == Some(epoch))
+        };
+        let mut tries = Vec::with_capacity(2);
+        if (write || self.writable.load(Ordering::Relaxed)) && !denied_rw {
+            tries.push(Access::ReadWrite);
+        }
+        if !write && !denied_ro {
+            tries.push(Access::Read);
+        }
+        let creds = nfs.localio_creds();
+        for access in tries {
+            // A server that stopped answering (but kept its socket) must
+            // not hold the IO up longer than an RPC try would.
+            let open = session.channel.open(handle.as_bytes(), access, &creds);
+            let opened = match tokio::time::timeout(nfs.shared.config.timeout, open).await {
+                Ok(opened) => opened,
+                Err(_) => {
+                    self.fall_back(nfs, &session, "open: no answer in time");
+                    return None;
+                }
+            };
+            let refused = match opened {
+                Ok(local) => match local.into_io_file() {
+                    Ok(file) => {
+                        let file = Arc::new(file);
+                        self.cache().open = Some((Arc::clone(&file), access, epoch));
+                        Counters::add(&nfs.shared.counters.localio_opens, 1);
+                        return Some(Local {
+                            session,
+                            file,
+                            engine,
+                        });
+                    }
+                    Err(e) => {
+                        self.fall_back(nfs, &session, &format!("unusable fds: {e}"));
+                        return None;
+                    }
+                },
+                Err(e) if refusal_is_per_file(&e) => e,
+                Err(e) => {
+                    self.fall_back(nfs, &session, &format!("open: {e}"));
+                    return None;
+                }
+            };
+            tracing::debug!("LOCALIO {access:?} open refused ({refused}); this IO goes over RPC");
+            Counters::add(&nfs.shared.counters.localio_denied, 1);
+            let mut c = self.cache();
+            match access {
+                Access::ReadWrite => c.denied_rw = Some(epoch),
+                Access::Read => c.denied_ro = Some(epoch),
+            }
+        }
+        None
+    }
+
+    fn fall_back(&self, nfs: &Nfs, session: &Arc<Session>, why: &str) {
+        nfs.shared.local.fail(nfs, session, why);
+    }
+
+    /// Reads `len` bytes at `offset` locally, in pieces of `piece` bytes
+    /// with `window` in flight; `None` if the read must go over RPC. The
+    /// pieces are in order; fewer bytes only at end of file.
+    pub(crate) async fn read(
+        &self,
+        nfs: &Nfs,
+        handle: &FileHandle,
+        offset: u64,
+        len: usize,
+    ) -> Option<Vec<BytesMut>> {
+        let local = self.route(nfs, handle, false).await?;
+        let piece = nfs.shared.config.max_io_size as usize;
+        let reads = (0..len).step_by(piece.max(1)).map(|start| {
+            let n = piece.min(len - start);
+            let local = &local;
+            async move {
+                let data = local
+                    .engine
+                    .read(&local.file, offset + start as u64, n)
+                    .await?;
+                Ok::<_, IoError>((n, data))
+            }
+        });
+        match windowed(reads, nfs.shared.config.io_window).await {
+            Ok(done) => {
+                let c = &nfs.shared.counters;
+                let mut out = Vec::with_capacity(done.len());
+                for (want, data) in done {
+                    Counters::add(&c.local_reads, 1);
+                    Counters::add(&c.local_read_bytes, data.len() as u64);
+                    let short = data.len() < want;
+                    out.push(data);
+                    if short {
+                        break;
+                    }
+                }
+                Some(out)
+            }
+            Err(e) => {
+                self.fall_back(nfs, &local.session, &format!("read: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Writes the data `data` makes at `offset` locally (UNSTABLE: page
+    /// cache) and returns its length; `None` if the write must go over RPC
+    /// (all of it: nothing is reported written unless all of it was).
+    /// `data` is called only when the write goes local.
+    pub(crate) async fn write(
+        &self,
+        nfs: &Nfs,
+        handle: &FileHandle,
+        data: impl FnOnce() -> Bytes,
+        offset: u64,
+    ) -> Option<usize> {
+        let local = self.route(nfs, handle, true).await?;
+        let data = data();
+        let piece = nfs.shared.config.max_io_size as usize;
+        let len = data.len();
+        let writes = (0..len).step_by(piece.max(1)).map(|start| {
+            let part = data.slice(start..(start + piece).min(len));
+            let local = &local;
+            async move {
+                let n = part.len();
+                let wrote = local
+                    .engine
+                    .write(&local.file, offset + start as u64, part, false)
+                    .await?;
+                if wrote != n {
+                    return Err(IoError::Io {
+                        op: nfsl_io_engine::OpKind::Write,
+                        offset: offset + start as u64,
+                        len: n,
+                        source: std::io::Error::other(format!("short write: {wrote} of {n}")),
+                    });
+                }
+                Ok(n)
+            }
+        });
+        match windowed(writes, nfs.shared.config.io_window).await {
+            Ok(done) => {
+                let c = &nfs.shared.counters;
+                Counters::add(&c.local_writes, done.len() as u64);
+                Counters::add(&c.local_write_bytes, len as u64);
+                let mut unsynced = self.unsynced();
+                if !unsynced.iter().any(|f| Arc::ptr_eq(f, &local.file)) {
+                    unsynced.push(Arc::clone(&local.file));
+                }
+                Some(len)
+            }
+            Err(e) => {
+                self.fall_back(nfs, &local.session, &format!("write: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Makes the local writes durable: `fsync` of every fd that took some
+    /// (on the engine). A write-back error is returned as the NFS error a
+    /// COMMIT would give; any other failure COMMITs over RPC instead.
+    pub(crate) async fn sync(&self, nfs: &Nfs, handle: &FileHandle, path: &str) -> Result<()> {
+        let files = std::mem::take(&mut *self.unsynced());
+        if files.is_empty() {
+            return Ok(());
+        }
+        let Some(engine) = nfs.shared.local.engine() else {
+            return self.commit_rpc(nfs, handle, path).await;
+        };
+        for (i, file) in files.iter().enumerate() {
+            match engine.fsync(file, false).await {
+                Ok(()) => Counters::add(&nfs.shared.counters.local_commits, 1),
+                Err(e) => {
+                    use rustix::io::Errno;
+                    let errno = e.raw_os_error();
+                    let status = if errno == Some(Errno::NOSPC.raw_os_error()) {
+                        Some(Nfsstat3::Nospc)
+                    } else if errno == Some(Errno::DQUOT.raw_os_error()) {
+                        Some(Nfsstat3::Dquot)
+                    } else if matches!(e, IoError::Io { .. }) {
+                        Some(Nfsstat3::Io)
+                    } else {
+                        None
+                    };
+                    let keep = |me: &Self| me.unsynced().extend(files[i..].iter().cloned());
+                    if let Some(status) = status {
+                        // Not known durable: the next sync tries again.
+                        keep(self);
+                        tracing::warn!("{path}: LOCALIO fsync failed: {e}");
+                        return Err(Error::nfs(status, "COMMIT", path));
+                    }
+                    tracing::info!("LOCALIO fsync failed ({e}); COMMIT over RPC");
+                    if let Err(e) = self.commit_rpc(nfs, handle, path).await {
+                        keep(self);
+                        return Err(e);
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One COMMIT of the whole file over RPC (the server's fsync covers
+    /// the pages written through our fds too).
+    async fn commit_rpc(&self, nfs: &Nfs, handle: &FileHandle, path: &str) -> Result<()> {
+        let res = nfs
+            .shared
+            .procs
+            .commit(&Commit3Args {
+                file: handle.to_wire(),
+                offset: 0,
+                count: 0,
+            })
+            .await?;
+        ok(res, "COMMIT", path)?;
+        Counters::add(&nfs.shared.counters.commits, 1);
+        Ok(())
+    }
+}

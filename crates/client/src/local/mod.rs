@@ -1,0 +1,124 @@
+//! LOCALIO routing: when the client and the NFS server share a host, READ,
+//! WRITE and COMMIT go to the exported file itself (fds the server opened
+//! for this client, IO done by `nfsl-io-engine`) instead of over RPC.
+//!
+//! # How a mount goes local
+//! With [`LocalioMode::Auto`] (the default) or [`LocalioMode::On`], the
+//! mount runs the LOCALIO handshake ([`crate::Nfs::localio_probe`]) on its
+//! NFS connection. If it succeeds, the mount keeps the confirmed channel
+//! and starts one IO engine (its workers report whether they became IO
+//! flushers: [`crate::ClientStats::io_flusher_granted`]). Against a remote
+//! server, a server without LOCALIO (Ganesha: `PROG_UNAVAIL`), a server
+//! started with `--no-localio`, or on any probe failure, the mount stays on
+//! RPC: silently with `Auto`, with [`crate::Error::NotLocal`] at mount with
+//! `On`. [`LocalioMode::Off`] never probes. Only AUTH_SYS is ever used
+//! (this client sends nothing else).
+//!
+//! # Files
+//! On its first READ/WRITE/COMMIT while local, a [`crate::File`] asks the
+//! server over the channel to open its handle, read-write if the file was
+//! opened for writing (else read-only, re-opened read-write on a first
+//! write), with the mount's AUTH_SYS credentials; the fds are cached per
+//! file and per session. The server decides as for RPC (export rules,
+//! squashing, permissions, `ro`). A refusal that is about this file and
+//! these credentials (`ACCES`, `PERM`, `ROFS`, `STALE`, ...) sends the IO
+//! over RPC, which then answers exactly as RPC answers (e.g.
+//! `PermissionDenied`, `ReadOnly`); LOCALIO stays on for other files. A
+//! writable file on an `ro` export still reads locally through a read-only
+//! open.
+//!
+//! # Write safety (the journal semantics)
+//! A local write goes into the server host's page cache through the file's
+//! own fd: a crash or restart of the *server process* loses nothing of it
+//! (only a crash of the host does, which takes this client with it, as it
+//! would take the kernel client). So local UNSTABLE writes are not kept
+//! in the re-send journal and are never re-sent on a verifier change;
+//! the file only remembers that it has local writes not yet synced. A
+//! local write also removes the range it covered from the journal, so an
+//! older RPC-written piece cannot be re-sent over newer data.
+//! [`crate::File::sync`] (COMMIT) first `fsync`s every fd that took local
+//! writes (on an engine worker; the fd stays valid even after the server
+//! died), then COMMITs over RPC if the journal holds RPC-written unstable
+//! data, as before. A local `fsync` that reports a write-back error (EIO,
+//! ENOSPC, EDQUOT) is returned as that NFS error, because a COMMIT by a
+//! fresh server process might not see it; any other local failure falls
+//! back to an RPC COMMIT (the server's `fsync` flushes the same pages).
+//!
+//! # Fallback and restarts
+//! Any failure on the local path (channel gone, an open refused for a
+//! reason that is not about the file, an fd or engine error) redoes that
+//! whole IO call over RPC (reads and writes are idempotent: the same data
+//! at the same offsets), disables LOCALIO for the mount, and re-probes in
+//! the background after a backoff (1 s, doubling to 60 s; back to 1 s after
+//! a session that lasted a minute). The caller sees latency, never an
+//! error RPC would not give.
+//!
+//! A dead server's fds still work on the file, so a server restart is
+//! detected through the NFS connection instead: a session belongs to the
+//! TCP connection it was confirmed on. When that connection is lost (the
+//! server process died: the kernel closes its sockets) or replaced (a
+//! reconnection), the session ends at the next IO, which goes over RPC;
+//! the next probe must succeed against the restarted server (whose
+//! export rules may have changed) before IO goes local again.
+
+mod file;
+mod route;
+
+pub use nfsl_io_engine::DirectPolicy;
+
+pub(crate) use file::FileLocal;
+pub(crate) use route::Router;
+
+/// Whether a mount uses LOCALIO (URL option `localio=auto|on|off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocalioMode {
+    /// Probe at mount; go local if the server shares this host, else stay
+    /// on RPC silently.
+    #[default]
+    Auto,
+    /// Like `Auto`, but mounting fails with [`crate::Error::NotLocal`] if
+    /// the server is not local. Later failures still fall back to RPC.
+    On,
+    /// Never probe: everything over RPC.
+    Off,
+}
+
+impl LocalioMode {
+    /// Parses `auto`, `on` or `off`.
+    pub fn parse(s: &str) -> Option<LocalioMode> {
+        match s {
+            "auto" => Some(LocalioMode::Auto),
+            "on" => Some(LocalioMode::On),
+            "off" => Some(LocalioMode::Off),
+            _ => None,
+        }
+    }
+
+    /// The URL spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocalioMode::Auto => "auto",
+            LocalioMode::On => "on",
+            LocalioMode::Off => "off",
+        }
+    }
+}
+
+/// Parses a URL's `direct=auto|always|never`.
+pub(crate) fn parse_direct(s: &str) -> Option<DirectPolicy> {
+    match s {
+        "auto" => Some(DirectPolicy::Auto),
+        "always" => Some(DirectPolicy::Always),
+        "never" => Some(DirectPolicy::Never),
+        _ => None,
+    }
+}
+
+/// The URL spelling of a [`DirectPolicy`].
+pub(crate) fn direct_str(d: DirectPolicy) -> &'static str {
+    match d {
+        DirectPolicy::Auto => "auto",
+        DirectPolicy::Always => "always",
+        DirectPolicy::Never => "never",
+    }
+}

@@ -1,0 +1,259 @@
+//! [`Router`]: one mount's LOCALIO state (off, local with a session, or
+//! down until the next probe), the probes, the shared IO engine, and the
+//! LOCALIO part of [`crate::ClientStats`].
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nfsl_io_engine::{DirectPolicy, EngineConfig, IoEngine};
+use nfsl_localio::LocalioChannel;
+
+use super::LocalioMode;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::session::Nfs;
+use crate::stats::{ClientStats, Counters};
+
+/// A probe (socket, UUID_IS_LOCAL, confirm) that takes longer is a failure.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// First pause before re-probing after a lost session.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest pause between probes (also the pause after a failed probe at
+/// mount: a server that was not local then is unlikely to become so).
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// A confirmed LOCALIO session: the channel, tied to the NFS connection it
+/// was confirmed on.
+pub(crate) struct Session {
+    /// The confirmed channel (opens).
+    pub channel: LocalioChannel,
+    /// Numbers sessions: a file's cached fds belong to one.
+    pub epoch: u64,
+    /// The client's connection count when the session was confirmed: a
+    /// reconnection (the server restarted) ends the session.
+    connects: u64,
+    started: Instant,
+}
+
+enum State {
+    /// `localio=off`.
+    Off,
+    /// IO goes local.
+    Local(Arc<Session>),
+    /// On RPC until `retry_at`, then a background re-probe.
+    Down { retry_at: Instant },
+}
+
+/// One mount's LOCALIO routing state.
+pub(crate) struct Router {
+    mode: LocalioMode,
+    socket: Option<PathBuf>,
+    direct: DirectPolicy,
+    state: Mutex<State>,
+    /// The pause the next loss of a session waits before re-probing.
+    backoff: Mutex<Duration>,
+    probing: AtomicBool,
+    next_epoch: AtomicU64,
+    engine: Mutex<Option<Arc<IoEngine>>>,
+}
+
+impl Router {
+    pub(crate) fn new(config: &ClientConfig) -> Router {
+        let state = match config.localio {
+            LocalioMode::Off => State::Off,
+            _ => State::Down {
+                retry_at: Instant::now(),
+            },
+        };
+        Router {
+            mode: config.localio,
+            socket: config.localio_socket.clone(),
+            direct: config.direct,
+            state: Mutex::new(state),
+            backoff: Mutex::new(FIRST_BACKOFF),
+            probing: AtomicBool::new(false),
+            next_epoch: AtomicU64::new(1),
+            engine: Mutex::new(None),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The probe at mount: `Auto` stays on RPC on failure (and re-probes
+    /// only after [`MAX_BACKOFF`]), `On` fails the mount.
+    pub(crate) async fn probe_at_mount(&self, nfs: &Nfs) -> Result<()> {
+        if self.mode == LocalioMode::Off {
+            return Ok(());
+        }
+        self.probing.store(true, Ordering::SeqCst);
+        let outcome = self.probe(nfs, false).await;
+        self.probing.store(false, Ordering::SeqCst);
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(reason) => {
+                *self.state() = State::Down {
+                    retry_at: Instant::now() + MAX_BACKOFF,
+                };
+                tracing::debug!("LOCALIO: staying on RPC: {reason}");
+                match self.mode {
+                    LocalioMode::On => Err(Error::NotLocal(reason)),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Runs the handshake; on success the mount goes local.
+    async fn probe(&self, nfs: &Nfs, again: bool) -> std::result::Result<(), String> {
+        let counters = &nfs.shared.counters;
+        Counters::add(
+            if again {
+                &counters.localio_reprobes
+            } else {
+                &counters.localio_probes
+            },
+            1,
+        );
+        // A reconnection during the probe (e.g. the probe's own call
+        // reconnected) makes its connection count stale: try once more.
+        for _ in 0..2 {
+            let before = counters.connects.load(Ordering::SeqCst);
+            let channel = match tokio::time::timeout(
+                PROBE_TIMEOUT,
+                nfs.localio_probe(self.socket.as_deref()),
+            )
+            .await
+            {
+                Ok(Ok(channel)) => channel,
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err(format!("no answer within {PROBE_TIMEOUT:?}")),
+            };
+            let after = counters.connects.load(Ordering::SeqCst);
+            if before != after || !nfs.shared.rpc_connected() {
+                continue;
+            }
+            self.engine_started()
+                .map_err(|e| format!("IO engine: {e}"))?;
+            let session = Session {
+                channel,
+                epoch: self.next_epoch.fetch_add(1, Ordering::Relaxed),
+                connects: after,
+                started: Instant::now(),
+            };
+            tracing::info!("LOCALIO: the server shares this host: READ/WRITE/COMMIT go local");
+            *self.state() = State::Local(Arc::new(session));
+            return Ok(());
+        }
+        Err("the NFS connection changed during the probe".into())
+    }
+
+    /// The IO engine, started on the first successful probe.
+    fn engine_started(&self) -> std::result::Result<Arc<IoEngine>, nfsl_io_engine::IoError> {
+        let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = slot.as_ref() {
+            return Ok(Arc::clone(e));
+        }
+        let engine = Arc::new(IoEngine::start(EngineConfig {
+            direct: self.direct,
+            thread_name: "nfsl-localio".into(),
+            ..EngineConfig::default()
+        })?);
+        *slot = Some(Arc::clone(&engine));
+        Ok(engine)
+    }
+
+    /// The engine, if one was started.
+    pub(crate) fn engine(&self) -> Option<Arc<IoEngine>> {
+        self.engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The current session if IO may go local now. Ends a session whose
+    /// NFS connection is gone or was replaced; starts a background
+    /// re-probe when one is due.
+    pub(crate) fn session(&self, nfs: &Nfs) -> Option<Arc<Session>> {
+        let mut state = self.state();
+        match &*state {
+            State::Off => None,
+            State::Local(s) => {
+                let connects = nfs.shared.counters.connects.load(Ordering::SeqCst);
+                if connects == s.connects && nfs.shared.rpc_connected() {
+                    return Some(Arc::clone(s));
+                }
+                let s = Arc::clone(s);
+                let why = "the NFS connection was lost or replaced";
+                self.lose(&mut state, &s, &nfs.shared.counters, why);
+                None
+            }
+            State::Down { retry_at } => {
+                if Instant::now() >= *retry_at && !self.probing.swap(true, Ordering::SeqCst) {
+                    let nfs = nfs.clone();
+                    tokio::spawn(async move {
+                        let router = &nfs.shared.local;
+                        if let Err(reason) = router.probe(&nfs, true).await {
+                            tracing::debug!("LOCALIO re-probe: {reason}");
+                            let pause = router.next_backoff(false);
+                            *router.state() = State::Down {
+                                retry_at: Instant::now() + pause,
+                            };
+                        }
+                        router.probing.store(false, Ordering::SeqCst);
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// A local IO failed in `session`: go down (if that session is still
+    /// the current one) and re-probe after the backoff.
+    pub(crate) fn fail(&self, nfs: &Nfs, session: &Arc<Session>, why: &str) {
+        let mut state = self.state();
+        if matches!(&*state, State::Local(s) if Arc::ptr_eq(s, session)) {
+            self.lose(&mut state, session, &nfs.shared.counters, why);
+        }
+    }
+
+    /// Ends the session (counted in `localio_fallbacks`).
+    fn lose(&self, state: &mut State, session: &Session, counters: &Counters, why: &str) {
+        Counters::add(&counters.localio_fallbacks, 1);
+        let long_lived = session.started.elapsed() >= MAX_BACKOFF;
+        let pause = self.next_backoff(long_lived);
+        tracing::info!("LOCALIO: back to RPC ({why}); re-probing in {pause:?}");
+        *state = State::Down {
+            retry_at: Instant::now() + pause,
+        };
+    }
+
+    /// The pause to wait now; doubles the next one (up to [`MAX_BACKOFF`]),
+    /// or starts over after a session that lasted.
+    fn next_backoff(&self, reset: bool) -> Duration {
+        let mut b = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        if reset {
+            *b = FIRST_BACKOFF;
+        }
+        let now = *b;
+        *b = (now * 2).min(MAX_BACKOFF);
+        now
+    }
+
+    /// Fills the LOCALIO fields that are not plain counters.
+    pub(crate) fn fill_stats(&self, s: &mut ClientStats) {
+        s.local_active = matches!(&*self.state(), State::Local(_));
+        if let Some(engine) = self.engine() {
+            let e = engine.stats();
+            s.direct_bytes = e.direct_bytes;
+            s.buffered_bytes = e.buffered_bytes;
+            s.misaligned_splits = e.misaligned_splits;
+            let f = engine.io_flusher();
+            s.io_flusher_granted = f.granted as u64;
+            s.io_flusher_refused = f.refused as u64;
+        }
+    }
+}
