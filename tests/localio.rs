@@ -110,6 +110,22 @@ fn local_io_agrees_with_rpc_both_ways() {
         assert!(s.local_read_bytes - before == (n + 70_000) as u64, "{s:?}");
         assert_eq!(s.rpc_reads, 0, "{s:?}");
         assert_eq!(s.localio_fallbacks, 0, "{s:?}");
+
+        // A file opened read-only locally is re-opened read-write on its
+        // first write.
+        let (fh, _) = local.lookup("/via-rpc").await.unwrap();
+        let h = local.open_handle(fh);
+        let mut one = [0u8; 1];
+        h.read_at(&mut one, 10).await.unwrap();
+        let opens = local.stats().localio_opens;
+        h.write_at(b"patched", 10).await.unwrap();
+        h.close().await.unwrap();
+        let s = local.stats();
+        assert_eq!(s.localio_opens, opens + 1, "{s:?}");
+        assert_eq!(s.rpc_writes, 0, "{s:?}");
+        let mut want = other.clone();
+        want[10..17].copy_from_slice(b"patched");
+        assert!(std::fs::read(dir.path().join("via-rpc")).unwrap() == want);
     });
 }
 

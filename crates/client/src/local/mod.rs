@@ -122,3 +122,24 @@ pub(crate) fn direct_str(d: DirectPolicy) -> &'static str {
         DirectPolicy::Never => "never",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knob_spellings_round_trip() {
+        for m in [LocalioMode::Auto, LocalioMode::On, LocalioMode::Off] {
+            assert_eq!(LocalioMode::parse(m.as_str()), Some(m));
+        }
+        for d in [
+            DirectPolicy::Auto,
+            DirectPolicy::Always,
+            DirectPolicy::Never,
+        ] {
+            assert_eq!(parse_direct(direct_str(d)), Some(d));
+        }
+        assert_eq!(LocalioMode::parse("yes"), None);
+        assert_eq!(parse_direct("Always"), None);
+    }
+}

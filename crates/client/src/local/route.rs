@@ -257,3 +257,33 @@ impl Router {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_restarts_after_a_long_session() {
+        let router = Router::new(&ClientConfig::default());
+        let waits: Vec<u64> = (0..8)
+            .map(|_| router.next_backoff(false).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(router.next_backoff(true), FIRST_BACKOFF);
+        assert_eq!(router.next_backoff(false), 2 * FIRST_BACKOFF);
+    }
+
+    #[test]
+    fn off_never_goes_local_and_auto_starts_down() {
+        let off = Router::new(&ClientConfig {
+            localio: LocalioMode::Off,
+            ..ClientConfig::default()
+        });
+        assert!(matches!(&*off.state(), State::Off));
+        let auto = Router::new(&ClientConfig::default());
+        assert!(matches!(&*auto.state(), State::Down { .. }));
+        let mut stats = ClientStats::default();
+        auto.fill_stats(&mut stats);
+        assert!(!stats.local_active && auto.engine().is_none());
+    }
+}
