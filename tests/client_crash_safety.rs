@@ -49,6 +49,7 @@ fn unstable_writes_survive_kill9_and_restart() {
     assert_eq!(file.unstable_bytes(), first.len() as u64);
     assert_eq!(file.stats().commits, 0);
 
+    let port = server.port();
     server.kill9();
     // The server comes back while the client is already writing again:
     // the writes wait (reconnect with backoff) and retransmit.
@@ -56,6 +57,7 @@ fn unstable_writes_survive_kill9_and_restart() {
         s.spawn(|| {
             thread::sleep(Duration::from_millis(300));
             server.restart();
+            assert_eq!(server.port(), port, "nfsl came back on another port");
         });
         rt.block_on(file.write_at(&second, first.len() as u64))
             .expect("write across the restart");
@@ -133,12 +135,14 @@ fn kill9_in_the_middle_of_a_write_loses_nothing() {
     // The server dies while WRITEs are in flight (the 32 MiB take longer
     // than 50 ms) and comes back: the calls in flight are retransmitted,
     // with their xids, to the new process.
+    let port = server.port();
     thread::scope(|s| {
         s.spawn(|| {
             thread::sleep(Duration::from_millis(50));
             server.kill9();
             thread::sleep(Duration::from_millis(300));
             server.restart();
+            assert_eq!(server.port(), port, "nfsl came back on another port");
         });
         rt.block_on(file.write_at(&data, 0))
             .expect("write across the crash");

@@ -36,8 +36,12 @@ pub struct ClientConfig {
     pub machine_name: String,
     /// How long one try of a call may wait for its reply (default 30 s).
     pub timeout: Duration,
-    /// Retransmissions (each after a timeout or a lost connection, on a new
-    /// connection if needed) before a call fails (default 5).
+    /// Tries after the first before a call fails (default 5). A try is
+    /// used up by no reply within `timeout`, or by the connection failing
+    /// under the call; after that, the next try waits up to `timeout` for
+    /// the server to accept connections again. A connection found closing
+    /// before the call was sent, or closed by the client because another
+    /// call timed out on it, costs no try: the call goes again at once.
     pub retries: u32,
     /// Calls in flight on one connection (default 64).
     pub max_in_flight: usize,

@@ -12,7 +12,19 @@
 //! server's duplicate request cache then answers a retransmitted
 //! non-idempotent call from its cache instead of running it twice. A
 //! connection is re-established lazily by the first caller that needs it,
-//! retrying refused connections with backoff within that try's deadline.
+//! retrying refused connections with backoff within that try's deadline
+//! (once a server has answered: it may be restarting).
+//!
+//! What uses up one of a call's `retries + 1` tries: no reply within the
+//! timeout, or the connection failing under the call (the call may have
+//! reached a server that then died). What does not: finding the
+//! connection already closing before the call was queued on it, or the
+//! client itself closing the connection because *another* call timed out
+//! on it (or [`RpcClient::disconnect`]). Such a call goes again on the
+//! next connection within the same try's deadline, so a race with a
+//! closing connection can never burn tries without a wait, and a server
+//! restart is covered by the tries that follow the crash (each waits up
+//! to a whole timeout for the server to accept connections again).
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
@@ -76,8 +88,12 @@ impl TransportSettings {
 enum Failure {
     /// The reply arrived but is not a success.
     Reply(ReplyError),
-    /// The connection was lost (retry on a new one).
+    /// The connection failed under the call (EOF, socket error): retry
+    /// on a new one, using up a try.
     Lost(String),
+    /// The client closed the connection (another call timed out on it, or
+    /// `disconnect`): re-send on a new one within the same try.
+    Dropped(String),
     /// The byte stream itself was malformed (do not retry).
     Stream(String),
 }
@@ -89,6 +105,10 @@ struct Conn {
     pending: Mutex<PendingCalls<Waiter>>,
     pool: Arc<BufferPool>,
     tx: mpsc::UnboundedSender<OutgoingCall>,
+    /// Set first thing by `close`, before waiters are failed, so a caller
+    /// never picks a connection whose calls are already being failed.
+    closed: AtomicBool,
+    /// Tells the reader and writer tasks to stop.
     shutdown: watch::Sender<bool>,
     counters: Arc<Counters>,
 }
@@ -107,6 +127,7 @@ impl Conn {
             pending: Mutex::new(PendingCalls::new()),
             pool,
             tx,
+            closed: AtomicBool::new(false),
             shutdown,
             counters,
         });
@@ -120,13 +141,14 @@ impl Conn {
     }
 
     fn is_closed(&self) -> bool {
-        *self.shutdown.borrow()
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Fails every waiting call with `failure` and stops both tasks.
     fn close(&self, failure: Failure) {
+        self.closed.store(true, Ordering::Release);
         let reason = match &failure {
-            Failure::Lost(r) | Failure::Stream(r) => r.clone(),
+            Failure::Lost(r) | Failure::Dropped(r) | Failure::Stream(r) => r.clone(),
             Failure::Reply(_) => "closed".into(),
         };
         let waiters = self.pending().close(reason);
@@ -311,7 +333,7 @@ impl RpcClient {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(c) = conn {
-            c.close(Failure::Lost("connection closed by the client".into()));
+            c.close(Failure::Dropped("connection closed by the client".into()));
         }
     }
 
@@ -379,7 +401,8 @@ impl RpcClient {
 
     /// Makes a call: `args` appends the encoded arguments, `payload` is
     /// bulk data sent after them (see [`OutgoingCall::encode`]). Returns
-    /// the successful reply, or the error after every retry.
+    /// the successful reply, or the error after every retry (see the
+    /// module documentation for what uses up a try).
     pub async fn call(
         &self,
         proc_id: ProcId,
@@ -396,85 +419,27 @@ impl RpcClient {
             .map_err(Error::InvalidArgument)?;
         Counters::add(&self.counters.calls, 1);
         let tries = self.settings.retries.saturating_add(1);
+        let mut sent = false;
         let mut last_error = None;
         for attempt in 0..tries {
-            if attempt > 0 {
-                Counters::add(&self.counters.retransmissions, 1);
-                tracing::debug!(
-                    "{}: retransmitting xid {xid:#x} (try {})",
-                    proc_id.name,
-                    attempt + 1
-                );
-            }
             let deadline = Instant::now() + self.settings.timeout;
-            let conn = match self.connection(deadline).await {
-                Ok(c) => c,
-                Err(e) if !self.ever_connected.load(Ordering::Relaxed) => return Err(e),
-                Err(e) => {
-                    last_error = Some(e);
-                    continue;
+            let error = match self.try_call(proc_id, &call, deadline, &mut sent).await {
+                TryEnd::Finished(result) => return result,
+                TryEnd::Lost(e) => {
+                    // Give a dying server a moment before the next try
+                    // (which then waits for it to accept connections).
+                    if attempt + 1 < tries {
+                        sleep(Duration::from_millis(20u64 << attempt.min(5))).await;
+                    }
+                    e
                 }
+                TryEnd::TimedOut => Error::TimedOut {
+                    what: proc_id.name.into(),
+                    tries: attempt + 1,
+                },
+                TryEnd::Unconnected(e) => e,
             };
-            let (tx, rx) = oneshot::channel();
-            match conn.pending().register(xid, tx) {
-                Ok(()) => {}
-                Err(RegisterError::Closed(_)) => continue,
-                Err(RegisterError::DuplicateXid(x)) => {
-                    return Err(Error::Protocol(format!("xid {x:#x} is already in flight")))
-                }
-            }
-            // If this future is dropped while waiting (the caller gave
-            // up), the call must not stay registered.
-            let registration = Registration { conn: &conn, xid };
-            if conn.tx.send(call.clone()).is_err() {
-                continue;
-            }
-            let outcome = timeout_at(deadline, rx).await;
-            drop(registration);
-            match outcome {
-                Ok(Ok(Ok(reply))) => return Ok(reply),
-                Ok(Ok(Err(Failure::Reply(ReplyError::Rejected(error))))) => {
-                    return Err(Error::Rpc {
-                        what: proc_id.name.into(),
-                        error,
-                    })
-                }
-                Ok(Ok(Err(Failure::Reply(ReplyError::Malformed(m))))) => {
-                    return Err(Error::Protocol(format!("{}: {m}", proc_id.name)))
-                }
-                Ok(Ok(Err(Failure::Stream(m)))) => {
-                    return Err(Error::Protocol(format!("{}: {m}", proc_id.name)))
-                }
-                Ok(Ok(Err(Failure::Lost(reason)))) => {
-                    last_error = Some(Error::Connection {
-                        what: format!("{} to {}", proc_id.name, self.addr),
-                        source: io::Error::new(io::ErrorKind::ConnectionAborted, reason),
-                    });
-                    sleep(Duration::from_millis(20u64 << attempt.min(5))).await;
-                }
-                Ok(Err(_)) => {
-                    last_error = Some(Error::Connection {
-                        what: format!("{} to {}", proc_id.name, self.addr),
-                        source: io::Error::new(
-                            io::ErrorKind::ConnectionAborted,
-                            "connection dropped",
-                        ),
-                    });
-                }
-                Err(_) => {
-                    Counters::add(&self.counters.timeouts, 1);
-                    // No reply in time: the connection may be half-open
-                    // or the server wedged; start afresh.
-                    conn.close(Failure::Lost(format!(
-                        "no reply within {:?}",
-                        self.settings.timeout
-                    )));
-                    last_error = Some(Error::TimedOut {
-                        what: proc_id.name.into(),
-                        tries: attempt + 1,
-                    });
-                }
-            }
+            last_error = Some(error);
         }
         Err(match last_error {
             Some(Error::TimedOut { what, .. }) => Error::TimedOut { what, tries },
@@ -485,6 +450,129 @@ impl RpcClient {
             },
         })
     }
+
+    /// One try of `call`: sends it (again, after the connection closed
+    /// before it was queued or was closed by the client) until a reply,
+    /// a failure that ends the try, or `deadline`.
+    async fn try_call(
+        &self,
+        proc_id: ProcId,
+        call: &OutgoingCall,
+        deadline: Instant,
+        sent: &mut bool,
+    ) -> TryEnd {
+        let xid = call.xid();
+        let mut resends = 0u32;
+        loop {
+            if resends > 0 {
+                // A re-send within this try: pause, longer each time, so
+                // connections that keep closing under the call are not
+                // redialled in a tight loop; the deadline still ends it.
+                let pause = Duration::from_millis(10u64 << resends.min(6));
+                if Instant::now() + pause >= deadline {
+                    return TryEnd::TimedOut;
+                }
+                sleep(pause).await;
+            }
+            let conn = match self.connection(deadline).await {
+                Ok(c) => c,
+                Err(e) if !self.ever_connected.load(Ordering::Relaxed) => {
+                    return TryEnd::Finished(Err(e))
+                }
+                Err(e) => return TryEnd::Unconnected(e),
+            };
+            let (tx, rx) = oneshot::channel();
+            // (The registry's lock is released before the match: the
+            // `Closed` arm locks it again.)
+            let registered = conn.pending().register(xid, tx);
+            match registered {
+                Ok(()) => {}
+                Err(RegisterError::Closed(reason)) => {
+                    // Nothing was sent. Mark it closed (it already is,
+                    // unless `close` is still on its way) so the next
+                    // `connection` dials anew.
+                    tracing::debug!(
+                        "{}: xid {xid:#x} found its connection closing ({reason}); sending on the next",
+                        proc_id.name
+                    );
+                    conn.close(Failure::Dropped(reason));
+                    resends += 1;
+                    continue;
+                }
+                Err(RegisterError::DuplicateXid(x)) => {
+                    return TryEnd::Finished(Err(Error::Protocol(format!(
+                        "xid {x:#x} is already in flight"
+                    ))))
+                }
+            }
+            // If this future is dropped while waiting (the caller gave
+            // up), the call must not stay registered.
+            let registration = Registration { conn: &conn, xid };
+            if conn.tx.send(call.clone()).is_err() {
+                // The writer stopped: the connection is (being) closed;
+                // make sure no caller picks it again.
+                conn.close(Failure::Dropped("the connection's writer stopped".into()));
+                resends += 1;
+                continue;
+            }
+            if std::mem::replace(sent, true) {
+                Counters::add(&self.counters.retransmissions, 1);
+                tracing::debug!("{}: retransmitted xid {xid:#x}", proc_id.name);
+            }
+            let outcome = timeout_at(deadline, rx).await;
+            drop(registration);
+            let lost = |reason: String| Error::Connection {
+                what: format!("{} to {}", proc_id.name, self.addr),
+                source: io::Error::new(io::ErrorKind::ConnectionAborted, reason),
+            };
+            break match outcome {
+                Ok(Ok(Ok(reply))) => TryEnd::Finished(Ok(reply)),
+                Ok(Ok(Err(Failure::Reply(ReplyError::Rejected(error))))) => {
+                    TryEnd::Finished(Err(Error::Rpc {
+                        what: proc_id.name.into(),
+                        error,
+                    }))
+                }
+                Ok(Ok(Err(Failure::Reply(ReplyError::Malformed(m)))))
+                | Ok(Ok(Err(Failure::Stream(m)))) => {
+                    TryEnd::Finished(Err(Error::Protocol(format!("{}: {m}", proc_id.name))))
+                }
+                Ok(Ok(Err(Failure::Dropped(reason)))) => {
+                    tracing::debug!(
+                        "{}: xid {xid:#x}: {reason}; sending on the next connection",
+                        proc_id.name
+                    );
+                    resends += 1;
+                    continue;
+                }
+                Ok(Ok(Err(Failure::Lost(reason)))) => TryEnd::Lost(lost(reason)),
+                Ok(Err(_)) => TryEnd::Lost(lost("connection dropped".into())),
+                Err(_) => {
+                    Counters::add(&self.counters.timeouts, 1);
+                    // No reply in time: the connection may be half-open
+                    // or the server wedged; start afresh. The other calls
+                    // on it go again without losing a try.
+                    conn.close(Failure::Dropped(format!(
+                        "another call got no reply within {:?}",
+                        self.settings.timeout
+                    )));
+                    TryEnd::TimedOut
+                }
+            };
+        }
+    }
+}
+
+/// How one try of a call ended.
+enum TryEnd {
+    /// With a reply or an error that retrying cannot fix.
+    Finished(Result<RpcReply>),
+    /// The connection failed under the call.
+    Lost(Error),
+    /// No reply by the try's deadline.
+    TimedOut,
+    /// No connection could be made by the try's deadline.
+    Unconnected(Error),
 }
 
 /// A call's registration on a connection, cancelled when dropped (after
@@ -505,3 +593,6 @@ impl Drop for RpcClient {
         self.disconnect();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,133 @@
+//! What uses up a try of [`RpcClient::call`], against a small RPC server
+//! on 127.0.0.1 that answers every call with an empty success (except on
+//! the connections it is told to keep silent on). No test waits for a
+//! timeout: each ends as soon as the call is answered.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
+
+use nfsl_rpc::{encode_reply, frame_record, AcceptedReply, CallHeader, RecordDecoder, ReplyBody};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use super::*;
+
+const NULL_PROC: ProcId = ProcId {
+    program: 100003,
+    version: 3,
+    procedure: 0,
+    name: "NFS NULL",
+};
+
+/// The fake server's shared state.
+#[derive(Default)]
+struct Fake {
+    /// Connections accepted so far (numbered from 1).
+    connections: AtomicUsize,
+    /// Connections numbered below this never answer.
+    silent_below: AtomicUsize,
+    /// Calls received, on any connection.
+    calls: AtomicUsize,
+    /// Notified for every call received.
+    received: Notify,
+}
+
+async fn start(fake: &Arc<Fake>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = Arc::clone(fake);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let n = fake.connections.fetch_add(1, SeqCst) + 1;
+            tokio::spawn(serve(stream, Arc::clone(&fake), n));
+        }
+    });
+    addr
+}
+
+async fn serve(mut stream: TcpStream, fake: Arc<Fake>, connection: usize) {
+    let mut decoder = RecordDecoder::new(1 << 20);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        decoder.push(&buf[..n]);
+        while let Ok(Some(record)) = decoder.next_record() {
+            let Ok((call, _)) = CallHeader::decode_prefix(&record) else {
+                return;
+            };
+            fake.calls.fetch_add(1, SeqCst);
+            fake.received.notify_one();
+            if connection < fake.silent_below.load(SeqCst) {
+                continue;
+            }
+            let mut msg = Vec::new();
+            let body = ReplyBody::Accepted {
+                verifier: OpaqueAuth::NONE,
+                stat: AcceptedReply::Success(&[]),
+            };
+            encode_reply(call.xid, &body, &mut msg);
+            let mut out = Vec::new();
+            frame_record(&msg, &mut out);
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A client with no retries: any try used up fails the call.
+fn client_without_retries(addr: SocketAddr) -> RpcClient {
+    let settings = TransportSettings {
+        timeout: Duration::from_secs(20),
+        retries: 0,
+        max_in_flight: 8,
+        port_policy: PortPolicy::Never,
+        max_record_len: MAX_REPLY_RECORD,
+    };
+    RpcClient::new(
+        addr,
+        settings,
+        OpaqueAuth::NONE,
+        Arc::new(Counters::default()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_found_closing_costs_no_try() {
+    let fake = Arc::new(Fake::default());
+    let client = client_without_retries(start(&fake).await);
+    client.connect().await.unwrap();
+    // The state a caller can meet while another thread runs `close` (or
+    // just after it picked the connection): its calls are being failed,
+    // so registering on it fails. Nothing was sent; this used to burn
+    // every try at once ("no connection") when it happened under load.
+    client.live().unwrap().pending().close("closing");
+    client.call(NULL_PROC, |_| {}, Bytes::new()).await.unwrap();
+    let stats = client.counters.snapshot();
+    assert_eq!(stats.connects, 2, "{stats:?}");
+    assert_eq!(stats.retransmissions, 0, "never sent before: {stats:?}");
+    assert_eq!(fake.calls.load(SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_client_closes_costs_no_try() {
+    let fake = Arc::new(Fake::default());
+    // The first connection takes calls and never answers.
+    fake.silent_below.store(2, SeqCst);
+    let client = client_without_retries(start(&fake).await);
+    client.connect().await.unwrap();
+    // The client drops the connection while the call waits on it (as when
+    // another call timed out there): the call goes again on a new one.
+    let (reply, ()) = tokio::join!(client.call(NULL_PROC, |_| {}, Bytes::new()), async {
+        fake.received.notified().await;
+        client.disconnect();
+    });
+    reply.unwrap();
+    let stats = client.counters.snapshot();
+    assert_eq!(stats.connects, 2, "{stats:?}");
+    assert_eq!(stats.retransmissions, 1, "{stats:?}");
+    assert_eq!(fake.calls.load(SeqCst), 2);
+}
