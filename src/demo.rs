@@ -10,20 +10,24 @@
 //! it succeeded, failed or was interrupted (Ctrl-C).
 //!
 //! Each way of reaching the server is a [`DataPath`]; the demo runs every
-//! path and prints them side by side (LOCALIO will add a second path).
+//! path and prints them side by side with the ratio: the network (NFSv3
+//! over TCP, `localio=off`) and LOCALIO (`localio=on`: the embedded server
+//! serves LOCALIO on a socket in the demo's temporary directory, and the
+//! client, finding the server on its own host, reads and writes the
+//! exported file itself, with the server's permission).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nfsl_client::OpenOptions;
+use nfsl_client::{LocalioMode, OpenOptions};
 use nfsl_server::exports::{ExportOptions, ExportTable};
 use nfsl_server::{NfsServer, ServerConfig};
 use tokio::sync::oneshot;
 
 use crate::endpoint::{join, Remote};
-use crate::format::{human_size, mb_per_sec, perm_string, type_char};
+use crate::format::{columns, human_size, mb_per_sec, perm_string, type_char};
 use crate::progress::Progress;
 use crate::serve::{transport_config, MAX_IO_SIZE};
 use crate::transfer::{
@@ -63,17 +67,21 @@ fn parse_size(s: &str) -> Result<u64, String> {
 /// A way for the client to reach the server's data.
 #[derive(Debug, Clone, Copy)]
 enum DataPath {
-    /// NFSv3 over TCP on 127.0.0.1.
+    /// NFSv3 over TCP on 127.0.0.1 (`localio=off`).
     Network,
+    /// LOCALIO: the client does the IO on the exported file itself
+    /// (`localio=on`).
+    Localio,
 }
 
 impl DataPath {
     /// Every path the demo compares, in the order printed.
-    const ALL: &'static [DataPath] = &[DataPath::Network];
+    const ALL: &'static [DataPath] = &[DataPath::Network, DataPath::Localio];
 
     fn label(self) -> &'static str {
         match self {
             DataPath::Network => "network (NFSv3/TCP)",
+            DataPath::Localio => "LOCALIO",
         }
     }
 
@@ -81,19 +89,42 @@ impl DataPath {
     fn tag(self) -> &'static str {
         match self {
             DataPath::Network => "network",
+            DataPath::Localio => "localio",
         }
     }
 
     fn file_name(self) -> &'static str {
         match self {
             DataPath::Network => "demo-network.bin",
+            DataPath::Localio => "demo-localio.bin",
         }
     }
 
-    /// Mounts the export the way this path uses it.
-    async fn mount(self, url: &nfsl_client::NfsUrl) -> anyhow::Result<Remote> {
+    /// Mounts the export the way this path uses it; the LOCALIO mount
+    /// fails if the server's socket does not confirm it is local.
+    async fn mount(self, url: &nfsl_client::NfsUrl, socket: &Path) -> anyhow::Result<Remote> {
+        let mut url = url.clone();
+        url.localio = Some(match self {
+            DataPath::Network => LocalioMode::Off,
+            DataPath::Localio => LocalioMode::On,
+        });
+        Remote::connect_localio(&url, Some(socket.to_path_buf())).await
+    }
+
+    /// Checks from the client's counters that the data took this path.
+    fn check_counters(self, s: &nfsl_client::ClientStats) -> anyhow::Result<()> {
+        let (local, rpc) = (
+            s.local_read_bytes + s.local_write_bytes,
+            s.rpc_read_bytes + s.rpc_write_bytes,
+        );
         match self {
-            DataPath::Network => Remote::connect(url).await,
+            DataPath::Network if local > 0 => {
+                anyhow::bail!("{local} bytes went through LOCALIO with localio=off")
+            }
+            DataPath::Localio if rpc > 0 => {
+                anyhow::bail!("{rpc} bytes went over RPC instead of LOCALIO")
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -134,10 +165,13 @@ fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
         .thread_name("nfsl-demo-server")
         .build()
         .context("starting the server's runtime")?;
-    let (port, stop, serving) = server_rt.block_on(start_server(&export, &tmp.join("state")))?;
+    let socket = tmp.join("localio.sock");
+    let (port, stop, serving) =
+        server_rt.block_on(start_server(&export, &tmp.join("state"), &socket))?;
     println!(
-        "nfsl demo: embedded nfsl server on 127.0.0.1:{port}, exporting {}",
-        export.display()
+        "nfsl demo: embedded nfsl server on 127.0.0.1:{port}, exporting {}, LOCALIO socket {}",
+        export.display(),
+        socket.display()
     );
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -146,7 +180,7 @@ fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
     let outcome = client_rt.and_then(|rt| {
         let r = rt.block_on(async {
             tokio::select! {
-                r = run_paths(&export, port, size) => r,
+                r = run_paths(&export, port, size, &socket) => r,
                 _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
             }
         });
@@ -161,13 +195,16 @@ fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the server on 127.0.0.1, a port of its own; returns the port,
-/// the sender that stops it and its task.
+/// Starts the server on 127.0.0.1, a port of its own, with LOCALIO on
+/// `socket` (as `nfsl serve` does); returns the port, the sender that
+/// stops it and its task (which also ends the LOCALIO listener).
 async fn start_server(
     export: &Path,
     state: &Path,
+    socket: &Path,
 ) -> anyhow::Result<(u16, oneshot::Sender<()>, tokio::task::JoinHandle<()>)> {
-    let server = NfsServer::new(ServerConfig {
+    use nfsl_localio::{ListenerConfig, LocalioListener, NonceRegistry};
+    let mut server = NfsServer::new(ServerConfig {
         exports: ExportTable::single(
             export,
             ExportOptions::parse_list("rw,no_root_squash,insecure")?,
@@ -176,24 +213,41 @@ async fn start_server(
         max_io_size: MAX_IO_SIZE,
     })
     .context("starting the embedded server")?;
+    let registry = Arc::new(NonceRegistry::default());
+    let localio = LocalioListener::bind(
+        &ListenerConfig::new(socket),
+        registry.clone(),
+        server.localio_authorizer(),
+    )
+    .with_context(|| format!("LOCALIO socket {}", socket.display()))?;
+    server.enable_localio(registry);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .context("binding 127.0.0.1")?;
     let port = listener.local_addr().context("listening address")?.port();
     let (stop, stopped) = oneshot::channel::<()>();
-    let serving = tokio::spawn(nfsl_transport::serve(
-        listener,
-        Arc::new(server),
-        transport_config(),
-        async move {
+    let (stop_local, local_stopped) = oneshot::channel::<()>();
+    let local_task = tokio::spawn(localio.run(async move {
+        let _ = local_stopped.await;
+    }));
+    let serving = tokio::spawn(async move {
+        nfsl_transport::serve(listener, Arc::new(server), transport_config(), async move {
             let _ = stopped.await;
-        },
-    ));
+        })
+        .await;
+        let _ = stop_local.send(());
+        let _ = local_task.await;
+    });
     Ok((port, stop, serving))
 }
 
 /// Runs every [`DataPath`] in turn.
-async fn run_paths(export: &Path, port: u16, size: u64) -> anyhow::Result<Vec<Figures>> {
+async fn run_paths(
+    export: &Path,
+    port: u16,
+    size: u64,
+    socket: &Path,
+) -> anyhow::Result<Vec<Figures>> {
     let url = format!(
         "nfs://127.0.0.1{}?version=3&nfsport={port}&mountport={port}",
         export.display()
@@ -201,7 +255,7 @@ async fn run_paths(export: &Path, port: u16, size: u64) -> anyhow::Result<Vec<Fi
     let url = nfsl_client::NfsUrl::parse(&url)?;
     let mut figures = Vec::new();
     for &path in DataPath::ALL {
-        let f = run_path(path, &url, export, size)
+        let f = run_path(path, &url, export, size, socket)
             .await
             .with_context(|| path.label())?;
         figures.push(f);
@@ -214,10 +268,11 @@ async fn run_path(
     url: &nfsl_client::NfsUrl,
     export: &Path,
     size: u64,
+    socket: &Path,
 ) -> anyhow::Result<Figures> {
     let label = path.tag();
-    let remote = path.mount(url).await.context("mounting")?;
-    println!("[{label}] mounted {url}");
+    let remote = path.mount(url, socket).await.context("mounting")?;
+    println!("[{label}] mounted {}", remote.url);
     let file_path = join(&remote.path, path.file_name());
     let pattern = Pattern::new(size);
 
@@ -275,6 +330,13 @@ async fn run_path(
     );
     verify_on_disk(&export.join(path.file_name()), &pattern)?;
     println!("[{label}] the server's file on disk is identical");
+    let stats = remote.nfs.stats();
+    path.check_counters(&stats)?;
+    println!(
+        "[{label}] client counters: {} bytes via LOCALIO, {} bytes via RPC",
+        stats.local_read_bytes + stats.local_write_bytes,
+        stats.rpc_read_bytes + stats.rpc_write_bytes
+    );
     Ok(Figures {
         path,
         write,
@@ -308,21 +370,40 @@ fn verify_on_disk(file: &Path, pattern: &Pattern) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The paths side by side, and LOCALIO's ratio to the network.
 fn print_summary(figures: &[Figures], size: u64) {
-    println!();
-    println!(
-        "{:<22} {:>12} {:>12}",
-        format!("{} file", human_size(size)),
-        "write MB/s",
-        "read MB/s"
-    );
-    for f in figures {
-        println!(
-            "{:<22} {:>12.0} {:>12.0}",
-            f.path.label(),
-            mb_per_sec(size, f.write),
-            mb_per_sec(size, f.read)
+    let mut header = vec![format!("{} file", human_size(size))];
+    header.extend(figures.iter().map(|f| f.path.label().to_string()));
+    let network = figures.iter().find(|f| matches!(f.path, DataPath::Network));
+    let localio = figures.iter().find(|f| matches!(f.path, DataPath::Localio));
+    let ratio = network.zip(localio);
+    if ratio.is_some() {
+        header.push("LOCALIO/network".into());
+    }
+    let mut rows = vec![header];
+    for (name, took) in [
+        (
+            "write MB/s",
+            (|f: &Figures| f.write) as fn(&Figures) -> Duration,
+        ),
+        ("read MB/s", |f: &Figures| f.read),
+    ] {
+        let mut row = vec![name.to_string()];
+        row.extend(
+            figures
+                .iter()
+                .map(|f| format!("{:.0}", mb_per_sec(size, took(f)))),
         );
+        if let Some((n, l)) = ratio {
+            let r = took(n).as_secs_f64() / took(l).as_secs_f64().max(1e-9);
+            row.push(format!("{r:.1}x"));
+        }
+        rows.push(row);
+    }
+    let right: Vec<bool> = (0..rows[0].len()).map(|i| i > 0).collect();
+    println!();
+    for line in columns(&rows, &right) {
+        println!("{line}");
     }
 }
 

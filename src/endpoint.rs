@@ -63,7 +63,17 @@ impl Remote {
     /// Mounts the export that holds `url`'s path, with the URL's uid/gid
     /// (else the process's own ids).
     pub async fn connect(url: &NfsUrl) -> anyhow::Result<Remote> {
+        Self::connect_localio(url, None).await
+    }
+
+    /// Like [`Remote::connect`], with the server's LOCALIO socket at
+    /// `localio_socket` (None: the default path for the NFS port).
+    pub async fn connect_localio(
+        url: &NfsUrl,
+        localio_socket: Option<PathBuf>,
+    ) -> anyhow::Result<Remote> {
         let mut config = ClientConfig {
+            localio_socket,
             // Unstable data kept for re-sending until COMMIT: 64 MiB (the
             // library COMMITs early at half of it) keeps a big copy's memory
             // near 80 MiB instead of ~250 MiB, and measured no slower.

@@ -3,6 +3,7 @@
 //! Subcommands live in their own modules; this file only parses arguments,
 //! sets up logging and turns errors into one line and a non-zero exit.
 
+mod bench;
 mod commands;
 mod demo;
 mod endpoint;

@@ -1,4 +1,4 @@
-//! The client commands (`nfsl ls|cat|cp|stat|mkdir|rm|mv|df`): one module
+//! The client commands (`nfsl ls|cat|cp|stat|mkdir|rm|mv|df|bench|stats`): one module
 //! each, sharing [`crate::endpoint`] (URL or local path, mounting),
 //! [`crate::transfer`] (streaming copies) and [`crate::format`] (output).
 //!
@@ -6,6 +6,7 @@
 //! `main` prints as one line (`nfsl: CMD ARG: what went wrong`) with exit
 //! status 1.
 
+pub mod bench;
 mod cat;
 mod cp;
 mod df;
@@ -14,6 +15,7 @@ mod mkdir;
 mod mv;
 mod rm;
 mod stat;
+pub mod stats;
 
 use std::future::Future;
 
@@ -38,6 +40,10 @@ pub enum ClientCommand {
     Mv(mv::MvArgs),
     /// Show an NFS export's size and free space.
     Df(df::DfArgs),
+    /// Compare the local file, LOCALIO and RPC on the same workloads.
+    Bench(bench::BenchArgs),
+    /// Show the client's LOCALIO and RPC counters for a mount.
+    Stats(stats::StatsArgs),
 }
 
 /// Runs a client command to completion.
@@ -51,6 +57,8 @@ pub fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Rm(a) => block_on(rm::run(a)),
         ClientCommand::Mv(a) => block_on(mv::run(a)),
         ClientCommand::Df(a) => block_on(df::run(a)),
+        ClientCommand::Bench(a) => block_on(bench::run(a)),
+        ClientCommand::Stats(a) => block_on(stats::run(a)),
     }
 }
 

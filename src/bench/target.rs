@@ -1,0 +1,191 @@
+//! The three ways `nfsl bench` reaches the file: the local file directly
+//! with pread/pwrite ([`Pread`]) or io_uring through `nfsl-io-engine`
+//! ([`Uring`]), which together are the ceiling, and an NFS file through the
+//! client ([`Client`]), with LOCALIO on or off.
+
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::BytesMut;
+use nfsl_io_engine::{DirectPolicy, EngineConfig, IoEngine, IoFile, Read, Write};
+
+use super::workload::Target;
+
+/// Memory alignment of direct-IO buffers (covers every file system's
+/// `STATX_DIOALIGN` memory alignment seen here: 512 on ext4 and XFS).
+const BUF_ALIGN: usize = 4096;
+
+/// A heap buffer with room to start at a [`BUF_ALIGN`]-aligned address.
+pub struct AlignedBuf {
+    raw: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    fn new(len: usize, fill: u8) -> AlignedBuf {
+        let raw = vec![fill; len + BUF_ALIGN];
+        let start = raw.as_ptr().align_offset(BUF_ALIGN);
+        AlignedBuf { raw, start, len }
+    }
+
+    fn slice(&mut self, len: usize) -> &mut [u8] {
+        &mut self.raw[self.start..self.start + len.min(self.len)]
+    }
+}
+
+/// The local file with plain positioned reads and writes, one at a time
+/// (pread is synchronous: its queue depth is always 1, so the runner only
+/// gives it qd=1 workloads). Direct mode uses an `O_DIRECT` descriptor.
+pub struct Pread {
+    file: std::fs::File,
+}
+
+impl Pread {
+    /// Opens `path` read-write, with `O_DIRECT` if `direct`.
+    pub fn open(path: &Path, direct: bool) -> anyhow::Result<Pread> {
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true).write(true);
+        if direct {
+            o.custom_flags(libc::O_DIRECT);
+        }
+        let file = o
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        Ok(Pread { file })
+    }
+}
+
+impl Target for Pread {
+    type Buf = AlignedBuf;
+
+    fn buffer(&self, len: usize, fill: u8) -> AlignedBuf {
+        AlignedBuf::new(len, fill)
+    }
+
+    async fn read(
+        &self,
+        mut buf: AlignedBuf,
+        offset: u64,
+        len: usize,
+    ) -> anyhow::Result<AlignedBuf> {
+        self.file
+            .read_exact_at(buf.slice(len), offset)
+            .context("pread")?;
+        Ok(buf)
+    }
+
+    async fn write(
+        &self,
+        mut buf: AlignedBuf,
+        offset: u64,
+        len: usize,
+    ) -> anyhow::Result<AlignedBuf> {
+        self.file
+            .write_all_at(buf.slice(len), offset)
+            .context("pwrite")?;
+        Ok(buf)
+    }
+
+    async fn sync(&self) -> anyhow::Result<()> {
+        self.file.sync_data().context("fdatasync")
+    }
+}
+
+/// The local file through the IO engine (io_uring workers), the engine the
+/// client's LOCALIO path uses, with the same configuration.
+pub struct Uring {
+    engine: IoEngine,
+    file: Arc<IoFile>,
+    direct: DirectPolicy,
+}
+
+impl Uring {
+    /// Starts an engine and opens `path` read-write for it.
+    pub fn open(path: &Path, direct: DirectPolicy) -> anyhow::Result<Uring> {
+        let engine = IoEngine::start(EngineConfig {
+            direct,
+            thread_name: "nfsl-bench-io".into(),
+            ..EngineConfig::default()
+        })
+        .context("starting the IO engine")?;
+        let file = Arc::new(IoFile::open(path, true)?);
+        if direct == DirectPolicy::Always && !file.direct_capable() {
+            anyhow::bail!("{} does not support O_DIRECT", path.display());
+        }
+        Ok(Uring {
+            engine,
+            file,
+            direct,
+        })
+    }
+}
+
+impl Target for Uring {
+    type Buf = BytesMut;
+
+    fn buffer(&self, len: usize, fill: u8) -> BytesMut {
+        BytesMut::from(&vec![fill; len][..])
+    }
+
+    async fn read(&self, buf: BytesMut, offset: u64, len: usize) -> anyhow::Result<BytesMut> {
+        let mut buf = buf;
+        buf.clear();
+        let req = Read::new(self.file.clone(), offset, len)
+            .buffer(buf)
+            .direct(self.direct);
+        let data = self.engine.submit(req).await.await?;
+        if data.len() != len {
+            anyhow::bail!("short read at {offset}: {} of {len} bytes", data.len());
+        }
+        Ok(data)
+    }
+
+    async fn write(&self, buf: BytesMut, offset: u64, len: usize) -> anyhow::Result<BytesMut> {
+        let data = buf.freeze();
+        let req = Write::new(self.file.clone(), offset, data.slice(..len)).direct(self.direct);
+        self.engine.submit(req).await.await?;
+        // The engine has dropped its reference once the write completed:
+        // the buffer comes back without a copy.
+        Ok(data
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..])))
+    }
+
+    async fn sync(&self) -> anyhow::Result<()> {
+        Ok(self.engine.fsync(&self.file, true).await?)
+    }
+}
+
+/// An NFS file through the client library: LOCALIO or RPC, as the mount
+/// was configured. Writes are UNSTABLE; `sync` is COMMIT.
+pub struct Client {
+    pub file: nfsl_client::File,
+}
+
+impl Target for Client {
+    type Buf = Vec<u8>;
+
+    fn buffer(&self, len: usize, fill: u8) -> Vec<u8> {
+        vec![fill; len]
+    }
+
+    async fn read(&self, mut buf: Vec<u8>, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
+        let n = self.file.read_at(&mut buf[..len], offset).await?;
+        if n != len {
+            anyhow::bail!("short read at {offset}: {n} of {len} bytes");
+        }
+        Ok(buf)
+    }
+
+    async fn write(&self, buf: Vec<u8>, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
+        self.file.write_at(&buf[..len], offset).await?;
+        Ok(buf)
+    }
+
+    async fn sync(&self) -> anyhow::Result<()> {
+        Ok(self.file.sync().await?)
+    }
+}

@@ -1,0 +1,339 @@
+//! The workloads `nfsl bench` runs and the runner that drives one of them
+//! through any [`Target`] for a given time, keeping `qd` requests in flight
+//! from one task and timing every request.
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+/// Sequential workloads move 1 MiB per request.
+pub const SEQ_BLOCK: usize = 1 << 20;
+/// Random workloads move 4 KiB per request.
+pub const RAND_BLOCK: usize = 4 << 10;
+
+/// Reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Read,
+    Write,
+}
+
+/// One workload: what, how big, in which order, how many at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    pub op: Op,
+    /// Sequential (else uniformly random, block-aligned) offsets.
+    pub sequential: bool,
+    /// Bytes per request.
+    pub block: usize,
+    /// Requests in flight.
+    pub qd: usize,
+}
+
+impl Workload {
+    /// The default set: sequential 1 MiB read and write, 4 KiB random read
+    /// and write at queue depth 1 and 8.
+    pub const DEFAULT: &'static str =
+        "seq-read,seq-write,rand-read-qd1,rand-read-qd8,rand-write-qd1,rand-write-qd8";
+
+    /// Parses `seq-read`, `seq-write`, `rand-read`, `rand-write`, each
+    /// optionally followed by `-qdN` (1..=256; default 1).
+    pub fn parse(s: &str) -> Result<Workload, String> {
+        let t = s.trim();
+        let (kind, qd) = match t.rfind("-qd") {
+            Some(i) => {
+                let n: usize = t[i + 3..]
+                    .parse()
+                    .map_err(|_| format!("{s:?}: the queue depth after -qd must be a number"))?;
+                (&t[..i], n)
+            }
+            None => (t, 1),
+        };
+        if !(1..=256).contains(&qd) {
+            return Err(format!("{s:?}: the queue depth must be 1..=256"));
+        }
+        let (op, sequential) = match kind {
+            "seq-read" => (Op::Read, true),
+            "seq-write" => (Op::Write, true),
+            "rand-read" => (Op::Read, false),
+            "rand-write" => (Op::Write, false),
+            _ => {
+                return Err(format!(
+                    "{s:?} is not a workload (seq-read, seq-write, rand-read, rand-write, \
+                     optionally with -qdN)"
+                ))
+            }
+        };
+        let block = if sequential { SEQ_BLOCK } else { RAND_BLOCK };
+        Ok(Workload {
+            op,
+            sequential,
+            block,
+            qd,
+        })
+    }
+
+    /// Parses a comma-separated list.
+    pub fn parse_list(s: &str) -> Result<Vec<Workload>, String> {
+        let list = s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(Workload::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        if list.is_empty() {
+            return Err("no workloads given".into());
+        }
+        Ok(list)
+    }
+
+    /// The name it is parsed from, e.g. `rand-read-qd8`.
+    pub fn name(&self) -> String {
+        let kind = match (self.sequential, self.op) {
+            (true, Op::Read) => "seq-read",
+            (true, Op::Write) => "seq-write",
+            (false, Op::Read) => "rand-read",
+            (false, Op::Write) => "rand-write",
+        };
+        if self.sequential && self.qd == 1 {
+            kind.to_string()
+        } else {
+            format!("{kind}-qd{}", self.qd)
+        }
+    }
+
+    /// Whether throughput is best told in IOPS (small random IO) rather
+    /// than MB/s.
+    pub fn in_iops(&self) -> bool {
+        !self.sequential
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bs = if self.block >= 1 << 20 {
+            format!("{}M", self.block >> 20)
+        } else {
+            format!("{}K", self.block >> 10)
+        };
+        write!(f, "{} bs={bs} qd={}", self.name(), self.qd)
+    }
+}
+
+/// Something the workloads run against: the local file (pread/pwrite or
+/// io_uring) or an NFS file through the client (LOCALIO or RPC). `Buf` is
+/// whatever buffer the target moves data in, so no target pays a copy the
+/// others do not.
+pub trait Target {
+    /// A request's buffer.
+    type Buf;
+    /// A buffer of `len` bytes for requests of that size, filled with
+    /// `fill` (what writes write).
+    fn buffer(&self, len: usize, fill: u8) -> Self::Buf;
+    /// Reads `len` bytes at `offset` into `buf`; gives the buffer back.
+    fn read(
+        &self,
+        buf: Self::Buf,
+        offset: u64,
+        len: usize,
+    ) -> impl Future<Output = anyhow::Result<Self::Buf>>;
+    /// Writes `len` bytes of `buf` at `offset`; gives the buffer back.
+    fn write(
+        &self,
+        buf: Self::Buf,
+        offset: u64,
+        len: usize,
+    ) -> impl Future<Output = anyhow::Result<Self::Buf>>;
+    /// Makes every write so far durable (fsync / COMMIT).
+    fn sync(&self) -> impl Future<Output = anyhow::Result<()>>;
+}
+
+/// What one timed run of a workload measured.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Requests completed.
+    pub ops: u64,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// Wall time, including the final sync of a write workload.
+    pub elapsed: Duration,
+    /// Each request's latency (submission to completion), sorted.
+    pub latencies: Latencies,
+}
+
+impl Sample {
+    /// Decimal megabytes per second.
+    pub fn mb_per_sec(&self) -> f64 {
+        crate::format::mb_per_sec(self.bytes, self.elapsed)
+    }
+
+    /// Requests per second.
+    pub fn iops(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Request latencies in nanoseconds, sorted: exact percentiles without a
+/// histogram's buckets (a few seconds at 100k IOPS is a few MB).
+#[derive(Debug, Clone, Default)]
+pub struct Latencies(Vec<u32>);
+
+impl Latencies {
+    /// Sorts the recorded values.
+    pub fn from_unsorted(mut v: Vec<u32>) -> Latencies {
+        v.sort_unstable();
+        Latencies(v)
+    }
+
+    /// Merges several sets (e.g. all repeats of a workload).
+    pub fn merged<'a>(all: impl IntoIterator<Item = &'a Latencies>) -> Latencies {
+        Latencies::from_unsorted(all.into_iter().flat_map(|l| l.0.iter().copied()).collect())
+    }
+
+    /// The `p`-th percentile (0..=100), nearest rank; zero when empty.
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
+        let i = rank.clamp(1, self.0.len()) - 1;
+        Duration::from_nanos(u64::from(self.0[i]))
+    }
+}
+
+/// Small, fast, seedable offsets for random workloads (splitmix64).
+struct Offsets {
+    state: u64,
+    next_seq: u64,
+    slots: u64,
+    block: u64,
+    sequential: bool,
+}
+
+impl Offsets {
+    fn new(w: &Workload, file_size: u64, seed: u64) -> Offsets {
+        let block = w.block as u64;
+        Offsets {
+            state: seed,
+            next_seq: 0,
+            slots: (file_size / block).max(1),
+            block,
+            sequential: w.sequential,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        if self.sequential {
+            let at = self.next_seq;
+            self.next_seq = (self.next_seq + 1) % self.slots;
+            return at * self.block;
+        }
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z % self.slots) * self.block
+    }
+}
+
+/// Runs `w` against `target` over the first `file_size` bytes of its file
+/// for `duration` (at least one request per slot), keeping `w.qd` requests
+/// in flight. A write workload ends with a sync, counted in the time.
+pub async fn run<T: Target>(
+    target: &T,
+    w: &Workload,
+    file_size: u64,
+    duration: Duration,
+    seed: u64,
+) -> anyhow::Result<Sample> {
+    if file_size < w.block as u64 {
+        anyhow::bail!(
+            "the file ({file_size} bytes) is smaller than one {} request",
+            w.block
+        );
+    }
+    let fill = (seed as u8) | 1;
+    let mut offsets = Offsets::new(w, file_size, seed);
+    let mut latencies = Vec::new();
+    let mut bytes = 0u64;
+    let issue = |buf: T::Buf, offset: u64| async move {
+        let t = Instant::now();
+        let buf = match w.op {
+            Op::Read => target.read(buf, offset, w.block).await?,
+            Op::Write => target.write(buf, offset, w.block).await?,
+        };
+        anyhow::Ok((buf, t.elapsed()))
+    };
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut in_flight = FuturesUnordered::new();
+    for _ in 0..w.qd {
+        in_flight.push(issue(target.buffer(w.block, fill), offsets.next()));
+    }
+    while let Some(done) = in_flight.next().await {
+        let (buf, took) = done?;
+        latencies.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
+        bytes += w.block as u64;
+        if Instant::now() < deadline {
+            in_flight.push(issue(buf, offsets.next()));
+        }
+    }
+    if w.op == Op::Write {
+        target.sync().await?;
+    }
+    Ok(Sample {
+        ops: latencies.len() as u64,
+        bytes,
+        elapsed: start.elapsed(),
+        latencies: Latencies::from_unsorted(latencies),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workloads_parse_and_print_back() {
+        let all = Workload::parse_list(Workload::DEFAULT).unwrap();
+        assert_eq!(all.len(), 6);
+        let names: Vec<String> = all.iter().map(Workload::name).collect();
+        assert_eq!(names.join(","), Workload::DEFAULT);
+        let w = Workload::parse("rand-read-qd8").unwrap();
+        assert_eq!(
+            (w.op, w.sequential, w.block, w.qd),
+            (Op::Read, false, 4096, 8)
+        );
+        assert_eq!(Workload::parse("seq-write-qd4").unwrap().qd, 4);
+        assert!(Workload::parse("rand-read-qd0").is_err());
+        assert!(Workload::parse("rand-read-qdx").is_err());
+        assert!(Workload::parse("scan").is_err());
+        assert!(Workload::parse_list(",").is_err());
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let l = Latencies::from_unsorted((1..=100).rev().collect());
+        assert_eq!(l.percentile(50.0), Duration::from_nanos(50));
+        assert_eq!(l.percentile(99.0), Duration::from_nanos(99));
+        assert_eq!(l.percentile(100.0), Duration::from_nanos(100));
+        assert_eq!(l.percentile(0.0), Duration::from_nanos(1));
+        assert_eq!(Latencies::default().percentile(50.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn offsets_stay_in_the_file_and_aligned() {
+        let w = Workload::parse("rand-read").unwrap();
+        let mut o = Offsets::new(&w, 1 << 20, 7);
+        for _ in 0..1000 {
+            let at = o.next();
+            assert!(at.is_multiple_of(4096) && at + 4096 <= 1 << 20);
+        }
+        let w = Workload::parse("seq-read").unwrap();
+        let mut o = Offsets::new(&w, 3 << 20, 7);
+        let seq: Vec<u64> = (0..4).map(|_| o.next() >> 20).collect();
+        assert_eq!(seq, [0, 1, 2, 0]);
+    }
+}

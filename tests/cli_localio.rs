@@ -1,0 +1,211 @@
+//! The LOCALIO parts of the command line end to end: `nfsl bench` (all
+//! three paths, JSON and SVG), `nfsl stats` (LOCALIO active against
+//! `nfsl serve`, inactive with `localio=off` or `--no-localio`) and the
+//! demo's two columns. Sizes and times are tiny: these check behaviour,
+//! not speed.
+
+mod common;
+
+use std::fs;
+use std::process::{Command, Output};
+
+use common::*;
+
+const RW: &str = "rw,no_root_squash";
+
+fn nfsl(args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
+    c.args(args);
+    run_peer(c)
+}
+
+fn ok_text(args: &[&str]) -> String {
+    let out = nfsl(args);
+    assert_success(&out, &format!("nfsl {args:?}"));
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// The numbers of the `label` row of `nfsl stats`' LOCALIO/RPC table.
+fn stats_row(text: &str, label: &str) -> (u64, u64) {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{label} ")))
+        .unwrap_or_else(|| panic!("no {label:?} row in:\n{text}"));
+    let n: Vec<u64> = line[label.len()..]
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    (n[0], n[1])
+}
+
+#[test]
+fn bench_runs_every_path_and_writes_json_and_svg() {
+    let export = tempdir();
+    let out = tempdir();
+    let server = NfslServer::start(export.path(), RW);
+    let sock = server.localio_socket();
+    let (json, svg) = (out.path().join("b.json"), out.path().join("b.svg"));
+    let text = ok_text(&[
+        "bench",
+        &server.url(""),
+        "--size",
+        "2",
+        "--time",
+        "0.02",
+        "--repeats",
+        "2",
+        "--workloads",
+        "seq-read,seq-write,rand-read-qd8,rand-write-qd1",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+        "--localio-socket",
+        sock.to_str().unwrap(),
+    ]);
+    assert!(
+        text.contains("LOCALIO/ceiling") && text.contains("LOCALIO/RPC"),
+        "{text}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    for (path, modes) in [
+        ("pread", &["buffered", "direct"][..]),
+        ("io_uring", &["buffered", "direct"][..]),
+        ("localio", &["buffered", "direct"][..]),
+        ("rpc", &["server"][..]),
+    ] {
+        for mode in modes {
+            let rows: Vec<_> = results
+                .iter()
+                .filter(|r| r["path"] == path && r["mode"] == *mode)
+                .collect();
+            // pread is synchronous: it skips queue depth 8.
+            let want = if path == "pread" { 3 } else { 4 };
+            assert_eq!(rows.len(), want, "{path} {mode}: {results:#?}");
+            for r in rows {
+                assert_eq!(r["runs"].as_array().unwrap().len(), 2, "{r}");
+                assert!(r["mb_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+                assert!(r["p99_us"].as_f64().unwrap() >= r["p50_us"].as_f64().unwrap());
+                match path {
+                    "localio" => {
+                        assert!(r["client_local_ops"].as_u64().unwrap() > 0, "{r}");
+                        assert_eq!(r["client_rpc_ops"], 0, "{r}");
+                    }
+                    "rpc" => {
+                        assert_eq!(r["client_local_ops"], 0, "{r}");
+                        assert!(r["client_rpc_ops"].as_u64().unwrap() > 0, "{r}");
+                    }
+                    _ => assert!(r["client_local_ops"].is_null(), "{r}"),
+                }
+            }
+        }
+    }
+    let ratios = doc["ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 8, "{ratios:#?}");
+    assert!(ratios
+        .iter()
+        .all(|r| r["localio_over_ceiling"].as_f64().is_some()
+            && r["localio_over_rpc"].as_f64().is_some()));
+    assert_eq!(doc["localio_client_stats"]["local_active"], true);
+    let svg = fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("<rect x=\"250\"").count(), results.len());
+    // The benchmark file is gone; nothing else was left in the export.
+    assert_eq!(fs::read_dir(export.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bench_rejects_bad_arguments_with_one_line() {
+    let export = tempdir();
+    let server = NfslServer::start(export.path(), RW);
+    let out = nfsl(&["bench", &server.url(""), "--workloads", "scan"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a workload"), "{err}");
+    let file = export.path().join("f");
+    fs::write(&file, b"x").unwrap();
+    let out = nfsl(&["bench", &server.url("/f"), "--size", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("must name a directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stats_shows_localio_active_against_nfsl_serve_and_inactive_when_off() {
+    let export = tempdir();
+    fs::write(export.path().join("data"), pseudo_random_bytes(100_000, 4)).unwrap();
+    let server = NfslServer::start(export.path(), RW);
+    let sock = server.localio_socket();
+    let sock = sock.to_str().unwrap();
+    let url = server.url("/data");
+
+    let on = ok_text(&["stats", "--localio-socket", sock, &url]);
+    assert!(on.contains("LOCALIO: active (localio=auto)"), "{on}");
+    assert!(on.contains("read 65536 bytes of /data"), "{on}");
+    assert_eq!(stats_row(&on, "read bytes"), (65536, 0), "{on}");
+    assert!(on.contains("io_flusher granted/refused"), "{on}");
+
+    let off = ok_text(&[
+        "stats",
+        "--localio-socket",
+        sock,
+        &format!("{url}&localio=off"),
+    ]);
+    assert!(off.contains("LOCALIO: inactive (localio=off)"), "{off}");
+    assert_eq!(stats_row(&off, "read bytes"), (0, 65536), "{off}");
+
+    // A directory is only mounted.
+    let dir = ok_text(&["stats", "--localio-socket", sock, &server.url("")]);
+    assert!(dir.contains("nothing read"), "{dir}");
+
+    // Without LOCALIO on the server: inactive with auto, an error with on.
+    let plain = NfslServer::start_with_args(export.path(), RW, &["--no-localio"]);
+    let psock = plain.localio_socket();
+    let psock = psock.to_str().unwrap();
+    let auto = ok_text(&["stats", "--localio-socket", psock, &plain.url("/data")]);
+    assert!(auto.contains("LOCALIO: inactive (localio=auto)"), "{auto}");
+    assert!(auto.contains("not local: "), "{auto}");
+    let out = nfsl(&[
+        "stats",
+        "--localio-socket",
+        psock,
+        &format!("{}&localio=on", plain.url("/data")),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn demo_shows_network_and_localio_side_by_side() {
+    let tmp = tempdir();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
+    c.args(["demo", "--size", "8M"]).env("TMPDIR", tmp.path());
+    let out = run_peer(c);
+    assert_success(&out, "nfsl demo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("[network] client counters: 0 bytes via LOCALIO"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bytes via LOCALIO, 0 bytes via RPC"),
+        "{text}"
+    );
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("8.0M file"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        header.contains("network (NFSv3/TCP)") && header.contains("LOCALIO/network"),
+        "{header}"
+    );
+    for row in ["write MB/s", "read MB/s"] {
+        let line = text.lines().find(|l| l.starts_with(row)).unwrap();
+        assert_eq!(line.split_whitespace().count(), 5, "{line}");
+        assert!(line.trim_end().ends_with('x'), "{line}");
+    }
+    assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
