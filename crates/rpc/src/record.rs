@@ -109,9 +109,7 @@ impl RecordBuffers for FreshBuffers {
 /// Reassembles records from a byte stream fed in arbitrary chunks.
 ///
 /// Fragment payloads are copied straight into the record being built, so
-/// each byte is copied once whatever the chunking (no O(n²) buffering);
-/// a caller reading from a stream can even skip that copy by reading the
-/// payload straight into the record ([`unfilled_payload`](Self::unfilled_payload)).
+/// each byte is copied once whatever the chunking (no O(n²) buffering).
 /// A fragment's length is checked against `max_record_len` as soon as its
 /// marker is complete, before any of its payload is buffered; only then is
 /// room for it made. Records completed before an error are still
@@ -211,13 +209,9 @@ impl RecordDecoder {
         }
     }
 
-    /// The part of the current fragment's payload not received yet, when a
-    /// payload is being received: a caller may write the stream's next
-    /// bytes there (e.g. read from a socket straight into the record) and
-    /// then report how many with [`payload_filled`](Self::payload_filled).
-    /// `None` between fragments and after an error (use
-    /// [`push`](Self::push) then).
-    pub fn unfilled_payload(&mut self) -> Option<&mut [u8]> {
+    /// The part of the current fragment's payload not received yet, while
+    /// a payload is being received.
+    fn unfilled_payload(&mut self) -> Option<&mut [u8]> {
         match self.state {
             State::Payload { remaining, .. } if self.error.is_none() => {
                 self.current.get_mut(self.filled..self.filled + remaining)
@@ -226,11 +220,9 @@ impl RecordDecoder {
         }
     }
 
-    /// Records that the first `n` bytes of
-    /// [`unfilled_payload`](Self::unfilled_payload) now hold the stream's
-    /// next bytes (`n` is capped at its length; nothing happens between
-    /// fragments).
-    pub fn payload_filled(&mut self, n: usize) {
+    /// Records that the first `n` bytes of the unfilled payload were
+    /// received.
+    fn payload_filled(&mut self, n: usize) {
         if let State::Payload { remaining, last } = &mut self.state {
             let n = n.min(*remaining);
             *remaining -= n;

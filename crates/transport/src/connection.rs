@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use nfsl_rpc::RecordDecoder;
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -33,29 +32,6 @@ impl Drop for AbortOnDrop {
 /// Resolves once shutdown has been requested (or the server is gone).
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
-}
-
-/// Reads the stream's next bytes into `decoder` and returns how many (0 at
-/// the end of the stream). The bulk of a large fragment (a WRITE's data) is
-/// read straight into its record; anything smaller goes through `buf`, so
-/// one read can take several small records.
-async fn read_more(
-    rd: &mut OwnedReadHalf,
-    decoder: &mut RecordDecoder,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    match decoder.unfilled_payload() {
-        Some(room) if room.len() >= buf.len() => {
-            let n = rd.read(room).await?;
-            decoder.payload_filled(n);
-            Ok(n)
-        }
-        _ => {
-            let n = rd.read(buf).await?;
-            decoder.push(&buf[..n]);
-            Ok(n)
-        }
-    }
 }
 
 /// Serves one connection until the peer closes it, it breaks, a record is
@@ -90,6 +66,10 @@ pub(crate) async fn run<S: RpcService>(
         == tokio::runtime::RuntimeFlavor::MultiThread;
     let mut decoder =
         RecordDecoder::new(config.max_record_len).with_buffers(PoolBuffers(shared.buffers.clone()));
+    // Everything goes through this small buffer, whose pages stay in the
+    // CPU cache. Reading a WRITE's 1 MiB payload straight into its record
+    // instead saved syscalls but cost the server more CPU per GiB
+    // (measured, 2026-11-29: ~1.0 s vs ~0.7 s under nfs-cp).
     let mut buf = vec![0u8; config.read_buffer_size.max(4096)];
 
     'conn: loop {
@@ -155,7 +135,7 @@ pub(crate) async fn run<S: RpcService>(
             biased;
             _ = stopped(&mut shutdown) => break,
             _ = write_failed.wait_for(|failed| *failed) => break,
-            r = read_more(&mut rd, &mut decoder, &mut buf) => r,
+            r = rd.read(&mut buf) => r,
         };
         match read {
             Ok(0) => {
@@ -164,7 +144,7 @@ pub(crate) async fn run<S: RpcService>(
                 }
                 break;
             }
-            Ok(_) => {}
+            Ok(n) => decoder.push(&buf[..n]),
             Err(e) => {
                 debug!(%peer, error = %e, "read failed");
                 break;

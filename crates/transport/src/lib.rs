@@ -12,10 +12,9 @@
 //! connection, calls in flight are bounded, so a client that floods
 //! requests or stops reading replies gets backpressure.
 //! Non-idempotent calls go through a server-wide duplicate request cache.
-//! The bulk of a large record (a WRITE's data) is read from the socket
-//! straight into the record's buffer, and large buffers (records, replies
-//! queued with their file data read in) are recycled through a small
-//! bounded server-wide pool rather than allocated per call.
+//! Large buffers (records such as 1 MiB WRITEs, replies queued with their
+//! file data read in) are recycled through a small bounded server-wide
+//! pool rather than allocated per call.
 //! [`serve`] shuts down gracefully.
 //!
 //! Decisions worth knowing:

@@ -166,25 +166,3 @@ fn recycled_buffers_hold_exactly_the_record() {
     // for the three fragments of the last.
     assert_eq!(taken.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
-
-#[test]
-fn payload_read_in_place() {
-    let payload: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
-    let s = framed(&[&payload, b"next"]);
-    let mut d = RecordDecoder::new(1000);
-    assert!(d.unfilled_payload().is_none(), "no fragment yet");
-    d.push(&s[..10]);
-    let mut pos = 10;
-    while let Some(room) = d.unfilled_payload() {
-        // A short "read" each time, as from a socket.
-        let n = room.len().min(333);
-        room[..n].copy_from_slice(&s[pos..pos + n]);
-        pos += n;
-        d.payload_filled(n);
-    }
-    assert_eq!(pos, 4 + payload.len());
-    assert!(!d.is_mid_record());
-    d.payload_filled(5); // between fragments: ignored
-    d.push(&s[pos..]);
-    assert_eq!(drain(&mut d), [payload, b"next".to_vec()]);
-}
