@@ -160,29 +160,37 @@ impl Target for Uring {
 }
 
 /// An NFS file through the client library: LOCALIO or RPC, as the mount
-/// was configured. Writes are UNSTABLE; `sync` is COMMIT.
+/// was configured. Writes are UNSTABLE; `sync` is COMMIT. It uses the
+/// zero-copy calls `nfsl cp` uses (`read_at_bytes`, `write_at_bytes`), so
+/// neither path pays a copy into a caller's buffer that pread does not.
 pub struct Client {
     pub file: nfsl_client::File,
 }
 
 impl Target for Client {
-    type Buf = Vec<u8>;
+    type Buf = BytesMut;
 
-    fn buffer(&self, len: usize, fill: u8) -> Vec<u8> {
-        vec![fill; len]
+    fn buffer(&self, len: usize, fill: u8) -> BytesMut {
+        BytesMut::from(&vec![fill; len][..])
     }
 
-    async fn read(&self, mut buf: Vec<u8>, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
-        let n = self.file.read_at(&mut buf[..len], offset).await?;
+    async fn read(&self, buf: BytesMut, offset: u64, len: usize) -> anyhow::Result<BytesMut> {
+        let parts = self.file.read_at_bytes(offset, len).await?;
+        let n: usize = parts.iter().map(|p| p.len()).sum();
         if n != len {
             anyhow::bail!("short read at {offset}: {n} of {len} bytes");
         }
         Ok(buf)
     }
 
-    async fn write(&self, buf: Vec<u8>, offset: u64, len: usize) -> anyhow::Result<Vec<u8>> {
-        self.file.write_at(&buf[..len], offset).await?;
-        Ok(buf)
+    async fn write(&self, buf: BytesMut, offset: u64, len: usize) -> anyhow::Result<BytesMut> {
+        let data = buf.freeze();
+        self.file.write_at_bytes(data.slice(..len), offset).await?;
+        // LOCALIO is done with the data once written; RPC keeps it for
+        // re-sending until COMMIT, and then a new buffer is needed.
+        Ok(data
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..])))
     }
 
     async fn sync(&self) -> anyhow::Result<()> {
