@@ -8,6 +8,11 @@
 //! - write: `nfsl cp FILE URL` vs `nfs-cp FILE URL` to a new name each
 //!   time (nfsl's cp only returns after COMMIT has made the data stable).
 //!
+//! nfsl's URLs carry `localio=off`: client and server share this host, so
+//! nfsl would otherwise bypass RPC (LOCALIO) and this would not compare
+//! two NFS clients over the network. One LOCALIO row per direction is
+//! printed for reference (`localio=on`), outside the ratios.
+//!
 //! The runs alternate between the two clients after one warm-up each, so
 //! drift in the machine's speed hits both alike.
 //!
@@ -58,9 +63,11 @@ fn main() {
     let server = Nfsl::start(&export, &root.path().join("state"));
     let port = server.1;
     let read_url = url(&export, "source.bin", port, port);
+    let rpc_url = format!("{read_url}&localio=off");
+    let local_url = format!("{read_url}&localio=on");
     let src_s = src.to_str().unwrap().to_string();
 
-    let write_case = |label: &'static str, tool: &'static str| {
+    let write_case = |label: &'static str, tool: &'static str, query: &'static str| {
         let (export, src) = (export.clone(), src_s.clone());
         Case {
             label,
@@ -70,7 +77,8 @@ fn main() {
                 if tool == "nfsl" {
                     c.args(["cp", "-q"]);
                 }
-                c.arg(&src).arg(url(&export, &name, port, port));
+                c.arg(&src)
+                    .arg(format!("{}{query}", url(&export, &name, port, port)));
                 let took = timed(c);
                 check_and_remove(&export.join(&name), mib);
                 took
@@ -81,7 +89,7 @@ fn main() {
         Case {
             label: "nfsl cp URL /dev/null",
             run: Box::new({
-                let u = read_url.clone();
+                let u = rpc_url.clone();
                 move |_| {
                     let mut c = Command::new(NFSL);
                     c.args(["cp", "-q", &u, "/dev/null"]);
@@ -99,14 +107,26 @@ fn main() {
         Case {
             label: "nfsl cat URL > /dev/null",
             run: Box::new({
-                let u = read_url.clone();
+                let u = rpc_url.clone();
                 move |_| timed(shell(&format!("{NFSL} cat '{u}' > /dev/null")))
+            }),
+        },
+        Case {
+            label: "nfsl cp (LOCALIO) /dev/null",
+            run: Box::new({
+                let u = local_url.clone();
+                move |_| {
+                    let mut c = Command::new(NFSL);
+                    c.args(["cp", "-q", &u, "/dev/null"]);
+                    timed(c)
+                }
             }),
         },
     ];
     let writes = [
-        write_case("nfsl cp FILE URL", "nfsl"),
-        write_case("nfs-cp FILE URL", "libnfs"),
+        write_case("nfsl cp FILE URL", "nfsl", "&localio=off"),
+        write_case("nfs-cp FILE URL", "libnfs", ""),
+        write_case("nfsl cp FILE (LOCALIO)", "nfsl", "&localio=on"),
     ];
     let read_times = measure(&reads, repeats);
     let write_times = measure(&writes, repeats);

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
-use nfsl_io_engine::{IoEngine, IoError, IoFile};
+use nfsl_io_engine::{IoEngine, IoError, IoFile, Read};
 use nfsl_localio::{Access, LocalioError};
 use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
 
+use super::read_policy;
 use super::route::Session;
 use crate::error::{Error, Result};
 use crate::procedures::ok;
@@ -194,10 +195,9 @@ impl FileLocal {
             let n = piece.min(len - start);
             let local = &local;
             async move {
-                let data = local
-                    .engine
-                    .read(&local.file, offset + start as u64, n)
-                    .await?;
+                let read = Read::new(Arc::clone(&local.file), offset + start as u64, n)
+                    .direct(read_policy(nfs.shared.config.direct));
+                let data = local.engine.submit(read).await.await?;
                 Ok::<_, IoError>((n, data))
             }
         });

@@ -114,6 +114,23 @@ pub(crate) fn parse_direct(s: &str) -> Option<DirectPolicy> {
     }
 }
 
+/// The policy for local READs under the mount's `direct` setting.
+///
+/// `auto` reads buffered: this client keeps no cache of its own, so the
+/// server host's page cache is the only copy in memory, and a direct read
+/// of data that is cached there goes to the device instead (measured here:
+/// 1 GiB of a cached file through LOCALIO with direct reads ran at a third
+/// of the RPC path's speed). `auto` still writes large pieces direct (the
+/// engine's threshold), which keeps streaming writes from filling the page
+/// cache, as the server's own `RWF_DONTCACHE` does. `always` and `never`
+/// apply to both.
+pub(crate) fn read_policy(direct: DirectPolicy) -> DirectPolicy {
+    match direct {
+        DirectPolicy::Auto => DirectPolicy::Never,
+        other => other,
+    }
+}
+
 /// The URL spelling of a [`DirectPolicy`].
 pub(crate) fn direct_str(d: DirectPolicy) -> &'static str {
     match d {
