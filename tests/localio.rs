@@ -210,6 +210,7 @@ fn stays_on_rpc_with_no_localio_server() {
             "{s:?}"
         );
 
+        nfs.unmount().await.unwrap();
         let p = server.port();
         let e = Nfs::mount(
             "127.0.0.1",
@@ -222,6 +223,9 @@ fn stays_on_rpc_with_no_localio_server() {
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotLocal, "{e}");
         assert!(e.to_string().contains("localio=on"), "{e}");
+        // The refused mount was undone on the server (UMNT), as was the first.
+        let mounts = RpcClient::connect(p).dump();
+        assert!(mounts.0.is_empty(), "server still lists {mounts:?}");
     });
 }
 

@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::time::Duration;
 
-use nfsl_proto::mount3::{Dirpath, Mountres3, MOUNT_PROGRAM, MOUNT_V3};
+use nfsl_proto::mount3::{Dirpath, MountList, Mountres3, MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 use nfsl_xdr::{decode_exact, encode_to_vec, Decoder, Encoder, Xdr};
@@ -441,6 +441,12 @@ impl RpcClient {
     pub fn mnt(&mut self, path: &str) -> Mountres3 {
         let arg = Dirpath(path.as_bytes().to_vec());
         self.call(MOUNT_PROGRAM, MOUNT_V3, 1, &arg)
+    }
+
+    /// MOUNT v3 DUMP: the server's list of mounts.
+    pub fn dump(&mut self) -> MountList {
+        let reply = self.call_raw(MOUNT_PROGRAM, MOUNT_V3, 2, &[]);
+        decode_exact(reply.results()).unwrap_or_else(|e| panic!("decoding DUMP results: {e}"))
     }
 
     /// MNT that must succeed; returns the root handle.

@@ -200,7 +200,13 @@ impl Nfs {
                 rpc,
             }),
         };
-        nfs.shared.local.probe_at_mount(&nfs).await?;
+        if let Err(e) = nfs.shared.local.probe_at_mount(&nfs).await {
+            // `localio=on` refused the mount: take back the MNT so the
+            // server does not list a mount nobody holds (best effort; the
+            // probe's error is what the caller needs).
+            let _ = nfs.clone().unmount().await;
+            return Err(e);
+        }
         Ok(nfs)
     }
 
