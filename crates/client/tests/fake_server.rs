@@ -4,16 +4,17 @@
 //! silence. Every case must end in a clear error, without a panic and
 //! without hanging (short timeouts; each test is bounded).
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nfsl_client::nfs3::*;
 use nfsl_client::{ClientConfig, Error, ErrorKind, Nfs, PortPolicy, RpcError};
-use nfsl_proto::mount3::{Mount3Procedure, Mountres3, Mountres3Ok, MOUNT_PROGRAM};
-use nfsl_rpc::{
-    encode_reply, frame_record, AcceptedReply, CallHeader, OpaqueAuth, RecordDecoder, ReplyBody,
-};
+use nfsl_proto::mount3::{Mount3Procedure, MOUNT_PROGRAM};
+use nfsl_rpc::{frame_record, AcceptedReply, CallHeader, RecordDecoder};
 use nfsl_xdr::encode_to_vec;
+use support::{accepted_record, fsinfo_results, mnt_results, success_record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -45,55 +46,7 @@ enum Misbehaviour {
 const ROOT: &[u8] = &[0xab; 16];
 
 fn attrs() -> Fattr3 {
-    Fattr3 {
-        ftype: Ftype3::Dir,
-        mode: 0o755,
-        nlink: 2,
-        uid: 0,
-        gid: 0,
-        size: 4096,
-        used: 4096,
-        rdev: Specdata3::default(),
-        fsid: 1,
-        fileid: 2,
-        atime: Nfstime3::default(),
-        mtime: Nfstime3::default(),
-        ctime: Nfstime3::default(),
-    }
-}
-
-fn success(xid: u32, results: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::new();
-    encode_reply(
-        xid,
-        &ReplyBody::Accepted {
-            verifier: OpaqueAuth::NONE,
-            stat: AcceptedReply::Success(results),
-        },
-        &mut msg,
-    );
-    let mut out = Vec::new();
-    frame_record(&msg, &mut out);
-    out
-}
-
-fn fsinfo() -> Vec<u8> {
-    encode_to_vec(&Fsinfo3Res::Ok(Fsinfo3ResOk {
-        obj_attributes: None,
-        rtmax: 65536,
-        rtpref: 65536,
-        rtmult: 4096,
-        wtmax: 65536,
-        wtpref: 65536,
-        wtmult: 4096,
-        dtpref: 8192,
-        maxfilesize: u64::MAX,
-        time_delta: Nfstime3 {
-            seconds: 0,
-            nseconds: 1,
-        },
-        properties: 0,
-    }))
+    support::attrs(Ftype3::Dir, 0o755, 2, 4096)
 }
 
 /// The xids of the GETATTR calls the fake received.
@@ -128,21 +81,19 @@ async fn serve(mut stream: TcpStream, mode: Misbehaviour, getattrs: Seen) {
             };
             let xid = call.xid;
             let reply = match (call.program, call.procedure) {
-                (MOUNT_PROGRAM, p) if p == Mount3Procedure::Mnt as u32 => success(
-                    xid,
-                    &encode_to_vec(&Mountres3::Ok(Mountres3Ok {
-                        fhandle: NfsFh3(ROOT.to_vec()),
-                        auth_flavors: vec![1],
-                    })),
-                ),
-                (NFS_PROGRAM, p) if p == Nfs3Procedure::Fsinfo as u32 => success(xid, &fsinfo()),
+                (MOUNT_PROGRAM, p) if p == Mount3Procedure::Mnt as u32 => {
+                    success_record(xid, &mnt_results(ROOT))
+                }
+                (NFS_PROGRAM, p) if p == Nfs3Procedure::Fsinfo as u32 => {
+                    success_record(xid, &fsinfo_results(65536))
+                }
                 (NFS_PROGRAM, p) if p == Nfs3Procedure::Getattr as u32 => {
                     let seen = {
                         let mut g = getattrs.lock().unwrap();
                         g.push(xid);
                         g.len()
                     };
-                    let good = success(
+                    let good = success_record(
                         xid,
                         &encode_to_vec(&Getattr3Res::Ok(Getattr3ResOk {
                             obj_attributes: attrs(),
@@ -151,7 +102,7 @@ async fn serve(mut stream: TcpStream, mode: Misbehaviour, getattrs: Seen) {
                     match mode {
                         Misbehaviour::Correct => good,
                         Misbehaviour::JukeboxTwice if seen > 2 => good,
-                        Misbehaviour::JukeboxTwice => success(
+                        Misbehaviour::JukeboxTwice => success_record(
                             xid,
                             &encode_to_vec(&Getattr3Res::Err(Nfsstat3::Jukebox, ())),
                         ),
@@ -165,32 +116,23 @@ async fn serve(mut stream: TcpStream, mode: Misbehaviour, getattrs: Seen) {
                             let _ = stream.write_all(&good[..good.len() / 2]).await;
                             return;
                         }
-                        Misbehaviour::WrongXid => success(
+                        Misbehaviour::WrongXid => success_record(
                             xid.wrapping_add(1),
                             &encode_to_vec(&Getattr3Res::Ok(Getattr3ResOk {
                                 obj_attributes: attrs(),
                             })),
                         ),
                         Misbehaviour::OversizedMarker => 0xffff_ffffu32.to_be_bytes().to_vec(),
-                        Misbehaviour::MalformedResults => success(xid, &[0, 0, 0, 0, 0, 0, 0, 9]),
+                        Misbehaviour::MalformedResults => {
+                            success_record(xid, &[0, 0, 0, 0, 0, 0, 0, 9])
+                        }
                         Misbehaviour::ProgUnavail => {
-                            let mut msg = Vec::new();
-                            encode_reply(
-                                xid,
-                                &ReplyBody::Accepted {
-                                    verifier: OpaqueAuth::NONE,
-                                    stat: AcceptedReply::ProgUnavail,
-                                },
-                                &mut msg,
-                            );
-                            let mut out = Vec::new();
-                            frame_record(&msg, &mut out);
-                            out
+                            accepted_record(xid, AcceptedReply::ProgUnavail)
                         }
                         Misbehaviour::Silent => continue,
                     }
                 }
-                _ => success(xid, &[]),
+                _ => success_record(xid, &[]),
             };
             if stream.write_all(&reply).await.is_err() {
                 return;

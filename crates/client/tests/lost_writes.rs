@@ -6,16 +6,17 @@
 //! notice the new verifier, write the lost data again, and end with the
 //! server holding exactly what was written.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nfsl_client::nfs3::*;
 use nfsl_client::{ClientConfig, Nfs, PortPolicy};
-use nfsl_proto::mount3::{Mount3Procedure, Mountres3, Mountres3Ok, MOUNT_PROGRAM};
-use nfsl_rpc::{
-    encode_reply, frame_record, AcceptedReply, CallHeader, OpaqueAuth, RecordDecoder, ReplyBody,
-};
+use nfsl_proto::mount3::{Mount3Procedure, MOUNT_PROGRAM};
+use nfsl_rpc::{CallHeader, RecordDecoder};
 use nfsl_xdr::{decode_exact, encode_to_vec};
+use support::{fsinfo_results, mnt_results, success_record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -52,36 +53,7 @@ impl Fake {
 }
 
 fn attrs(size: u64) -> Fattr3 {
-    Fattr3 {
-        ftype: Ftype3::Reg,
-        mode: 0o644,
-        nlink: 1,
-        uid: 0,
-        gid: 0,
-        size,
-        used: size,
-        rdev: Specdata3::default(),
-        fsid: 1,
-        fileid: 2,
-        atime: Nfstime3::default(),
-        mtime: Nfstime3::default(),
-        ctime: Nfstime3::default(),
-    }
-}
-
-fn reply(xid: u32, results: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::new();
-    encode_reply(
-        xid,
-        &ReplyBody::Accepted {
-            verifier: OpaqueAuth::NONE,
-            stat: AcceptedReply::Success(results),
-        },
-        &mut msg,
-    );
-    let mut out = Vec::new();
-    frame_record(&msg, &mut out);
-    out
+    support::attrs(Ftype3::Reg, 0o644, 1, size)
 }
 
 /// The results of one call, from the fake's disk.
@@ -90,31 +62,13 @@ fn answer(fake: &Fake, program: u32, procedure: u32, args: &[u8]) -> Vec<u8> {
     let verf = d.verifier.to_be_bytes();
     if program == MOUNT_PROGRAM {
         return if procedure == Mount3Procedure::Mnt as u32 {
-            encode_to_vec(&Mountres3::Ok(Mountres3Ok {
-                fhandle: NfsFh3(ROOT.to_vec()),
-                auth_flavors: vec![1],
-            }))
+            mnt_results(ROOT)
         } else {
             Vec::new()
         };
     }
     match Nfs3Procedure::from_u32(procedure) {
-        Some(Nfs3Procedure::Fsinfo) => encode_to_vec(&Fsinfo3Res::Ok(Fsinfo3ResOk {
-            obj_attributes: None,
-            rtmax: IO,
-            rtpref: IO,
-            rtmult: 4096,
-            wtmax: IO,
-            wtpref: IO,
-            wtmult: 4096,
-            dtpref: 8192,
-            maxfilesize: u64::MAX,
-            time_delta: Nfstime3 {
-                seconds: 0,
-                nseconds: 1,
-            },
-            properties: 0,
-        })),
+        Some(Nfs3Procedure::Fsinfo) => fsinfo_results(IO),
         Some(Nfs3Procedure::Getattr) => {
             let size = d.current.len() as u64;
             encode_to_vec(&Getattr3Res::Ok(Getattr3ResOk {
@@ -179,7 +133,11 @@ async fn serve(mut stream: TcpStream, fake: Arc<Fake>) {
                 return; // a crashed server answers nothing more
             }
             let results = answer(&fake, call.program, call.procedure, args);
-            if stream.write_all(&reply(call.xid, &results)).await.is_err() {
+            if stream
+                .write_all(&success_record(call.xid, &results))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
