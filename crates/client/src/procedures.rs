@@ -172,6 +172,18 @@ impl Nfs3Procedures {
         commit(Commit3Args) -> Commit3Res = Commit;
     }
 
+    /// Sends READ3args (`file`, `offset`, `count`) and returns the reply,
+    /// whose results the two READ forms below decode each their own way.
+    async fn send_read(&self, file: &NfsFh3, offset: u64, count: u32) -> Result<RpcReply> {
+        let args = |out: &mut Vec<u8>| {
+            file.encode(out);
+            out.put_u64(offset);
+            out.put_u32(count);
+        };
+        self.exec(nfs_proc(Nfs3Procedure::Read), args, Bytes::new())
+            .await
+    }
+
     /// READ of up to `buf.len()` bytes at `offset`, decoded straight from
     /// the reply record into `buf`. `Ok(Err(status))` is an NFS failure.
     pub(crate) async fn read_into(
@@ -180,20 +192,9 @@ impl Nfs3Procedures {
         offset: u64,
         buf: &mut [u8],
     ) -> Result<std::result::Result<ReadOutcome, Nfsstat3>> {
-        let id = nfs_proc(Nfs3Procedure::Read);
         let count = u32::try_from(buf.len())
             .map_err(|_| Error::InvalidArgument("READ larger than 4 GiB".into()))?;
-        let reply = self
-            .exec(
-                id,
-                |out| {
-                    file.encode(out);
-                    out.put_u64(offset);
-                    out.put_u32(count);
-                },
-                Bytes::new(),
-            )
-            .await?;
+        let reply = self.send_read(file, offset, count).await?;
         decode_read(reply.results(), buf)
             .map_err(|e| Error::Protocol(format!("NFS READ results: {e}")))
     }
@@ -206,18 +207,7 @@ impl Nfs3Procedures {
         offset: u64,
         count: u32,
     ) -> Result<std::result::Result<(Bytes, bool), Nfsstat3>> {
-        let id = nfs_proc(Nfs3Procedure::Read);
-        let reply = self
-            .exec(
-                id,
-                |out| {
-                    file.encode(out);
-                    out.put_u64(offset);
-                    out.put_u32(count);
-                },
-                Bytes::new(),
-            )
-            .await?;
+        let reply = self.send_read(file, offset, count).await?;
         let parsed = parse_read(reply.results(), count as usize)
             .map_err(|e| Error::Protocol(format!("NFS READ results: {e}")))?;
         Ok(parsed.map(|r| {
