@@ -10,18 +10,24 @@
 //! `nfsl_localio::default_socket_path`; logged at startup) through which
 //! same-host clients get exported files opened for them under the same
 //! rules as RPC. `--no-localio` turns both off.
+//!
+//! SIGHUP re-reads `--exports FILE`, as `exportfs -r` does for knfsd: a
+//! file that does not parse or validate is logged as one error and changes
+//! nothing; otherwise the new table replaces the old one for every later
+//! request (see `nfsl_server::reload`), and a summary is logged. Removing
+//! or changing an export also ends the LOCALIO sessions that hold fds.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use nfsl_server::exports::{ExportOptions, ExportTable};
+use nfsl_server::exports::{Export, ExportOptions, ExportTable};
 use nfsl_server::state::ServerState;
-use nfsl_server::{NfsServer, ServerConfig};
+use nfsl_server::{ExportsHandle, NfsServer, ServerConfig};
 use nfsl_transport::TransportConfig;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Largest READ/WRITE payload offered (FSINFO rtmax/wtmax): 1 MiB, what
 /// Linux clients and libnfs use at most.
@@ -42,7 +48,10 @@ pub struct ServeArgs {
     /// exports(5) options for DIR, e.g. "rw,no_root_squash".
     #[arg(short = 'o', long = "options", default_value = "rw")]
     pub options: String,
-    /// Exports file in exports(5) syntax.
+    /// Exports file in exports(5) syntax. SIGHUP re-reads it (like
+    /// `exportfs -r`): kept exports keep their file handles, removed ones
+    /// answer STALE, changed options apply to the next request, LOCALIO
+    /// sessions are revoked; an invalid file is logged and changes nothing.
     #[arg(long, conflicts_with = "dir")]
     pub exports: Option<PathBuf>,
     /// TCP port for NFS and MOUNT (0 = any free port).
@@ -69,19 +78,71 @@ pub struct ServeArgs {
 
 /// The exports the command line asks for.
 fn export_table(args: &ServeArgs) -> anyhow::Result<ExportTable> {
-    let table = match (&args.exports, &args.dir) {
-        (Some(file), _) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            ExportTable::parse(&text).with_context(|| format!("{}", file.display()))?
-        }
-        (None, Some(dir)) => ExportTable::single(dir, ExportOptions::parse_list(&args.options)?),
+    match (&args.exports, &args.dir) {
+        (Some(file), _) => read_exports_file(file),
+        (None, Some(dir)) => Ok(ExportTable::single(
+            dir,
+            ExportOptions::parse_list(&args.options)?,
+        )),
         (None, None) => bail!("nothing to export: give a directory or --exports FILE"),
-    };
+    }
+}
+
+/// Reads and parses an exports file that must list at least one export.
+fn read_exports_file(file: &Path) -> anyhow::Result<ExportTable> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let table = ExportTable::parse(&text).with_context(|| format!("{}", file.display()))?;
     if table.exports.is_empty() {
-        bail!("the exports file lists no exports");
+        bail!("{} lists no exports", file.display());
     }
     Ok(table)
+}
+
+/// Logs each export with its rules.
+fn log_exports(exports: &[Export]) {
+    for e in exports {
+        let rules: Vec<String> = e
+            .rules
+            .iter()
+            .map(|r| format!("{}({})", r.client, r.options))
+            .collect();
+        tracing::info!(path = %e.path.display(), id = %e.id, rules = %rules.join(" "), "export");
+    }
+}
+
+/// SIGHUP: re-reads the exports file and swaps the new table in, or logs
+/// why not (nothing changes then).
+async fn reload_on_hup(mut hup: Signal, file: Option<PathBuf>, exports: ExportsHandle) {
+    while hup.recv().await.is_some() {
+        let Some(file) = file.clone() else {
+            tracing::info!("SIGHUP: nothing to reload (exports come from the command line, not --exports FILE)");
+            continue;
+        };
+        let handle = exports.clone();
+        // Parsing resolves host names and validating touches the disk.
+        let done = tokio::task::spawn_blocking(move || {
+            let table = read_exports_file(&file)?;
+            let summary = handle.reload(table)?;
+            anyhow::Ok((file, summary))
+        })
+        .await;
+        match done {
+            Ok(Ok((file, summary))) => {
+                tracing::info!(
+                    "SIGHUP: exports reloaded from {}: {summary}",
+                    file.display()
+                );
+                if !summary.is_noop() {
+                    log_exports(&exports.exports());
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!("SIGHUP: exports not reloaded, keeping the current ones: {e:#}")
+            }
+            Err(e) => tracing::error!("SIGHUP: exports reload failed: {e}"),
+        }
+    }
 }
 
 /// The transport settings for a server offering [`MAX_IO_SIZE`] I/O: room
@@ -163,6 +224,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // already mean a clean shutdown, not the default death.
         let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
         let listener = tokio::net::TcpListener::bind((args.bind, args.port))
             .await
             .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
@@ -173,15 +235,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("writing to stdout")?;
         drop(out);
         tracing::info!(state_dir = %server.state_dir().display(), "nfsl serving on {addr}");
-        for e in server.exports() {
-            let rules: Vec<String> = e
-                .rules
-                .iter()
-                .map(|r| format!("{}({})", r.client, r.options))
-                .collect();
-            tracing::info!(path = %e.path.display(), id = %e.id, rules = %rules.join(" "), "export");
-        }
+        log_exports(&server.exports());
         let localio = start_localio(&args, &mut server, addr.port())?;
+        let reloader = tokio::spawn(reload_on_hup(
+            hup,
+            args.exports.clone(),
+            server.exports_handle(),
+        ));
         let shutdown = async move {
             tokio::select! {
                 _ = int.recv() => tracing::info!("SIGINT: shutting down"),
@@ -189,6 +249,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         nfsl_transport::serve(listener, Arc::new(server), config, shutdown).await;
+        reloader.abort();
         if let Some((stop, task)) = localio {
             let _ = stop.send(());
             let _ = task.await;

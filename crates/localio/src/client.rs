@@ -9,11 +9,15 @@
 //! ```
 //! `nfsl-client` drives the middle step (`Nfs::localio_probe`).
 
+use std::future::Future;
+use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nfsl_io_engine::{IoError, IoFile};
 use nfsl_proto::nfs3::Nfsstat3;
+use tokio::io::Interest;
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
 
@@ -78,7 +82,7 @@ impl LocalioError {
 /// A connected stream and its frame reassembly.
 #[derive(Debug)]
 struct Conn {
-    stream: UnixStream,
+    stream: Arc<UnixStream>,
     decoder: FrameDecoder,
     /// An exchange was abandoned half-way (its future dropped): its reply
     /// may still arrive, so the stream can no longer be trusted.
@@ -122,7 +126,7 @@ impl Connected {
         match UnixStream::connect(&path).await {
             Ok(stream) => Ok(Connected {
                 conn: Conn {
-                    stream,
+                    stream: Arc::new(stream),
                     decoder: FrameDecoder::new(),
                     broken: false,
                 },
@@ -179,7 +183,8 @@ impl Registered {
     pub async fn confirm_nonce(mut self, nonce: Nonce) -> Result<LocalioChannel, LocalioError> {
         match self.conn.exchange(&Request::Confirmed(nonce)).await? {
             (Reply::Confirmed(true), _) => Ok(LocalioChannel {
-                conn: Mutex::new(self.conn),
+                stream: Arc::clone(&self.conn.stream),
+                conn: Arc::new(Mutex::new(self.conn)),
                 path: self.path,
             }),
             (Reply::Confirmed(false), _) => Err(LocalioError::NotConfirmed),
@@ -214,7 +219,9 @@ impl LocalFile {
 /// host. Opens are sent one at a time (a lock serializes them).
 #[derive(Debug)]
 pub struct LocalioChannel {
-    conn: Mutex<Conn>,
+    conn: Arc<Mutex<Conn>>,
+    /// The same stream as `conn`'s, for [`LocalioChannel::closed`].
+    stream: Arc<UnixStream>,
     path: PathBuf,
 }
 
@@ -222,6 +229,46 @@ impl LocalioChannel {
     /// The socket path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Resolves once the server has closed the channel (it revoked the
+    /// session because its export rules changed, or it stopped) or the
+    /// channel failed or fell out of step. It never consumes a reply: it
+    /// waits for EOF/HUP on the socket, and when the socket is readable
+    /// because a reply is arriving it waits for the open that expects it to
+    /// take it. The future owns what it needs (no borrow of `self`), so it
+    /// can be spawned; it keeps the socket open while it runs, so abort it
+    /// when the channel is dropped.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let stream = Arc::clone(&self.stream);
+        let conn = Arc::clone(&self.conn);
+        async move {
+            loop {
+                match stream.ready(Interest::READABLE).await {
+                    Ok(r) if !r.is_read_closed() && !r.is_error() => {}
+                    _ => return,
+                }
+                // Readable: a reply on its way (the open in flight holds
+                // the lock until it has read it), or the server closed the
+                // channel or sent something unasked.
+                let _idle = conn.lock().await;
+                let mut byte = [0u8; 1];
+                let peek = stream.try_io(Interest::READABLE, || {
+                    rustix::net::recv(
+                        &*stream,
+                        &mut byte[..],
+                        rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+                    )
+                    .map_err(io::Error::from)
+                });
+                match peek {
+                    // Nothing there after all (readiness was stale).
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    // EOF, bytes nobody asked for, or a socket error.
+                    _ => return,
+                }
+            }
+        }
     }
 
     /// Opens a file by NFS handle for `access` with AUTH_SYS `creds`; the

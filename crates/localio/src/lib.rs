@@ -67,9 +67,30 @@
 //! *Limits.* Registrations are bounded (capacity, TTL), the handshake must
 //! finish within the TTL, connections are bounded
 //! ([`ListenerConfig::max_connections`]), frames are at most
-//! [`codec::MAX_FRAME`] bytes and checked before allocation. An fd, once
-//! passed, keeps working even if the export's rules change later, as an
-//! open file does on a kernel NFS server; clients re-open per file.
+//! [`codec::MAX_FRAME`] bytes and checked before allocation.
+//!
+//! # Revocation: when the rules change
+//! An fd, once passed, cannot be taken back: it keeps working on its file
+//! for as long as the client process holds it. It was authorized under
+//! the export rules of its moment, so when those rules change (the NFS
+//! server reloads its exports and an export was removed or its options or
+//! client lists changed) the server ends every session that was given fds
+//! through [`Revocations::revoke_all`] (its [`Authorizer::revocations`]):
+//! the listener closes those connections at once, and an open that was
+//! being authorized meanwhile closes its connection instead of passing
+//! fds (a session without fds carries on: its opens follow the new rules
+//! anyway). The client watches its channel ([`LocalioChannel::closed`]); when it
+//! closes, the client drops the session's cached fds before its next IO,
+//! sends that IO over RPC (which answers under the new rules, e.g. ROFS on
+//! an export turned `ro`) and re-probes later, so the next session opens
+//! under the new rules. The rule is deliberately coarse (any such change
+//! ends every session, whichever export it concerned): sessions are cheap
+//! to re-establish and rules rarely change. Between the server's change
+//! and the client noticing the closed channel (a wake-up of one task), an
+//! IO already on its way through a cached fd completes under the old rules,
+//! as a write through an open file does on a kernel server.
+//! A client that has written through an fd can still `fsync` it after its
+//! session ended: the fd stays valid, and the data it took was authorized.
 //!
 //! # What this crate does not do
 //! It does not answer RPC (the NFS server owns program 400122 and feeds
@@ -84,6 +105,7 @@ pub mod client;
 pub mod codec;
 mod fdpass;
 pub mod registry;
+pub mod revoke;
 pub mod server;
 pub mod session;
 
@@ -94,6 +116,7 @@ pub use client::{LocalFile, LocalioChannel, LocalioError};
 pub use codec::{Access, Creds, DioAlignment, Nonce};
 pub use fdpass::WireError;
 pub use registry::{Confirmation, NonceRegistry};
+pub use revoke::Revocations;
 pub use server::{
     default_socket_path, Authorizer, ListenerConfig, LocalioListener, OpenRefusal, OpenedFile,
 };

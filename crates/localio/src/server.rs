@@ -20,6 +20,7 @@ use crate::codec::{
 };
 use crate::fdpass::{recv_frame, send_frame, WireError};
 use crate::registry::{ConnId, NonceRegistry};
+use crate::revoke::{next_revocation, Revocations};
 use crate::session::{OpenRequest, PeerCred, Session, Step};
 
 /// A file the [`Authorizer`] opened for a client.
@@ -55,6 +56,14 @@ pub enum OpenRefusal {
 pub trait Authorizer: Send + Sync + 'static {
     /// Opens `request.handle` as `request.access` for `request.creds`.
     fn open(&self, request: &OpenRequest) -> Result<OpenedFile, OpenRefusal>;
+
+    /// Where the authorizer announces that its rules changed: each
+    /// [`Revocations::revoke_all`] ends every confirmed session of the
+    /// listener (see [`crate::revoke`]). The default, `None`, means the
+    /// rules never change while the listener runs.
+    fn revocations(&self) -> Option<Revocations> {
+        None
+    }
 }
 
 /// Where and how the listener's socket is made.
@@ -118,6 +127,7 @@ pub struct LocalioListener {
     socket: SocketFile,
     registry: Arc<NonceRegistry>,
     authorizer: Arc<dyn AuthorizerDebug>,
+    revocations: Revocations,
     max_connections: usize,
 }
 
@@ -151,6 +161,7 @@ impl LocalioListener {
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(config.mode & 0o777))?;
         let m = std::fs::symlink_metadata(path)?;
+        let revocations = authorizer.revocations().unwrap_or_default();
         Ok(LocalioListener {
             listener,
             socket: SocketFile {
@@ -159,6 +170,7 @@ impl LocalioListener {
             },
             registry,
             authorizer: Arc::new(authorizer),
+            revocations,
             max_connections: config.max_connections.max(1),
         })
     }
@@ -168,8 +180,15 @@ impl LocalioListener {
         &self.socket.path
     }
 
+    /// The revocation generation this listener obeys (the authorizer's,
+    /// or a private one if it has none).
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
     /// Serves connections until `shutdown` completes, then closes them all
-    /// and removes the socket file.
+    /// and removes the socket file. A revocation closes every connection
+    /// that was given fds (see [`crate::revoke`]).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let slots = Arc::new(Semaphore::new(self.max_connections));
         let next_id = AtomicU64::new(1);
@@ -199,9 +218,17 @@ impl LocalioListener {
             let id = ConnId(next_id.fetch_add(1, Ordering::Relaxed));
             let registry = self.registry.clone();
             let authorizer = self.authorizer.clone();
+            let revoked = self.revocations.subscribe();
             tasks.spawn(async move {
                 let _permit = permit;
-                if let Err(e) = serve_connection(&stream, id, &registry, authorizer).await {
+                let conn = Conn {
+                    stream: &stream,
+                    id,
+                    registry: &registry,
+                    authorizer,
+                    revoked,
+                };
+                if let Err(e) = conn.serve().await {
                     tracing::debug!(conn = id.0, error = %e, "LOCALIO connection ended");
                 }
                 registry.release(id);
@@ -234,77 +261,126 @@ fn remove_stale(path: &Path) -> io::Result<()> {
     std::fs::remove_file(path)
 }
 
-async fn serve_connection(
-    stream: &UnixStream,
+/// One accepted connection and what serving it needs.
+struct Conn<'a> {
+    stream: &'a UnixStream,
     id: ConnId,
-    registry: &NonceRegistry,
+    registry: &'a NonceRegistry,
     authorizer: Arc<dyn AuthorizerDebug>,
-) -> Result<(), WireError> {
-    let cred = stream.peer_cred()?;
-    let peer = PeerCred {
-        pid: cred.pid().unwrap_or(0),
-        uid: cred.uid(),
-        gid: cred.gid(),
-    };
-    let mut session = Session::new(id, peer);
-    let mut decoder = FrameDecoder::new();
-    // The handshake must finish within the nonce lifetime.
-    let deadline = tokio::time::Instant::now() + registry.ttl();
-    loop {
-        let next = recv_frame(stream, &mut decoder);
-        let (body, fds) = if session.is_confirmed() {
-            next.await?
-        } else {
-            match tokio::time::timeout_at(deadline, next).await {
-                Ok(r) => r?,
-                Err(_) => return Err(WireError::Closed),
-            }
+    /// Revocations since the connection was accepted.
+    revoked: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Conn<'_> {
+    async fn serve(mut self) -> Result<(), WireError> {
+        let stream = self.stream;
+        let cred = stream.peer_cred()?;
+        let peer = PeerCred {
+            pid: cred.pid().unwrap_or(0),
+            uid: cred.uid(),
+            gid: cred.gid(),
         };
-        if !fds.is_empty() {
-            return Err(WireError::Descriptors);
-        }
-        let request: Request = match decode_body(&body) {
-            Ok(r) => r,
-            Err(e) => {
-                let reply = encode_frame(&Reply::Error(e.to_string()));
-                send_frame(stream, &reply, &[]).await?;
-                return Err(e.into());
+        let mut session = Session::new(self.id, peer);
+        let mut decoder = FrameDecoder::new();
+        // The handshake must finish within the nonce lifetime.
+        let deadline = tokio::time::Instant::now() + self.registry.ttl();
+        // Whether fds went out on this connection: only then does a
+        // revocation concern it (later opens follow the rules in force).
+        let mut passed_fds = false;
+        loop {
+            if !passed_fds {
+                self.revoked.borrow_and_update();
             }
-        };
-        match session.handle(request, registry, Instant::now()) {
-            Step::Reply(reply) => send_frame(stream, &encode_frame(&reply), &[]).await?,
-            Step::Close(reply) => {
-                send_frame(stream, &encode_frame(&reply), &[]).await?;
-                return Ok(());
-            }
-            Step::Open(request) => {
-                let auth = authorizer.clone();
-                let result = tokio::task::spawn_blocking(move || auth.open(&request))
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::error!(error = %e, "LOCALIO authorizer panicked");
-                        Err(OpenRefusal::Nfs(Nfsstat3::Serverfault))
-                    });
-                match result {
-                    Ok(file) => {
-                        let reply = Reply::Open(OpenReply::Ok {
-                            alignment: file.alignment,
-                            size: file.size,
-                            has_direct: file.direct.is_some(),
-                        });
-                        let mut fds = vec![file.buffered.as_fd()];
-                        fds.extend(file.direct.as_ref().map(|d| d.as_fd()));
-                        send_frame(stream, &encode_frame(&reply), &fds).await?;
-                    }
-                    Err(refusal) => {
-                        let reply = Reply::Open(match refusal {
-                            OpenRefusal::Nfs(s) => OpenReply::Nfs(s),
-                            OpenRefusal::Errno(e) => OpenReply::Errno(e),
-                        });
-                        send_frame(stream, &encode_frame(&reply), &[]).await?;
+            let next = recv_frame(stream, &mut decoder);
+            let (body, fds) = if passed_fds {
+                tokio::select! {
+                    r = next => r?,
+                    () = next_revocation(&mut self.revoked) => {
+                        tracing::info!(conn = self.id.0, "LOCALIO session revoked: the export rules changed");
+                        return Ok(());
                     }
                 }
+            } else if session.is_confirmed() {
+                next.await?
+            } else {
+                match tokio::time::timeout_at(deadline, next).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(WireError::Closed),
+                }
+            };
+            if !fds.is_empty() {
+                return Err(WireError::Descriptors);
+            }
+            let request: Request = match decode_body(&body) {
+                Ok(r) => r,
+                Err(e) => {
+                    let reply = encode_frame(&Reply::Error(e.to_string()));
+                    send_frame(stream, &reply, &[]).await?;
+                    return Err(e.into());
+                }
+            };
+            match session.handle(request, self.registry, Instant::now()) {
+                Step::Reply(reply) => send_frame(stream, &encode_frame(&reply), &[]).await?,
+                Step::Close(reply) => {
+                    send_frame(stream, &encode_frame(&reply), &[]).await?;
+                    return Ok(());
+                }
+                Step::Open(request) => match self.open(request).await? {
+                    Opened::Fds => passed_fds = true,
+                    Opened::Refused => {}
+                    Opened::Revoked => return Ok(()),
+                },
             }
         }
     }
+
+    /// Authorizes one open and sends its reply, unless a revocation came
+    /// meanwhile: then the fds (authorized under the old rules) are not
+    /// sent and the connection must close.
+    async fn open(&self, request: OpenRequest) -> Result<Opened, WireError> {
+        let generation = *self.revoked.borrow();
+        let auth = self.authorizer.clone();
+        let result = tokio::task::spawn_blocking(move || auth.open(&request))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "LOCALIO authorizer panicked");
+                Err(OpenRefusal::Nfs(Nfsstat3::Serverfault))
+            });
+        if *self.revoked.borrow() != generation {
+            tracing::info!(conn = self.id.0, "LOCALIO session revoked during an open");
+            return Ok(Opened::Revoked);
+        }
+        let stream = self.stream;
+        match result {
+            Ok(file) => {
+                let reply = Reply::Open(OpenReply::Ok {
+                    alignment: file.alignment,
+                    size: file.size,
+                    has_direct: file.direct.is_some(),
+                });
+                let mut fds = vec![file.buffered.as_fd()];
+                fds.extend(file.direct.as_ref().map(|d| d.as_fd()));
+                send_frame(stream, &encode_frame(&reply), &fds).await?;
+                Ok(Opened::Fds)
+            }
+            Err(refusal) => {
+                let reply = Reply::Open(match refusal {
+                    OpenRefusal::Nfs(s) => OpenReply::Nfs(s),
+                    OpenRefusal::Errno(e) => OpenReply::Errno(e),
+                });
+                send_frame(stream, &encode_frame(&reply), &[]).await?;
+                Ok(Opened::Refused)
+            }
+        }
+    }
+}
+
+/// How an open ended.
+enum Opened {
+    /// Fds were passed.
+    Fds,
+    /// A refusal was sent.
+    Refused,
+    /// A revocation came while authorizing: nothing was sent.
+    Revoked,
 }

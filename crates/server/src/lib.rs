@@ -4,8 +4,9 @@
 //! directories are exported to whom ([`exports`]), who the caller is on the
 //! local system ([`creds`]), how files are named on the wire by persistent,
 //! authenticated file handles ([`handle`]), what must survive a restart
-//! ([`state`]), which wire names are acceptable ([`names`]), and how
-//! same-host clients get files opened for them ([`localio`]).
+//! ([`state`]), which wire names are acceptable ([`names`]), how
+//! same-host clients get files opened for them ([`localio`]), and how the
+//! exports are replaced while serving ([`reload`]).
 //!
 //! It does not open sockets or frame records (that is `nfsl-transport`),
 //! decode RPC or XDR (`nfsl-rpc`, `nfsl-proto`), or speak NFSv4.
@@ -26,10 +27,14 @@ mod localio_tests;
 mod mount3;
 pub mod names;
 mod nfs3;
+pub mod reload;
+#[cfg(test)]
+mod reload_tests;
 mod server;
 pub mod state;
 #[cfg(test)]
 mod testkit;
 
 pub use localio::LocalioAuthorizer;
+pub use reload::{ExportsHandle, ReloadSummary};
 pub use server::{NfsServer, ServerConfig, ServerError};

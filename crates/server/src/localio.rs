@@ -12,13 +12,17 @@
 //! The kernel makes the permission decision under the caller's assumed
 //! credentials (`faccessat2` with `AT_EACCESS`), so modes and ACLs apply
 //! exactly as for RPC, including NFS's owner override.
+//!
+//! Each open reads the exports in force at that moment; a reload that
+//! removes or changes an export revokes the sessions that hold fds
+//! opened under the old rules (see [`crate::reload`]).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use nfsl_localio::{
     Authorizer, Confirmation, DioAlignment, Nonce, NonceRegistry, OpenRefusal, OpenRequest,
-    OpenedFile,
+    OpenedFile, Revocations,
 };
 use nfsl_proto::localio::{LocalioProcedure, LocalioUuid};
 use nfsl_proto::nfs3::{NfsFh3, Nfsstat3};
@@ -152,5 +156,11 @@ impl Authorizer for LocalioAuthorizer {
             alignment,
             size: stat.st_size as u64,
         })
+    }
+
+    /// A reload that removes or changes an export revokes every session
+    /// that holds fds ([`crate::reload`]).
+    fn revocations(&self) -> Option<Revocations> {
+        Some(self.shared.revocations.clone())
     }
 }

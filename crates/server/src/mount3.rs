@@ -33,7 +33,8 @@ use rustix::io::Errno;
 use crate::handle::{FileHandle, HandleError};
 use crate::names::{validate_name, NameError};
 use crate::nfs3::run;
-use crate::server::{ExportRuntime, Shared};
+use crate::reload::ExportRuntime;
+use crate::server::Shared;
 
 /// Most mount records kept; beyond this, new mounts still succeed but are
 /// not recorded (the list only feeds `showmount`).
@@ -216,8 +217,8 @@ impl Mount3 {
     /// may mount it.
     fn resolve(&self, peer: SocketAddr, raw: &[u8]) -> Result<(FileHandle, PathBuf), Mountstat3> {
         let path = normalize(raw)?;
-        let rt = self
-            .shared
+        let exports = self.shared.exports.load();
+        let rt = exports
             .exports
             .iter()
             .filter(|rt| path.starts_with(&rt.export.path))
@@ -239,6 +240,8 @@ impl Mount3 {
     fn export_list(&self) -> ExportList {
         ExportList(
             self.shared
+                .exports
+                .load()
                 .exports
                 .iter()
                 .map(|rt| ExportNode {

@@ -11,10 +11,10 @@ use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
 use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
-use crate::handle::ExportFs;
 use crate::localio::{LocalioAuthorizer, LocalioProgram};
 use crate::mount3::{Mount3, MountTable};
 use crate::nfs3::Nfs3;
+use crate::reload::{ExportsHandle, LiveExports, ReloadSummary};
 use crate::state::{ServerState, WriteVerifier};
 
 /// What `nfsl serve` needs to start a server.
@@ -52,19 +52,15 @@ pub enum ServerError {
     },
 }
 
-/// One export, opened: its configuration and its file system access.
-#[derive(Debug)]
-pub(crate) struct ExportRuntime {
-    pub(crate) export: Export,
-    pub(crate) fs: ExportFs,
-}
-
 /// What every procedure shares: the exports and this instance's verifier.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) exports: Vec<ExportRuntime>,
+    /// The exports in force (replaced whole by a reload).
+    pub(crate) exports: LiveExports,
     pub(crate) verifier: WriteVerifier,
     pub(crate) max_io_size: u32,
+    /// Ends LOCALIO sessions when a reload changes the rules.
+    pub(crate) revocations: nfsl_localio::Revocations,
 }
 
 /// The NFSv3 + MOUNT v3 server: implements [`RpcService`] for the transport.
@@ -84,21 +80,11 @@ impl NfsServer {
             path: config.state_dir.clone(),
             source,
         })?;
-        let mut exports = Vec::new();
-        for export in config.exports.exports {
-            let fs =
-                ExportFs::open(&export.path, export.id, state.handle_key()).map_err(|source| {
-                    ServerError::Export {
-                        path: export.path.clone(),
-                        source,
-                    }
-                })?;
-            exports.push(ExportRuntime { export, fs });
-        }
         let shared = Arc::new(Shared {
-            exports,
+            exports: LiveExports::open(config.exports, state.handle_key())?,
             verifier: state.write_verifier(),
             max_io_size: config.max_io_size,
+            revocations: nfsl_localio::Revocations::new(),
         });
         Ok(NfsServer {
             programs: vec![
@@ -146,13 +132,19 @@ impl NfsServer {
     }
 
     /// The exports being served, in order.
-    pub fn exports(&self) -> Vec<&Export> {
-        self.nfs3
-            .shared()
-            .exports
-            .iter()
-            .map(|e| &e.export)
-            .collect()
+    pub fn exports(&self) -> Vec<Export> {
+        self.exports_handle().exports()
+    }
+
+    /// A handle to this server's exports that stays usable after the
+    /// server is handed to the transport: reload through it.
+    pub fn exports_handle(&self) -> ExportsHandle {
+        ExportsHandle::new(self.nfs3.shared_arc())
+    }
+
+    /// Replaces the exports (see [`ExportsHandle::reload`]).
+    pub fn reload_exports(&self, table: ExportTable) -> Result<ReloadSummary, ServerError> {
+        self.exports_handle().reload(table)
     }
 }
 

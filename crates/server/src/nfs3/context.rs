@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 
 use nfsl_proto::nfs3::{Fattr3, Filename3, NfsFh3, Nfsstat3, PostOpAttr, WccData};
 use nfsl_rpc::Auth;
@@ -15,7 +16,8 @@ use crate::creds::{CallerIdentity, CredentialGuard, Credentials};
 use crate::exports::ExportOptions;
 use crate::handle::{Access, HandleError};
 use crate::names::{validate_name, Name, NameError};
-use crate::server::{ExportRuntime, Shared};
+use crate::reload::ExportRuntime;
+use crate::server::Shared;
 
 /// The caller of one RPC: where it came from and who it claims to be.
 #[derive(Debug, Clone)]
@@ -66,7 +68,7 @@ pub(crate) fn check_name(name: &Filename3) -> Result<Name<'_>, Nfsstat3> {
 /// export. `.` and `..` always exist, so they answer `special`: EXIST for
 /// the create-type procedures, INVAL for REMOVE/RMDIR/RENAME.
 pub(crate) fn entry_name<'n>(
-    dt: &Target<'_>,
+    dt: &Target,
     name: &'n Filename3,
     special: Nfsstat3,
 ) -> Result<Name<'n>, Nfsstat3> {
@@ -79,26 +81,24 @@ pub(crate) fn entry_name<'n>(
 }
 
 impl Shared {
-    /// The export `fh` belongs to and the caller's options there, applying
-    /// the export's client list and its `secure` (privileged port) rule.
+    /// The export `fh` belongs to (in the exports in force now) and the
+    /// caller's options there, applying the export's client list and its
+    /// `secure` (privileged port) rule.
     pub(crate) fn authorize(
         &self,
         c: &Caller,
         fh: &NfsFh3,
-    ) -> Result<(&ExportRuntime, &ExportOptions), Nfsstat3> {
+    ) -> Result<(Arc<ExportRuntime>, ExportOptions), Nfsstat3> {
         let Some(id) = crate::handle::handle_export_id(&fh.0) else {
             return Err(Nfsstat3::Badhandle);
         };
-        let rt = self
-            .exports
-            .iter()
-            .find(|e| e.export.id == id)
-            .ok_or(Nfsstat3::Stale)?;
+        let exports = self.exports.load();
+        let rt = exports.by_id(id).ok_or(Nfsstat3::Stale)?;
         let options = rt.export.options_for(c.peer.ip()).ok_or(Nfsstat3::Acces)?;
         if options.secure && c.peer.port() >= 1024 {
             return Err(Nfsstat3::Perm);
         }
-        Ok((rt, options))
+        Ok((Arc::clone(rt), options.clone()))
     }
 
     /// Authorizes the caller for `fh`'s export and resolves it (with the
@@ -108,7 +108,7 @@ impl Shared {
         c: &Caller,
         fh: &NfsFh3,
         access: Access,
-    ) -> Result<Target<'_>, Nfsstat3> {
+    ) -> Result<Target, Nfsstat3> {
         let (rt, options) = self.authorize(c, fh)?;
         let fd = rt
             .fs
@@ -116,9 +116,9 @@ impl Shared {
             .map_err(|e| handle_status(&e))?;
         let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
         Ok(Target {
+            creds: options.credentials_for(&c.identity),
             rt,
             options,
-            creds: options.credentials_for(&c.identity),
             fd,
             stat,
         })
@@ -126,7 +126,7 @@ impl Shared {
 
     /// [`Shared::target`] for a handle that must name a directory
     /// (NOTDIR otherwise), opened `O_PATH` for `*at()` calls.
-    pub(crate) fn dir_target(&self, c: &Caller, fh: &NfsFh3) -> Result<Target<'_>, Nfsstat3> {
+    pub(crate) fn dir_target(&self, c: &Caller, fh: &NfsFh3) -> Result<Target, Nfsstat3> {
         let t = self.target(c, fh, Access::Path)?;
         if t.file_type() != FileType::Directory {
             return Err(Nfsstat3::Notdir);
@@ -136,17 +136,18 @@ impl Shared {
 }
 
 /// A resolved file handle: the open file, its attributes when resolved,
-/// and the caller's credentials and options on its export.
+/// and the caller's credentials and options on its export (as they were
+/// when the request began: a reload meanwhile does not change them).
 #[derive(Debug)]
-pub(crate) struct Target<'a> {
-    pub(crate) rt: &'a ExportRuntime,
-    pub(crate) options: &'a ExportOptions,
+pub(crate) struct Target {
+    pub(crate) rt: Arc<ExportRuntime>,
+    pub(crate) options: ExportOptions,
     pub(crate) creds: Credentials,
     pub(crate) fd: OwnedFd,
     pub(crate) stat: Stat,
 }
 
-impl Target<'_> {
+impl Target {
     /// The `fsid` reported in attributes: the export's id.
     pub(crate) fn fsid(&self) -> u64 {
         u64::from(self.rt.export.id.0)

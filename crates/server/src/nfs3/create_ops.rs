@@ -17,6 +17,7 @@ use std::cell::Cell;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
@@ -147,7 +148,7 @@ impl Nfs3 {
         &self,
         c: &Caller,
         location: &DirOpArgs3,
-        make: impl FnOnce(&Target<'_>, Name<'_>) -> Result<NewObject3ResOk, Nfsstat3>,
+        make: impl FnOnce(&Target, Name<'_>) -> Result<NewObject3ResOk, Nfsstat3>,
     ) -> NfsResult<NewObject3ResOk, WccData> {
         let dt = match self.shared.dir_target(c, &location.dir) {
             Ok(t) => t,
@@ -177,14 +178,14 @@ fn rest(s: &Sattr3) -> Sattr3 {
 }
 
 /// Runs `f` under `dt`'s caller's credentials with umask 0, mapping errors.
-fn under_creds<T>(dt: &Target<'_>, f: impl FnOnce() -> Result<T, Errno>) -> Result<T, Nfsstat3> {
+fn under_creds<T>(dt: &Target, f: impl FnOnce() -> Result<T, Errno>) -> Result<T, Nfsstat3> {
     clear_umask()?;
     let _guard = dt.assume()?;
     f().map_err(nfsstat_from_errno)
 }
 
 /// Opens `name` in `dt` as `O_PATH` without following a symlink.
-fn open_path(dt: &Target<'_>, name: Name<'_>) -> Result<OwnedFd, Errno> {
+fn open_path(dt: &Target, name: Name<'_>) -> Result<OwnedFd, Errno> {
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     rustix::fs::openat(&dt.fd, name.as_os_str(), flags, Mode::empty())
 }
@@ -215,7 +216,7 @@ fn clear_umask() -> Result<(), Nfsstat3> {
 /// The reply for a new object `name` in `dt`, after applying `attrs` to
 /// it through `fd`.
 fn finish(
-    dt: &Target<'_>,
+    dt: &Target,
     name: Name<'_>,
     fd: OwnedFd,
     attrs: &Sattr3,
@@ -236,11 +237,11 @@ fn finish(
 }
 
 /// A [`Target`] for a newly made object: same export and caller as `dt`.
-fn object_target<'a>(dt: &Target<'a>, fd: OwnedFd) -> Result<Target<'a>, Nfsstat3> {
+fn object_target(dt: &Target, fd: OwnedFd) -> Result<Target, Nfsstat3> {
     let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
     Ok(Target {
-        rt: dt.rt,
-        options: dt.options,
+        rt: Arc::clone(&dt.rt),
+        options: dt.options.clone(),
         creds: dt.creds.clone(),
         fd,
         stat,
@@ -269,7 +270,7 @@ fn create_flags(exclusive: bool) -> OFlags {
 /// only the size asked for (with SETATTR's checks), leaving its mode,
 /// owner and times alone. If the name disappears in between, it retries.
 fn create_file(
-    dt: &Target<'_>,
+    dt: &Target,
     name: Name<'_>,
     s: &Sattr3,
     guarded: bool,
@@ -324,7 +325,7 @@ fn verifier_times(v: &Createverf3) -> (i64, i64) {
 /// finds an empty regular file with those times and succeeds on it; any
 /// other existing object is EXIST.
 fn create_exclusive(
-    dt: &Target<'_>,
+    dt: &Target,
     name: Name<'_>,
     verf: &Createverf3,
 ) -> Result<NewObject3ResOk, Nfsstat3> {

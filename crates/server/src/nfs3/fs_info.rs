@@ -96,13 +96,13 @@ impl Nfs3 {
 
 /// `fstatvfs` of the file system holding `t` (works on `O_PATH`
 /// descriptors; needs no permission, so no credential switch).
-fn statvfs(t: &Target<'_>) -> Result<rustix::fs::StatVfs, Nfsstat3> {
+fn statvfs(t: &Target) -> Result<rustix::fs::StatVfs, Nfsstat3> {
     fstatvfs(&t.fd).map_err(nfsstat_from_errno)
 }
 
 /// The file system's hard link limit, as the C library knows it per file
 /// system type (65000 for ext4, for instance).
-fn link_max(t: &Target<'_>) -> u32 {
+fn link_max(t: &Target) -> u32 {
     // SAFETY: fpathconf takes a descriptor (valid: borrowed from `t.fd`,
     // which outlives the call) and a constant, and touches no memory of
     // ours. glibc answers _PC_LINK_MAX from fstatfs, which O_PATH

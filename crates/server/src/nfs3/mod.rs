@@ -40,6 +40,7 @@ impl Nfs3 {
         Nfs3 { shared }
     }
 
+    #[cfg(test)]
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
     }

@@ -123,7 +123,7 @@ impl Nfs3 {
 /// its padding. (If the file shrinks before the range is sent, the
 /// transport closes the connection rather than send a wrong reply; the
 /// client retransmits and gets the short read.)
-fn encode_read(t: Target<'_>, offset: u64, count: u32, out: &mut Results) {
+fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
     let st = match fstat(&t.fd) {
         Ok(st) => st,
         Err(e) => return Read3Res::Err(nfsstat_from_errno(e), Some(t.attr())).encode(out),
@@ -140,7 +140,7 @@ fn encode_read(t: Target<'_>, offset: u64, count: u32, out: &mut Results) {
 }
 
 /// The status for READ of something that is not a regular file.
-fn not_readable_status(t: &Target<'_>) -> Nfsstat3 {
+fn not_readable_status(t: &Target) -> Nfsstat3 {
     match t.file_type() {
         FileType::Directory => Nfsstat3::Isdir,
         _ => Nfsstat3::Inval,
@@ -157,7 +157,7 @@ fn not_readable_status(t: &Target<'_>) -> Nfsstat3 {
 /// A child on another mount (a mount point inside the export) has no
 /// handle here; `handle_status` answers STALE for it, as a file the
 /// export cannot name. `..` of the export root is the root itself.
-fn lookup_in(t: &Target<'_>, name: &Filename3) -> Result<(FileHandle, PostOpAttr), Nfsstat3> {
+fn lookup_in(t: &Target, name: &Filename3) -> Result<(FileHandle, PostOpAttr), Nfsstat3> {
     if t.file_type() != FileType::Directory {
         return Err(Nfsstat3::Notdir);
     }
@@ -185,7 +185,7 @@ fn lookup_in(t: &Target<'_>, name: &Filename3) -> Result<(FileHandle, PostOpAttr
 /// is never granted (as knfsd). Symlinks get READ only (knfsd's answer:
 /// their permission bits mean nothing). A read-only export never grants
 /// MODIFY/EXTEND/DELETE. Only bits asked are checked and returned.
-fn granted(t: &Target<'_>, asked: u32) -> Result<u32, Nfsstat3> {
+fn granted(t: &Target, asked: u32) -> Result<u32, Nfsstat3> {
     use rustix::fs::Access as A;
     let ft = t.file_type();
     if ft == FileType::Symlink {

@@ -78,7 +78,7 @@ struct RawEntry<'a> {
 /// directory's inode, so it is stable across pages and restarts (cookies
 /// are kernel positions, valid as long as the directory exists) but
 /// differs between directories, catching a cookie sent to the wrong one.
-fn cookie_verifier(t: &Target<'_>) -> Cookieverf3 {
+fn cookie_verifier(t: &Target) -> Cookieverf3 {
     let mut h = blake3::Hasher::new_derive_key("nfsl 2025 readdir cookie verifier v1");
     h.update(&t.fsid().to_le_bytes());
     h.update(&t.stat.st_ino.to_le_bytes());
@@ -101,7 +101,7 @@ fn cookie_verifier(t: &Target<'_>) -> Cookieverf3 {
 /// an owner override), and READDIRPLUS's per-entry lookups get the
 /// kernel's search permission check.
 fn scan(
-    t: &Target<'_>,
+    t: &Target,
     cookie: Cookie3,
     cookieverf: Cookieverf3,
     buf_size: usize,
@@ -255,7 +255,7 @@ fn page_status(
 /// An entry that vanished since `getdents64`, or that is a mount point
 /// (no handle in this export), is sent without attributes and handle
 /// rather than failing the page: the client can still LOOKUP it.
-fn describe(t: &Target<'_>, e: &RawEntry<'_>) -> Entryplus3 {
+fn describe(t: &Target, e: &RawEntry<'_>) -> Entryplus3 {
     let fs = &t.rt.fs;
     let (attrs, handle) = if e.is_root_parent {
         (fstat(&t.fd).ok(), Some(fs.root_handle().clone()))

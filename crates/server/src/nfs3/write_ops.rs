@@ -133,12 +133,12 @@ impl<'a> WriteArgs<'a> {
 }
 
 /// The file's ctime as the client sees it (what a SETATTR guard holds).
-fn ctime_of(t: &Target<'_>) -> Nfstime3 {
+fn ctime_of(t: &Target) -> Nfstime3 {
     wcc_attr(&t.stat).ctime
 }
 
 /// Regular files only: directories are ISDIR, other types INVAL.
-fn require_regular(t: &Target<'_>) -> Result<(), Nfsstat3> {
+fn require_regular(t: &Target) -> Result<(), Nfsstat3> {
     match t.file_type() {
         FileType::RegularFile => Ok(()),
         FileType::Directory => Err(Nfsstat3::Isdir),
@@ -150,7 +150,7 @@ fn require_regular(t: &Target<'_>) -> Result<(), Nfsstat3> {
 /// `a.stable` asks (unless the export is `async`). Returns the bytes
 /// written, which may be fewer than asked if the file system failed part
 /// way: the client resends the rest and then gets the error.
-fn write_data(t: &Target<'_>, a: &WriteArgs<'_>) -> Result<u32, Nfsstat3> {
+fn write_data(t: &Target, a: &WriteArgs<'_>) -> Result<u32, Nfsstat3> {
     let data = a.data.get(..a.count as usize).ok_or(Nfsstat3::Inval)?;
     let end = a.offset.checked_add(data.len() as u64);
     if a.offset > OFFSET_MAX || end.is_none_or(|e| e > OFFSET_MAX) {
@@ -233,7 +233,7 @@ fn sync_for(fd: &OwnedFd, flags: ReadWriteFlags) -> Result<(), Nfsstat3> {
 /// COMMIT's work: `fsync` unless there can be nothing to flush (`async`
 /// exports promise no durability, as knfsd's `nfsd_commit`; read-only
 /// exports cannot have been written through).
-fn commit_file(t: &Target<'_>) -> Result<(), Nfsstat3> {
+fn commit_file(t: &Target) -> Result<(), Nfsstat3> {
     require_regular(t)?;
     if !t.options.sync || t.options.read_only {
         return Ok(());
@@ -276,7 +276,7 @@ fn reopen(fd: BorrowedFd<'_>, access: OFlags) -> Result<OwnedFd, Nfsstat3> {
 ///   modes).
 /// - times: the kernel's rules: setting both to the server's time needs
 ///   only write access; explicit times need ownership.
-pub(super) fn set_attributes(t: &Target<'_>, s: &Sattr3) -> Result<(), Nfsstat3> {
+pub(super) fn set_attributes(t: &Target, s: &Sattr3) -> Result<(), Nfsstat3> {
     if let Some(size) = s.size {
         truncate(t, size)?;
     }
@@ -309,7 +309,7 @@ pub(super) fn set_attributes(t: &Target<'_>, s: &Sattr3) -> Result<(), Nfsstat3>
 }
 
 /// SETATTR's size change.
-fn truncate(t: &Target<'_>, size: u64) -> Result<(), Nfsstat3> {
+fn truncate(t: &Target, size: u64) -> Result<(), Nfsstat3> {
     require_regular(t)?;
     if size > OFFSET_MAX {
         return Err(Nfsstat3::Fbig);

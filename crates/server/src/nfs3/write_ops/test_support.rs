@@ -83,14 +83,16 @@ impl TestServer {
 
     /// Export `i`'s root handle.
     pub(crate) fn root_of(&self, i: usize) -> NfsFh3 {
-        let fs = &self.server.shared_for_tests().exports[i].fs;
+        let exports = self.server.shared_for_tests().exports.load();
+        let fs = &exports.exports[i].fs;
         NfsFh3(fs.root_handle().as_bytes().to_vec())
     }
 
     /// The handle of `rel` (relative to the first export), not following
     /// a final symlink.
     pub(crate) fn handle(&self, rel: &str) -> NfsFh3 {
-        let fs = &self.server.shared_for_tests().exports[0].fs;
+        let exports = self.server.shared_for_tests().exports.load();
+        let fs = &exports.exports[0].fs;
         let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::open(self.path().join(rel), flags, Mode::empty()).unwrap();
         NfsFh3(fs.handle_for_fd(fd.as_fd()).unwrap().as_bytes().to_vec())
