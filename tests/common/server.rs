@@ -166,6 +166,30 @@ impl NfslServer {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
+    /// Sends SIGHUP (re-read the exports file) and waits until the server
+    /// has logged the outcome; returns that log line.
+    pub fn sighup(&self) -> String {
+        let count = |t: &str| t.matches("SIGHUP:").count();
+        let before = count(&self.stderr_text());
+        signal(
+            self.child.as_ref().expect("server is not running"),
+            Signal::HUP,
+        );
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let text = self.stderr_text();
+            if count(&text) > before {
+                let mut lines = text.lines().filter(|l| l.contains("SIGHUP:"));
+                return lines.nth(before).unwrap_or_default().to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing logged within {START_TIMEOUT:?} of SIGHUP; stderr:\n{text}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit; panics if it does not come.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server is not running");

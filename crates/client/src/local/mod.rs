@@ -60,6 +60,25 @@
 //! reconnection), the session ends at the next IO, which goes over RPC;
 //! the next probe must succeed against the restarted server (whose
 //! export rules may have changed) before IO goes local again.
+//!
+//! # Revocation (exports reloaded while the NFS connection stays up)
+//! A server whose exports change while it runs (`nfsl serve` on SIGHUP:
+//! an export removed, or its options or client lists changed) revokes
+//! every session that holds fds by closing its channel, because those fds
+//! were authorized under the old rules (see `nfsl_localio::revoke`). A
+//! task per session watches the channel for that close
+//! (`LocalioChannel::closed`), so nothing has to fail first: the next
+//! READ/WRITE/COMMIT finds the session ended, drops the session's cached
+//! fds (they belong to its epoch), goes over RPC (counted in
+//! [`crate::ClientStats::localio_fallbacks`]) and so gets exactly RPC's
+//! answer under the new rules (`ReadOnly` on an export turned `ro`,
+//! `Stale` on a removed one); the re-probe after the backoff then opens
+//! files under the new rules (read-only fds on an `ro` export). An IO that
+//! was already running on a cached fd when the server changed its rules
+//! completes locally, as a write through an open file does on a kernel
+//! server. Local writes made before the revocation stay durable-able:
+//! their fds stay valid, and the next [`crate::File::sync`] `fsync`s them
+//! as above even though their session ended.
 
 mod file;
 mod route;

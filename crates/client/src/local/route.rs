@@ -35,6 +35,46 @@ pub(crate) struct Session {
     /// reconnection (the server restarted) ends the session.
     connects: u64,
     started: Instant,
+    /// Set by the session's watcher when the server closed the channel
+    /// (it revoked the session: its export rules changed).
+    closed: Arc<AtomicBool>,
+    /// The watcher task; stopped when the session is dropped, so that it
+    /// does not keep the channel open.
+    watcher: tokio::task::AbortHandle,
+}
+
+impl Session {
+    /// A session on `channel`, with a task that watches the channel close.
+    fn new(channel: LocalioChannel, epoch: u64, connects: u64) -> Session {
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&closed);
+        let watch = channel.closed();
+        let watcher = tokio::spawn(async move {
+            watch.await;
+            flag.store(true, Ordering::SeqCst);
+            tracing::debug!("LOCALIO: the server closed the local channel");
+        })
+        .abort_handle();
+        Session {
+            channel,
+            epoch,
+            connects,
+            started: Instant::now(),
+            closed,
+            watcher,
+        }
+    }
+
+    /// Whether the server has closed the channel.
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
 }
 
 enum State {
@@ -138,12 +178,8 @@ impl Router {
             }
             self.engine_started()
                 .map_err(|e| format!("IO engine: {e}"))?;
-            let session = Session {
-                channel,
-                epoch: self.next_epoch.fetch_add(1, Ordering::Relaxed),
-                connects: after,
-                started: Instant::now(),
-            };
+            let epoch = self.next_epoch.fetch_add(1, Ordering::Relaxed);
+            let session = Session::new(channel, epoch, after);
             tracing::info!("LOCALIO: the server shares this host: READ/WRITE/COMMIT go local");
             *self.state() = State::Local(Arc::new(session));
             return Ok(());
@@ -175,19 +211,22 @@ impl Router {
     }
 
     /// The current session if IO may go local now. Ends a session whose
-    /// NFS connection is gone or was replaced; starts a background
-    /// re-probe when one is due.
+    /// NFS connection is gone or was replaced, or whose channel the server
+    /// closed (a revocation); starts a background re-probe when one is due.
     pub(crate) fn session(&self, nfs: &Nfs) -> Option<Arc<Session>> {
         let mut state = self.state();
         match &*state {
             State::Off => None,
             State::Local(s) => {
                 let connects = nfs.shared.counters.connects.load(Ordering::SeqCst);
-                if connects == s.connects && nfs.shared.rpc_connected() {
+                let why = if s.is_closed() {
+                    "the server closed the local channel (its exports changed)"
+                } else if connects != s.connects || !nfs.shared.rpc_connected() {
+                    "the NFS connection was lost or replaced"
+                } else {
                     return Some(Arc::clone(s));
-                }
+                };
                 let s = Arc::clone(s);
-                let why = "the NFS connection was lost or replaced";
                 self.lose(&mut state, &s, &nfs.shared.counters, why);
                 None
             }
@@ -245,7 +284,7 @@ impl Router {
 
     /// Fills the LOCALIO fields that are not plain counters.
     pub(crate) fn fill_stats(&self, s: &mut ClientStats) {
-        s.local_active = matches!(&*self.state(), State::Local(_));
+        s.local_active = matches!(&*self.state(), State::Local(l) if !l.is_closed());
         if let Some(engine) = self.engine() {
             let e = engine.stats();
             s.direct_bytes = e.direct_bytes;
