@@ -25,6 +25,9 @@ pub struct EngineStats {
     pub direct_retries: u64,
     /// Write segments made stable with RWF_DSYNC.
     pub dsync_writes: u64,
+    /// Buffered unstable write calls done on a worker thread itself
+    /// (`pwrite`), not through its ring.
+    pub sync_writes: u64,
     /// Fsync requests completed successfully.
     pub syncs: u64,
     /// Submissions that found the queue full and waited for space.
@@ -56,6 +59,7 @@ counters!(
     misaligned_buffered,
     direct_retries,
     dsync_writes,
+    sync_writes,
     syncs,
     queue_full_waits,
     errors,

@@ -3,7 +3,7 @@
 //! completions arrive (many IOs in flight per worker).
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{mpsc, Arc};
 
@@ -93,9 +93,16 @@ impl Worker {
         let shared = Arc::clone(&self.shared);
         let wake = shared.queue.wake(self.index);
         loop {
+            // One job at a time, submitted at once: a buffered read of
+            // cached data runs inside the submission, and meanwhile another
+            // worker takes the next job, so the copies of a caller's
+            // requests run in parallel instead of one after another here.
             while self.has_room() {
                 match shared.queue.try_pop() {
-                    Some(job) => self.start(job),
+                    Some(job) => {
+                        self.start(job);
+                        self.submit_now();
+                    }
                     None => break,
                 }
             }
@@ -126,6 +133,19 @@ impl Worker {
             }
             wake.sleeping.store(false, SeqCst);
             self.reap();
+        }
+    }
+
+    /// Submits the queued SQEs without waiting (errors surface at the next
+    /// `submit_and_wait`).
+    fn submit_now(&mut self) {
+        if let Err(e) = self.ring.submit() {
+            if !matches!(
+                e.raw_os_error(),
+                Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
+            ) {
+                tracing::warn!(worker = self.index, "io_uring submit failed: {e}");
+            }
         }
     }
 
@@ -219,53 +239,70 @@ impl Worker {
         self.account_push(slot, pushed);
     }
 
-    /// Submits (the rest of) segment `i` of the job in `slot`.
+    /// Submits (the rest of) segment `i` of the job in `slot`, or does it
+    /// here when it is a buffered unstable write (see [`sync_write`]).
     fn submit_seg(&mut self, slot: usize, i: usize) {
-        let Some(inf) = self.table[slot].as_ref() else {
-            return;
-        };
-        let seg = &inf.segs[i];
-        let remaining = (seg.len - seg.done) as u32;
-        let file_off = inf.offset + (seg.start + seg.done) as u64;
-        let fd = match (seg.direct, inf.file.direct_fd()) {
-            (true, Some(d)) => d.as_raw_fd(),
-            _ => inf.file.buffered_fd().as_raw_fd(),
-        };
-        let entry = match &inf.body {
-            Body::Read { base, .. } => {
-                // SAFETY: start + done + remaining = start + len <= request len,
-                // within the buffer's capacity.
-                let ptr = unsafe { base.add(seg.start + seg.done) };
-                opcode::Read::new(types::Fd(fd), ptr, remaining)
-                    .offset(file_off)
-                    .build()
-            }
-            Body::Write { data, stable, .. } => {
-                let ptr = match &seg.bounce {
-                    // SAFETY: the bounce buffer holds seg.len bytes.
-                    Some(b) => unsafe { b.as_ptr().add(seg.done) },
-                    // SAFETY: start + len <= data.len().
-                    None => unsafe { data.as_ptr().add(seg.start + seg.done) },
-                };
-                let flags = if *stable { libc::RWF_DSYNC } else { 0 };
-                if *stable {
-                    add(&self.shared.stats.dsync_writes, 1);
+        loop {
+            let Some(inf) = self.table[slot].as_ref() else {
+                return;
+            };
+            let seg = &inf.segs[i];
+            let remaining = (seg.len - seg.done) as u32;
+            let file_off = inf.offset + (seg.start + seg.done) as u64;
+            let fd = match (seg.direct, inf.file.direct_fd()) {
+                (true, Some(d)) => d.as_raw_fd(),
+                _ => inf.file.buffered_fd().as_raw_fd(),
+            };
+            let entry = match &inf.body {
+                Body::Read { base, .. } => {
+                    // SAFETY: start + done + remaining = start + len <= request
+                    // len, within the buffer's capacity.
+                    let ptr = unsafe { base.add(seg.start + seg.done) };
+                    opcode::Read::new(types::Fd(fd), ptr, remaining)
+                        .offset(file_off)
+                        .build()
                 }
-                opcode::Write::new(types::Fd(fd), ptr, remaining)
-                    .offset(file_off)
-                    .rw_flags(flags)
-                    .build()
+                Body::Write { data, stable, .. } => {
+                    if !seg.direct && !*stable {
+                        let from = seg.start + seg.done;
+                        let res = sync_write(
+                            inf.file.buffered_fd(),
+                            &data[from..seg.start + seg.len],
+                            file_off,
+                        );
+                        add(&self.shared.stats.sync_writes, 1);
+                        if self.progress(slot, i, res) {
+                            continue;
+                        }
+                        return;
+                    }
+                    let ptr = match &seg.bounce {
+                        // SAFETY: the bounce buffer holds seg.len bytes.
+                        Some(b) => unsafe { b.as_ptr().add(seg.done) },
+                        // SAFETY: start + len <= data.len().
+                        None => unsafe { data.as_ptr().add(seg.start + seg.done) },
+                    };
+                    let flags = if *stable { libc::RWF_DSYNC } else { 0 };
+                    if *stable {
+                        add(&self.shared.stats.dsync_writes, 1);
+                    }
+                    opcode::Write::new(types::Fd(fd), ptr, remaining)
+                        .offset(file_off)
+                        .rw_flags(flags)
+                        .build()
+                }
+                Body::Fsync { .. } => return,
             }
-            Body::Fsync { .. } => return,
+            .user_data(token(slot, i));
+            // SAFETY: the memory (the read's BytesMut, the write's Bytes or
+            // its bounce buffer) and the fds (via Arc<IoFile>) are owned by
+            // the in-flight entry in `table`, which is only removed in
+            // `finish` once no SQE of the job is active; on unwinding, `Drop
+            // for Worker` waits for every CQE before the table is freed.
+            let pushed = unsafe { self.push_sqe(&entry) };
+            self.account_push(slot, pushed);
+            return;
         }
-        .user_data(token(slot, i));
-        // SAFETY: the memory (the read's BytesMut, the write's Bytes or its
-        // bounce buffer) and the fds (via Arc<IoFile>) are owned by the
-        // in-flight entry in `table`, which is only removed in `finish` once
-        // no SQE of the job is active; on unwinding, `Drop for Worker` waits
-        // for every CQE before the table is freed.
-        let pushed = unsafe { self.push_sqe(&entry) };
-        self.account_push(slot, pushed);
     }
 
     fn account_push(&mut self, slot: usize, pushed: io::Result<()>) {
@@ -292,13 +329,35 @@ impl Worker {
         }
         let (slot, i) = untoken(token);
         self.sqes = self.sqes.saturating_sub(1);
-        let stats = &self.shared.stats;
         let Some(inf) = self.table.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
         inf.active = inf.active.saturating_sub(1);
+        if self.progress(slot, i, res) {
+            let fsync = self.table[slot]
+                .as_ref()
+                .is_some_and(|inf| inf.segs.is_empty());
+            if fsync {
+                self.submit_fsync(slot);
+            } else {
+                self.submit_seg(slot, i);
+            }
+        }
+        if self.table[slot].as_ref().is_some_and(|f| f.active == 0) {
+            self.finish(slot);
+        }
+    }
+
+    /// Records the result `res` (bytes, or -errno) of one IO of segment `i`
+    /// (or of the fsync) of the job in `slot`; true if the rest of it must
+    /// be (re)submitted.
+    fn progress(&mut self, slot: usize, i: usize, res: i32) -> bool {
+        let stats = &self.shared.stats;
+        let Some(inf) = self.table.get_mut(slot).and_then(Option::as_mut) else {
+            return false;
+        };
         let retry_errno = |e: i32| e == libc::EINTR || e == libc::EAGAIN;
-        let resubmit = match &inf.body {
+        match &inf.body {
             Body::Fsync { .. } => {
                 if res < 0 && retry_errno(-res) {
                     true
@@ -368,16 +427,6 @@ impl Worker {
                     }
                 }
             }
-        };
-        if resubmit {
-            if inf.segs.is_empty() {
-                self.submit_fsync(slot);
-            } else {
-                self.submit_seg(slot, i);
-            }
-        }
-        if self.table[slot].as_ref().is_some_and(|f| f.active == 0) {
-            self.finish(slot);
         }
     }
 
@@ -389,6 +438,28 @@ impl Worker {
         }
     }
 }
+
+/// Writes `data` at `offset` through the buffered fd, here on the worker:
+/// the result as a CQE would carry it (bytes written, or -errno).
+///
+/// Why not through the ring: file systems without non-blocking buffered
+/// writes (ext4 among them) make io_uring hand every buffered write to one
+/// of its io-wq threads, a second thread hop that halves 1 MiB write
+/// throughput. An unstable buffered write is a copy into the page cache,
+/// as in the loop device, whose worker does buffered IO synchronously; the
+/// caller still only queued it. Stable (`RWF_DSYNC`) and direct writes,
+/// which wait for the device, stay on the ring so the worker keeps many of
+/// them in flight.
+fn sync_write(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> i32 {
+    let chunk = &data[..data.len().min(MAX_IO_BYTES)];
+    match rustix::io::pwrite(fd, chunk, offset) {
+        Ok(n) => n as i32,
+        Err(e) => -e.raw_os_error(),
+    }
+}
+
+/// The most one read(2)/write(2) moves (Linux's MAX_RW_COUNT).
+const MAX_IO_BYTES: usize = 0x7fff_f000;
 
 impl Drop for Worker {
     /// Never frees a buffer the kernel may still use: on an unexpected exit
