@@ -3,7 +3,8 @@
 //! One TCP port serves both programs (no rpcbind registration: clients are
 //! told the port, e.g. libnfs's `nfsport=`/`mountport=`). The first line
 //! on stdout is `listening on ADDR`, so scripts and tests that ask for
-//! port 0 learn the port; everything else goes to stderr.
+//! port 0 learn the port (by then the LOCALIO socket exists too);
+//! everything else goes to stderr.
 //!
 //! LOCALIO is on by default: the server answers program 400122 on the NFS
 //! port and listens on a Unix socket (`--localio-socket`, default from
@@ -229,6 +230,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}:{}", args.bind, args.port))?;
         let addr = listener.local_addr().context("listening address")?;
+        // The LOCALIO socket exists before `listening on` is printed, so a
+        // client started on that line finds it.
+        let localio = start_localio(&args, &mut server, addr.port())?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {addr}")
             .and_then(|()| out.flush())
@@ -236,7 +240,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         drop(out);
         tracing::info!(state_dir = %server.state_dir().display(), "nfsl serving on {addr}");
         log_exports(&server.exports());
-        let localio = start_localio(&args, &mut server, addr.port())?;
         let reloader = tokio::spawn(reload_on_hup(
             hup,
             args.exports.clone(),
