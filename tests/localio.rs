@@ -439,3 +439,68 @@ fn server_killed_during_local_writes_loses_nothing_synced() {
         eprintln!("after the restart: {s:?}");
     });
 }
+
+#[test]
+fn sequential_local_reads_are_read_ahead_and_never_stale_after_own_writes() {
+    let dir = disk_tempdir();
+    let server = NfslServer::start(dir.path(), "rw,no_root_squash");
+    let sock = server.localio_socket();
+    const PIECE: usize = 256 * 1024;
+    let data = pseudo_random_bytes(16 * PIECE + 1000, 21);
+    let newer = pseudo_random_bytes(3 * PIECE, 22);
+    rt().block_on(async {
+        let nfs = mount(
+            &server,
+            ClientConfig {
+                readahead: 4 * PIECE,
+                ..config(LocalioMode::On, &sock)
+            },
+        )
+        .await;
+        let f = nfs.create("/stream").await.unwrap();
+        f.write_at(&data, 0).await.unwrap();
+        f.sync().await.unwrap();
+
+        // A reader going through the file one piece at a time: from the
+        // second piece on, the data was queued ahead.
+        let mut expect = data.clone();
+        let mut got = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            if offset == 4 * PIECE as u64 {
+                // Rewrite pieces that were already read ahead: the reader
+                // must see the new bytes, not the queued old ones.
+                f.write_at(&newer, offset).await.unwrap();
+                expect[offset as usize..offset as usize + newer.len()].copy_from_slice(&newer);
+            }
+            let parts = f.read_at_bytes(offset, PIECE).await.unwrap();
+            let n: usize = parts.iter().map(|p| p.len()).sum();
+            for p in parts {
+                got.extend_from_slice(&p);
+            }
+            offset += n as u64;
+            if n < PIECE {
+                break;
+            }
+        }
+        assert_eq!(got.len(), expect.len());
+        assert!(
+            got == expect,
+            "sequential read differs from what was written"
+        );
+        let s = nfs.stats();
+        assert_eq!(s.rpc_reads, 0, "{s:?}");
+        // 17 reads; the first and the one after the rewrite were not
+        // queued ahead, and the read after that only starts a new stream.
+        assert!(s.local_readahead_reads >= 12, "{s:?}");
+
+        // Random reads queue nothing ahead.
+        let before = nfs.stats().local_readahead_reads;
+        for off in [9 * PIECE, 2 * PIECE, 7 * PIECE, 0] {
+            let parts = f.read_at_bytes(off as u64, 4096).await.unwrap();
+            assert_eq!(parts.concat(), expect[off..off + 4096]);
+        }
+        assert_eq!(nfs.stats().local_readahead_reads, before);
+        f.close().await.unwrap();
+    });
+}

@@ -91,6 +91,7 @@ pub fn counter_list(s: &ClientStats) -> Vec<(&'static str, u64)> {
     vec![
         ("local_reads", s.local_reads),
         ("local_read_bytes", s.local_read_bytes),
+        ("local_readahead_reads", s.local_readahead_reads),
         ("local_writes", s.local_writes),
         ("local_write_bytes", s.local_write_bytes),
         ("local_commits", s.local_commits),
@@ -145,6 +146,7 @@ pub fn format_counters(s: &ClientStats) -> String {
         vec!["direct bytes".into(), n(s.direct_bytes)],
         vec!["buffered bytes".into(), n(s.buffered_bytes)],
         vec!["misaligned splits".into(), n(s.misaligned_splits)],
+        vec!["reads read ahead".into(), n(s.local_readahead_reads)],
         vec!["LOCALIO opens".into(), n(s.localio_opens)],
         vec!["LOCALIO opens denied".into(), n(s.localio_denied)],
         vec!["fallbacks to RPC".into(), n(s.localio_fallbacks)],

@@ -66,7 +66,14 @@ pub struct ClientConfig {
     /// for the NFS port, `$XDG_RUNTIME_DIR/nfsl/localio-PORT.sock` or
     /// `/run/nfsl/localio-PORT.sock`).
     pub localio_socket: Option<PathBuf>,
+    /// Bytes read ahead of a file's sequential reader on the LOCALIO path
+    /// (default 4 MiB; 0: none; URL option `readahead=`, as in libnfs).
+    /// Over RPC, large reads are pipelined instead (`io_window`).
+    pub readahead: usize,
 }
+
+/// Largest [`ClientConfig::readahead`]: it is memory held per reader.
+pub const MAX_READAHEAD: usize = 256 << 20;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -85,6 +92,7 @@ impl Default for ClientConfig {
             localio: LocalioMode::Auto,
             direct: DirectPolicy::Auto,
             localio_socket: None,
+            readahead: 4 << 20,
         }
     }
 }
@@ -132,6 +140,12 @@ impl ClientConfig {
             return Err(Error::InvalidArgument(
                 "max_in_flight and io_window must be at least 1".into(),
             ));
+        }
+        if self.readahead > MAX_READAHEAD {
+            return Err(Error::InvalidArgument(format!(
+                "readahead of {} bytes is more than the {MAX_READAHEAD} allowed",
+                self.readahead
+            )));
         }
         if self.timeout.is_zero() {
             return Err(Error::InvalidArgument("timeout must not be zero".into()));

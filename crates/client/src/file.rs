@@ -271,6 +271,7 @@ impl File {
     /// Either everything is written or an error is returned.
     pub async fn write_at(&self, data: &[u8], offset: u64) -> Result<usize> {
         check_range(offset, data.len())?;
+        self.local.forget_readahead();
         if self
             .write_local(|| Bytes::copy_from_slice(data), offset)
             .await
@@ -302,6 +303,7 @@ impl File {
     /// and kept for re-sending are slices of `data`, not copies.
     pub async fn write_at_bytes(&self, data: Bytes, offset: u64) -> Result<usize> {
         check_range(offset, data.len())?;
+        self.local.forget_readahead();
         if self.write_local(|| data.clone(), offset).await {
             return Ok(data.len());
         }
@@ -427,6 +429,7 @@ impl File {
     /// of the file (see [`crate::local`]).
     pub async fn sync(&self) -> Result<()> {
         let guard = self.sync_lock.lock().await;
+        self.local.forget_readahead();
         self.local.sync(&self.nfs, &self.handle, &self.path).await?;
         self.sync_locked(guard).await
     }
@@ -492,6 +495,7 @@ impl File {
     /// Sets the file's size (SETATTR), after making earlier writes stable
     /// so a later re-send cannot extend the file again.
     pub async fn set_len(&self, len: u64) -> Result<()> {
+        self.local.forget_readahead();
         self.sync().await?;
         let attrs = SetAttr {
             size: Some(len),

@@ -106,6 +106,9 @@ impl Nfs {
         if let Some(mode) = url.localio {
             config.localio = mode;
         }
+        if let Some(readahead) = url.readahead {
+            config.readahead = readahead;
+        }
         if let Some(direct) = url.direct {
             config.direct = direct;
         }

@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     pub rpc_write_bytes: AtomicU64,
     pub local_reads: AtomicU64,
     pub local_read_bytes: AtomicU64,
+    pub local_readahead_reads: AtomicU64,
     pub local_writes: AtomicU64,
     pub local_write_bytes: AtomicU64,
     pub local_commits: AtomicU64,
@@ -57,6 +58,7 @@ impl Counters {
             local_writes: get(&self.local_writes),
             local_write_bytes: get(&self.local_write_bytes),
             local_commits: get(&self.local_commits),
+            local_readahead_reads: get(&self.local_readahead_reads),
             localio_opens: get(&self.localio_opens),
             localio_denied: get(&self.localio_denied),
             localio_fallbacks: get(&self.localio_fallbacks),
@@ -103,6 +105,9 @@ pub struct ClientStats {
     pub local_reads: u64,
     /// Bytes read through LOCALIO.
     pub local_read_bytes: u64,
+    /// LOCALIO reads whose data had been read ahead
+    /// ([`crate::ClientConfig::readahead`]).
+    pub local_readahead_reads: u64,
     /// Writes done through LOCALIO (IO engine requests).
     pub local_writes: u64,
     /// Bytes written through LOCALIO.

@@ -7,13 +7,14 @@
 //!   only if they agree);
 //! - `version` must be 3 when present (this client speaks NFSv3 only);
 //! - libnfs options that only tune libnfs itself (`debug`, `dircache`,
-//!   `autoreconnect`, `auto-traverse-mounts`, `tcp-syncnt`, `readahead`,
+//!   `autoreconnect`, `auto-traverse-mounts`, `tcp-syncnt`,
 //!   `pagecache`, `timeo`, `retrans`, `if`, `sec`) are accepted and
 //!   ignored; any other option is an error, so a typo such as `nfport=`
 //!   is reported rather than silently dropped;
 //! - `localio=auto|on|off` and `direct=auto|always|never` (nfsl's own)
 //!   set [`crate::ClientConfig::localio`] and [`crate::ClientConfig::direct`]
-//!   (see [`crate::local`]);
+//!   (see [`crate::local`]); `readahead=N` (libnfs's name) sets
+//!   [`crate::ClientConfig::readahead`], in bytes;
 //! - the path is taken as written (no percent-decoding), must be absolute,
 //!   and an empty path means `/`.
 
@@ -41,6 +42,8 @@ pub struct NfsUrl {
     pub localio: Option<LocalioMode>,
     /// `direct=auto|always|never`, overriding the configuration.
     pub direct: Option<DirectPolicy>,
+    /// `readahead=N` (bytes), overriding the configuration.
+    pub readahead: Option<usize>,
 }
 
 /// Why a string is not a usable `nfs://` URL.
@@ -60,7 +63,6 @@ const IGNORED_OPTIONS: &[&str] = &[
     "autoreconnect",
     "auto-traverse-mounts",
     "tcp-syncnt",
-    "readahead",
     "pagecache",
     "timeo",
     "retrans",
@@ -107,6 +109,7 @@ impl NfsUrl {
             gid: None,
             localio: None,
             direct: None,
+            readahead: None,
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -150,6 +153,7 @@ impl NfsUrl {
                         err(format!("direct={value:?} must be auto, always or never"))
                     })?)
                 }
+                "readahead" => url.readahead = Some(num("readahead")? as usize),
                 k if IGNORED_OPTIONS.contains(&k) => {}
                 k => return Err(err(format!("unknown option {k:?}"))),
             }
@@ -215,6 +219,9 @@ impl fmt::Display for NfsUrl {
         if let Some(d) = self.direct {
             write!(f, "&direct={}", direct_str(d))?;
         }
+        if let Some(r) = self.readahead {
+            write!(f, "&readahead={r}")?;
+        }
         Ok(())
     }
 }
@@ -253,6 +260,14 @@ mod tests {
             (Some(LocalioMode::Auto), Some(DirectPolicy::Auto))
         );
         assert_eq!(NfsUrl::parse("nfs://h/e").unwrap().localio, None);
+    }
+
+    #[test]
+    fn readahead_option_is_libnfs_s_bytes() {
+        let u = NfsUrl::parse("nfs://h/e?readahead=1048576").unwrap();
+        assert_eq!(u.readahead, Some(1 << 20));
+        assert_eq!(NfsUrl::parse(&u.to_string()).unwrap(), u);
+        assert!(NfsUrl::parse("nfs://h/e?readahead=lots").is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use nfsl_localio::{Access, LocalioError};
 use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
 
 use super::read_policy;
+use super::readahead::ReadAhead;
 use super::route::Session;
 use crate::error::{Error, Result};
 use crate::procedures::ok;
@@ -45,6 +46,8 @@ pub(crate) struct FileLocal {
     opening: tokio::sync::Mutex<()>,
     /// Fds that took local writes since the last sync.
     unsynced: Mutex<Vec<Arc<IoFile>>>,
+    /// Reads queued ahead of a sequential reader.
+    readahead: ReadAhead,
 }
 
 /// Why an open was refused in a way that is about this file and these
@@ -75,6 +78,7 @@ impl FileLocal {
             cache: Mutex::new(Cached::default()),
             opening: tokio::sync::Mutex::new(()),
             unsynced: Mutex::new(Vec::new()),
+            readahead: ReadAhead::default(),
         }
     }
 
@@ -179,9 +183,11 @@ impl FileLocal {
         nfs.shared.local.fail(nfs, session, why);
     }
 
-    /// Reads `len` bytes at `offset` locally, in pieces of `piece` bytes
-    /// with `window` in flight; `None` if the read must go over RPC. The
-    /// pieces are in order; fewer bytes only at end of file.
+    /// Reads `len` bytes at `offset` locally, in pieces of `max_io_size`
+    /// bytes with `io_window` in flight (pieces read ahead are taken as
+    /// they are); `None` if the read must go over RPC. The pieces are in
+    /// order; fewer bytes only at end of file. A read that continues the
+    /// previous one queues the next `readahead` bytes (see [`ReadAhead`]).
     pub(crate) async fn read(
         &self,
         nfs: &Nfs,
@@ -190,37 +196,66 @@ impl FileLocal {
         len: usize,
     ) -> Option<Vec<BytesMut>> {
         let local = self.route(nfs, handle, false).await?;
-        let piece = nfs.shared.config.max_io_size as usize;
-        let reads = (0..len).step_by(piece.max(1)).map(|start| {
+        let config = &nfs.shared.config;
+        let piece = (config.max_io_size as usize).max(1);
+        let policy = read_policy(config.direct);
+        let epoch = local.session.epoch;
+        let c = &nfs.shared.counters;
+        let reads = (0..len).step_by(piece).map(|start| {
             let n = piece.min(len - start);
+            let at = offset + start as u64;
+            let ahead = self.readahead.take(at, n, epoch);
             let local = &local;
             async move {
-                let read = Read::new(Arc::clone(&local.file), offset + start as u64, n)
-                    .direct(read_policy(nfs.shared.config.direct));
-                let data = local.engine.submit(read).await.await?;
+                let data = match ahead {
+                    Some(pending) => {
+                        Counters::add(&c.local_readahead_reads, 1);
+                        pending.await?
+                    }
+                    None => {
+                        let read = Read::new(Arc::clone(&local.file), at, n).direct(policy);
+                        local.engine.submit(read).await.await?
+                    }
+                };
                 Ok::<_, IoError>((n, data))
             }
         });
-        match windowed(reads, nfs.shared.config.io_window).await {
-            Ok(done) => {
-                let c = &nfs.shared.counters;
-                let mut out = Vec::with_capacity(done.len());
-                for (want, data) in done {
-                    Counters::add(&c.local_reads, 1);
-                    Counters::add(&c.local_read_bytes, data.len() as u64);
-                    let short = data.len() < want;
-                    out.push(data);
-                    if short {
-                        break;
-                    }
-                }
-                Some(out)
-            }
+        let done = match windowed(reads, config.io_window).await {
+            Ok(done) => done,
             Err(e) => {
+                self.readahead.clear();
                 self.fall_back(nfs, &local.session, &format!("read: {e}"));
-                None
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(done.len());
+        let mut got = 0;
+        for (want, data) in done {
+            Counters::add(&c.local_reads, 1);
+            Counters::add(&c.local_read_bytes, data.len() as u64);
+            got += data.len();
+            let short = data.len() < want;
+            out.push(data);
+            if short {
+                break;
             }
         }
+        let unit = piece.min(len);
+        for (at, n) in self
+            .readahead
+            .advance(offset, len, got, unit, config.readahead)
+        {
+            let read = Read::new(Arc::clone(&local.file), at, n).direct(policy);
+            let pending = local.engine.submit(read).await;
+            self.readahead.insert(at, n, epoch, pending);
+        }
+        Some(out)
+    }
+
+    /// Drops the data read ahead: the file is about to change through
+    /// this client (a write, a resize) or is being synced.
+    pub(crate) fn forget_readahead(&self) {
+        self.readahead.clear();
     }
 
     /// Writes the data `data` makes at `offset` locally (UNSTABLE: page

@@ -27,6 +27,15 @@
 //! writable file on an `ro` export still reads locally through a read-only
 //! open.
 //!
+//! # Read-ahead
+//! A file read sequentially through LOCALIO (each read starting where the
+//! previous one ended) has the next [`crate::ClientConfig::readahead`]
+//! bytes (default 4 MiB; URL `readahead=`) queued on the engine in pieces
+//! of the reader's size, so a reader that reads one piece at a time keeps
+//! the engine's workers busy as the kernel's read-ahead would. Queued data
+//! is used only for exactly its range, in the same session, within a
+//! second; any write, resize or sync through the file drops it first.
+//!
 //! # Write safety (the journal semantics)
 //! A local write goes into the server host's page cache through the file's
 //! own fd: a crash or restart of the *server process* loses nothing of it
@@ -81,6 +90,7 @@
 //! as above even though their session ended.
 
 mod file;
+mod readahead;
 mod route;
 
 pub use nfsl_io_engine::DirectPolicy;
