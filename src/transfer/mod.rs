@@ -17,8 +17,10 @@
 //! file; the demo adds its generated pattern and a verifier).
 
 mod ends;
+mod ranges;
 
 pub use ends::{LocalReader, LocalWriter, NfsReader, NfsWriter, StreamWriter};
+pub use ranges::copy_file_ranges;
 
 use std::collections::BTreeMap;
 use std::future::Future;

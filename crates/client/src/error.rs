@@ -74,6 +74,10 @@ pub enum Error {
     /// handshake failed): the reason.
     #[error("localio=on: the server is not reachable through LOCALIO: {0}")]
     NotLocal(String),
+    /// The local file a WRITE's data comes from ([`crate::FileRange`])
+    /// could not be read (or no longer has the range).
+    #[error("reading the data to write: {0}")]
+    Source(#[source] io::Error),
 }
 
 /// An RPC-level rejection (RFC 5531 `accept_stat` / `reject_stat`).
@@ -157,6 +161,8 @@ pub enum ErrorKind {
     InvalidArgument,
     /// `localio=on` and the server is not local.
     NotLocal,
+    /// The local source of a WRITE's data failed.
+    Source,
 }
 
 /// A `Result` with the client's [`Error`].
@@ -175,6 +181,7 @@ impl Error {
             Error::Url(_) => ErrorKind::Url,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::NotLocal(_) => ErrorKind::NotLocal,
+            Error::Source(_) => ErrorKind::Source,
         }
     }
 

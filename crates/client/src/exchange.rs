@@ -17,6 +17,7 @@ use nfsl_rpc::{
 };
 
 use crate::error::RpcError;
+use crate::payload::Payload;
 use crate::pool::{BufferPool, PooledBuf};
 
 /// Hands out transaction ids: sequential from a random start, so two
@@ -59,13 +60,14 @@ const ZEROS: [u8; 3] = [0; 3];
 
 /// A call encoded as one record, ready to send and to re-send (with the
 /// same xid) on a new connection. Bulk data (WRITE payloads) stays in its
-/// own buffer, shared, not copied: the record is sent as `head`, `payload`
-/// and padding in one vectored write.
+/// own buffer, shared, not copied, or in its local file: the record is
+/// sent as `head`, `payload` and padding (vectored writes, and
+/// `sendfile(2)` for a file's range).
 #[derive(Debug, Clone)]
 pub struct OutgoingCall {
     xid: u32,
     head: Bytes,
-    payload: Bytes,
+    payload: Payload,
     pad: usize,
 }
 
@@ -79,7 +81,7 @@ impl OutgoingCall {
         proc_id: ProcId,
         credential: &OpaqueAuth,
         args: impl FnOnce(&mut Vec<u8>),
-        payload: Bytes,
+        payload: Payload,
     ) -> Result<OutgoingCall, String> {
         let mut head = Vec::with_capacity(128);
         head.extend_from_slice(&[0; 4]);
@@ -113,9 +115,19 @@ impl OutgoingCall {
         self.xid
     }
 
-    /// The record's bytes in order: head, payload, padding.
-    pub fn parts(&self) -> [&[u8]; 3] {
-        [&self.head, &self.payload, &ZEROS[..self.pad]]
+    /// The record marker, call header and arguments before the payload.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The bulk data sent after the head (empty for most calls).
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The padding sent after the payload (0 to 3 zero bytes).
+    pub fn pad(&self) -> &[u8] {
+        &ZEROS[..self.pad]
     }
 
     /// Total bytes on the wire, marker included.
@@ -123,9 +135,11 @@ impl OutgoingCall {
         self.head.len() + self.payload.len() + self.pad
     }
 
-    /// The record as one buffer (for tests and diagnostics).
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.parts().concat()
+    /// The record as one buffer (for tests and diagnostics; a file
+    /// payload is read).
+    pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
+        let payload = self.payload.to_bytes()?;
+        Ok([&self.head[..], &payload, self.pad()].concat())
     }
 }
 

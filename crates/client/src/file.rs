@@ -11,6 +11,7 @@ use nfsl_proto::nfs3::*;
 use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::local::FileLocal;
+use crate::payload::{FileRange, Payload};
 use crate::pool::{BufferPool, PooledBuf};
 use crate::procedures::{ok, ReadOutcome};
 use crate::session::Nfs;
@@ -273,8 +274,8 @@ impl File {
         check_range(offset, data.len())?;
         self.local.forget_readahead();
         if self
-            .write_local(|| Bytes::copy_from_slice(data), offset)
-            .await
+            .write_local(|| Ok(Bytes::copy_from_slice(data)), offset)
+            .await?
         {
             return Ok(data.len());
         }
@@ -296,7 +297,7 @@ impl File {
     /// comes (so only the pieces in flight are copies), then written.
     async fn write_copy(&self, chunk: &[u8], offset: u64) -> Result<()> {
         let copy = Bytes::from_owner(PooledBuf::copy_of(chunk, &self.pool));
-        self.write_piece(offset, copy, false).await
+        self.write_piece(offset, Payload::Bytes(copy), false).await
     }
 
     /// Like [`File::write_at`] for data the caller owns: the pieces sent
@@ -304,9 +305,30 @@ impl File {
     pub async fn write_at_bytes(&self, data: Bytes, offset: u64) -> Result<usize> {
         check_range(offset, data.len())?;
         self.local.forget_readahead();
-        if self.write_local(|| data.clone(), offset).await {
+        if self.write_local(|| Ok(data.clone()), offset).await? {
             return Ok(data.len());
         }
+        self.write_pieces(Payload::Bytes(data), offset).await
+    }
+
+    /// Like [`File::write_at`] for data in a local file: writes `source`'s
+    /// bytes at `offset`. Over RPC they go from the page cache to the
+    /// socket with `sendfile(2)`, never through this process's memory,
+    /// and the journal keeps the range, not the data, until COMMIT, so
+    /// `source` must not change until [`File::sync`] returns (a re-send
+    /// would read it again; see [`FileRange`]). Through LOCALIO the range
+    /// is read (`pread`) and written locally.
+    pub async fn write_from_file(&self, source: FileRange, offset: u64) -> Result<usize> {
+        check_range(offset, source.len())?;
+        self.local.forget_readahead();
+        if self.write_local(|| source.read(), offset).await? {
+            return Ok(source.len());
+        }
+        self.write_pieces(Payload::File(source), offset).await
+    }
+
+    /// WRITEs `data` at `offset` in wsize pieces, `io_window` in flight.
+    async fn write_pieces(&self, data: Payload, offset: u64) -> Result<usize> {
         let wsize = self.nfs.wsize();
         let len = data.len();
         let pieces = (0..len).step_by(wsize.max(1)).map(|start| {
@@ -320,22 +342,35 @@ impl File {
     }
 
     /// Writes through LOCALIO if the file is local now (the data is made
-    /// only then); `false`: write over RPC. A local write supersedes the
-    /// journal's older data for its range.
-    async fn write_local(&self, data: impl FnOnce() -> Bytes, offset: u64) -> bool {
-        let local = self.local.write(&self.nfs, &self.handle, data, offset);
+    /// only then; failing to make it fails the write); `false`: write
+    /// over RPC. A local write supersedes the journal's older data for
+    /// its range.
+    async fn write_local(
+        &self,
+        data: impl FnOnce() -> std::io::Result<Bytes>,
+        offset: u64,
+    ) -> Result<bool> {
+        let mut failed = None;
+        let make = || {
+            data().unwrap_or_else(|e| {
+                failed = Some(e);
+                Bytes::new()
+            })
+        };
+        let local = self.local.write(&self.nfs, &self.handle, make, offset);
         match local.await {
+            Some(_) if failed.is_some() => Err(Error::Source(failed.take().expect("just seen"))),
             Some(len) => {
                 self.journal().forget(offset, len);
-                true
+                Ok(true)
             }
-            None => false,
+            None => Ok(false),
         }
     }
 
     /// WRITEs `data` at `offset` UNSTABLE (re-sending the rest after a
     /// short write) and journals what the server holds unstably.
-    async fn write_piece(&self, mut offset: u64, mut data: Bytes, resend: bool) -> Result<()> {
+    async fn write_piece(&self, mut offset: u64, mut data: Payload, resend: bool) -> Result<()> {
         // Bound the data kept for re-sending: COMMIT what is held first.
         let max = self.nfs.shared.config.max_unstable_bytes;
         if !resend && self.journal().bytes() >= max {

@@ -11,12 +11,13 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use nfsl_proto::nfs3::Writeverf3;
+
+use crate::payload::Payload;
 
 #[derive(Debug, Clone)]
 struct Entry {
-    data: Bytes,
+    data: Payload,
     verf: Writeverf3,
     seq: u64,
 }
@@ -61,7 +62,7 @@ impl Journal {
     }
 
     /// Records `data` at `offset`, written UNSTABLE under `verf`.
-    pub fn insert(&mut self, offset: u64, data: Bytes, verf: Writeverf3) {
+    pub fn insert(&mut self, offset: u64, data: Payload, verf: Writeverf3) {
         if data.is_empty() {
             return;
         }
@@ -117,7 +118,7 @@ impl Journal {
 
     /// Entries written under a verifier other than `verf`: their data may
     /// be lost and must be written again.
-    pub fn stale(&self, verf: Writeverf3) -> Vec<(u64, Bytes)> {
+    pub fn stale(&self, verf: Writeverf3) -> Vec<(u64, Payload)> {
         self.entries
             .iter()
             .filter(|(_, e)| e.verf != verf)
@@ -152,6 +153,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     const A: Writeverf3 = [1; 8];
     const B: Writeverf3 = [2; 8];
@@ -159,16 +161,16 @@ mod tests {
     fn contents(j: &Journal) -> Vec<(u64, Vec<u8>)> {
         j.entries
             .iter()
-            .map(|(o, e)| (*o, e.data.to_vec()))
+            .map(|(o, e)| (*o, e.data.to_bytes().unwrap().to_vec()))
             .collect()
     }
 
     #[test]
     fn newer_writes_replace_overlapped_bytes() {
         let mut j = Journal::default();
-        j.insert(0, Bytes::from_static(b"aaaaaaaaaa"), A);
-        j.insert(3, Bytes::from_static(b"bbb"), A);
-        j.insert(8, Bytes::from_static(b"cccc"), A);
+        j.insert(0, Bytes::from_static(b"aaaaaaaaaa").into(), A);
+        j.insert(3, Bytes::from_static(b"bbb").into(), A);
+        j.insert(8, Bytes::from_static(b"cccc").into(), A);
         assert_eq!(
             contents(&j),
             vec![
@@ -179,7 +181,7 @@ mod tests {
             ]
         );
         assert_eq!(j.bytes(), 12);
-        j.insert(0, Bytes::from_static(b"dddddddddddd"), A);
+        j.insert(0, Bytes::from_static(b"dddddddddddd").into(), A);
         assert_eq!(contents(&j), vec![(0, b"dddddddddddd".to_vec())]);
         assert_eq!(j.bytes(), 12);
         j.truncate(5);
@@ -191,11 +193,11 @@ mod tests {
     fn commit_retires_only_matching_earlier_entries() {
         let mut j = Journal::default();
         assert!(!j.observe(A));
-        j.insert(0, Bytes::from_static(b"1111"), A);
-        j.insert(4, Bytes::from_static(b"2222"), A);
+        j.insert(0, Bytes::from_static(b"1111").into(), A);
+        j.insert(4, Bytes::from_static(b"2222").into(), A);
         let before = j.seq();
-        j.insert(8, Bytes::from_static(b"3333"), A); // written after COMMIT was sent
-                                                     // The server restarted: COMMIT answers with B.
+        j.insert(8, Bytes::from_static(b"3333").into(), A); // written after COMMIT was sent
+                                                            // The server restarted: COMMIT answers with B.
         assert!(j.observe(B));
         assert_eq!(j.committed(before, B), 2);
         assert_eq!(j.stale(B).len(), 3);

@@ -31,8 +31,11 @@
 //!   caller's buffer, or not copied at all with [`File::read_at_bytes`],
 //!   which hands out slices of the records; WRITE data is copied once
 //!   into the journal (not at all with [`File::write_at_bytes`]) and sent
-//!   from there, calls batched into one vectored write. Large buffers are
-//!   recycled, so streaming does not fault in fresh memory;
+//!   from there, calls batched into one vectored write;
+//!   [`File::write_from_file`] sends a local file's range ([`FileRange`])
+//!   with `sendfile(2)`, never through the process's memory, and journals
+//!   the range instead of the data. Large buffers are recycled, so
+//!   streaming does not fault in fresh memory;
 //! - data safety: writes go UNSTABLE; each [`File`] keeps unstable data
 //!   with the write verifier it was written under until a COMMIT returns
 //!   that verifier, and re-sends it when a WRITE or COMMIT reply shows the
@@ -95,6 +98,7 @@ mod localio_probe;
 mod mount;
 mod open;
 mod paths;
+mod payload;
 mod pool;
 mod portmap;
 mod procedures;
@@ -116,6 +120,7 @@ pub use localio_probe::NotLocal;
 /// The LOCALIO local channel (handshake states, [`localio::LocalFile`]).
 pub use nfsl_localio as localio;
 pub use open::OpenOptions;
+pub use payload::{FileRange, Payload};
 pub use portmap::{rpcbind_getport, PMAP_PORT};
 pub use procedures::Nfs3Procedures;
 pub use session::Nfs;

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+
+use crate::payload::Payload;
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 use nfsl_xdr::{decode_exact, Decoder, Encoder, Xdr};
@@ -94,7 +96,7 @@ impl Nfs3Procedures {
         &self,
         id: ProcId,
         args: impl Fn(&mut Vec<u8>),
-        payload: Bytes,
+        payload: Payload,
     ) -> Result<RpcReply> {
         let mut pause = JUKEBOX_FIRST_PAUSE;
         for _ in 0..JUKEBOX_TRIES {
@@ -116,7 +118,9 @@ impl Nfs3Procedures {
     /// whole results must be one `R`).
     pub async fn call<A: Xdr, R: Xdr>(&self, procedure: Nfs3Procedure, args: &A) -> Result<R> {
         let id = nfs_proc(procedure);
-        let reply = self.exec(id, |out| args.encode(out), Bytes::new()).await?;
+        let reply = self
+            .exec(id, |out| args.encode(out), Payload::default())
+            .await?;
         decode_exact::<R>(reply.results())
             .map_err(|e| Error::Protocol(format!("{} results: {e}", id.name)))
     }
@@ -180,7 +184,7 @@ impl Nfs3Procedures {
             out.put_u64(offset);
             out.put_u32(count);
         };
-        self.exec(nfs_proc(Nfs3Procedure::Read), args, Bytes::new())
+        self.exec(nfs_proc(Nfs3Procedure::Read), args, Payload::default())
             .await
     }
 
@@ -216,12 +220,13 @@ impl Nfs3Procedures {
         }))
     }
 
-    /// WRITE of `data` at `offset`; the bytes are sent from `data` itself.
+    /// WRITE of `data` at `offset`; the bytes are sent from `data` itself
+    /// (its buffer, or its file with `sendfile`).
     pub(crate) async fn write_bytes(
         &self,
         file: &NfsFh3,
         offset: u64,
-        data: Bytes,
+        data: Payload,
         stable: StableHow,
     ) -> Result<Write3Res> {
         let id = nfs_proc(Nfs3Procedure::Write);

@@ -26,16 +26,15 @@
 //! restart is covered by the tries that follow the crash (each waits up
 //! to a whole timeout for the server to accept connections again).
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use nfsl_rpc::OpaqueAuth;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, BufReader};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::time::{sleep, timeout_at, Instant};
@@ -45,6 +44,7 @@ use crate::error::{Error, Result};
 use crate::exchange::{
     Delivery, OutgoingCall, PendingCalls, ProcId, RegisterError, ReplyError, RpcReply, XidSource,
 };
+use crate::payload::Payload;
 use crate::pool::BufferPool;
 use crate::record::{ReadTarget, RecordAssembler};
 use crate::socket;
@@ -56,8 +56,6 @@ pub const MAX_REPLY_RECORD: usize = (4 << 20) + (64 << 10);
 
 /// Large reply buffers kept for reuse per client.
 const REPLY_BUFFERS_KEPT: usize = 32;
-/// Calls batched into one vectored write.
-const MAX_BATCH: usize = 64;
 /// Read buffer for small replies; larger payloads bypass it.
 const READ_BUFFER: usize = 64 << 10;
 
@@ -96,6 +94,8 @@ enum Failure {
     Dropped(String),
     /// The byte stream itself was malformed (do not retry).
     Stream(String),
+    /// The local file a WRITE's data comes from failed (do not retry).
+    Source(Arc<io::Error>),
 }
 
 type Waiter = oneshot::Sender<std::result::Result<RpcReply, Failure>>;
@@ -132,7 +132,7 @@ impl Conn {
             counters,
         });
         tokio::spawn(read_loop(Arc::clone(&conn), rd, max_record_len));
-        tokio::spawn(write_loop(Arc::clone(&conn), rx, wr));
+        tokio::spawn(send::write_loop(Arc::clone(&conn), rx, wr));
         conn
     }
 
@@ -149,7 +149,7 @@ impl Conn {
         self.closed.store(true, Ordering::Release);
         let reason = match &failure {
             Failure::Lost(r) | Failure::Dropped(r) | Failure::Stream(r) => r.clone(),
-            Failure::Reply(_) => "closed".into(),
+            Failure::Reply(_) | Failure::Source(_) => "closed".into(),
         };
         let waiters = self.pending().close(reason);
         for w in waiters {
@@ -223,59 +223,6 @@ async fn read_some(
         ReadTarget::Payload(mut limit) => rd.read_buf(&mut limit).await,
         ReadTarget::Failed => Ok(0),
     }
-}
-
-async fn write_loop(
-    conn: Arc<Conn>,
-    mut rx: mpsc::UnboundedReceiver<OutgoingCall>,
-    mut wr: OwnedWriteHalf,
-) {
-    let mut shutdown = conn.shutdown.subscribe();
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    loop {
-        let first = tokio::select! {
-            m = rx.recv() => m,
-            _ = shutdown.wait_for(|s| *s) => None,
-        };
-        let Some(first) = first else { break };
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
-        }
-        let written = tokio::select! {
-            r = write_all(&mut wr, &batch) => r,
-            _ = shutdown.wait_for(|s| *s) => break,
-        };
-        batch.clear();
-        if let Err(e) = written {
-            conn.close(Failure::Lost(format!("sending: {e}")));
-            break;
-        }
-    }
-    let _ = wr.shutdown().await;
-}
-
-/// Writes every call's record with as few (vectored) syscalls as the
-/// socket allows.
-async fn write_all(wr: &mut OwnedWriteHalf, batch: &[OutgoingCall]) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = batch
-        .iter()
-        .flat_map(|c| c.parts())
-        .filter(|p| !p.is_empty())
-        .map(IoSlice::new)
-        .collect();
-    let mut rest = &mut slices[..];
-    while !rest.is_empty() {
-        let n = wr.write_vectored(rest).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        IoSlice::advance_slices(&mut rest, n);
-    }
-    Ok(())
 }
 
 /// An RPC client for one server address (one program or several: the
@@ -407,8 +354,9 @@ impl RpcClient {
         &self,
         proc_id: ProcId,
         args: impl FnOnce(&mut Vec<u8>),
-        payload: Bytes,
+        payload: impl Into<Payload>,
     ) -> Result<RpcReply> {
+        let payload = payload.into();
         let _permit = self
             .in_flight
             .acquire()
@@ -545,6 +493,11 @@ impl RpcClient {
                     resends += 1;
                     continue;
                 }
+                Ok(Ok(Err(Failure::Source(e)))) => {
+                    let e = Arc::try_unwrap(e)
+                        .unwrap_or_else(|e| io::Error::new(e.kind(), e.to_string()));
+                    TryEnd::Finished(Err(Error::Source(e)))
+                }
                 Ok(Ok(Err(Failure::Lost(reason)))) => TryEnd::Lost(lost(reason)),
                 Ok(Err(_)) => TryEnd::Lost(lost("connection dropped".into())),
                 Err(_) => {
@@ -594,5 +547,6 @@ impl Drop for RpcClient {
     }
 }
 
+mod send;
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nfsl_client::nfs3::*;
-use nfsl_client::{ClientConfig, Nfs, PortPolicy};
+use nfsl_client::{ClientConfig, ErrorKind, FileRange, Nfs, PortPolicy};
 use nfsl_proto::mount3::{Mount3Procedure, MOUNT_PROGRAM};
 use nfsl_rpc::{CallHeader, RecordDecoder};
 use nfsl_xdr::{decode_exact, encode_to_vec};
@@ -240,4 +240,60 @@ async fn a_crash_between_commit_rounds_is_survived() {
     let d = fake.disk.lock().unwrap();
     assert!(d.durable == data, "durable data differs");
     assert!(d.commits >= 4, "{} commits", d.commits);
+}
+
+/// A local file with `data` in it.
+fn source_file(data: &[u8]) -> Arc<std::fs::File> {
+    use std::io::Write;
+    let mut f = tempfile::tempfile().unwrap();
+    f.write_all(data).unwrap();
+    Arc::new(f)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_sent_from_a_file_is_sent_again_from_it() {
+    let (fake, port) = start().await;
+    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config())
+        .await
+        .unwrap();
+    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    // 3 MiB + 5 bytes from offset 3 of the source: pieces not aligned to
+    // anything, the last one needing XDR padding.
+    let data = pattern((3 << 20) + 8, 5);
+    let src = source_file(&data);
+    let range = FileRange::new(Arc::clone(&src), 3, data.len() - 3).unwrap();
+    assert_eq!(
+        file.write_from_file(range, 0).await.unwrap(),
+        data.len() - 3
+    );
+    assert!(fake.disk.lock().unwrap().current == data[3..]);
+    // The journal holds ranges of the file: a crash loses the data and
+    // sync re-sends it from the file.
+    fake.crash();
+    file.sync().await.unwrap();
+    assert!(fake.disk.lock().unwrap().durable == data[3..]);
+    assert!(file.stats().resent_bytes >= (3 << 20), "{:?}", file.stats());
+    file.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_file_without_the_range_fails_only_that_write() {
+    let (fake, port) = start().await;
+    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config())
+        .await
+        .unwrap();
+    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    let data = pattern(100 << 10, 1);
+    let src = source_file(&data);
+    // The file has 100 KiB; the range asks for 200 KiB (as if the file
+    // shrank after the range was made).
+    let range = FileRange::new(Arc::clone(&src), 0, 200 << 10).unwrap();
+    let err = file.write_from_file(range, 0).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Source, "{err}");
+    // The client goes on: a later write and its COMMIT work.
+    let range = FileRange::new(src, 0, data.len()).unwrap();
+    file.write_from_file(range, 0).await.unwrap();
+    file.sync().await.unwrap();
+    let d = fake.disk.lock().unwrap();
+    assert!(d.durable[..data.len()] == data[..], "durable data differs");
 }

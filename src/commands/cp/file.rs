@@ -12,7 +12,8 @@ use nfsl_client::OpenOptions;
 use super::node::Node;
 use crate::progress::Progress;
 use crate::transfer::{
-    copy, ChunkReader, LocalReader, LocalWriter, NfsReader, NfsWriter, StreamWriter,
+    copy, copy_file_ranges, ChunkReader, LocalReader, LocalWriter, NfsReader, NfsWriter,
+    StreamWriter,
 };
 
 /// Copies the regular file `src` to `dst` (created with `mode` if new,
@@ -26,6 +27,19 @@ pub async fn copy_file(
     match src {
         Node::Local(p) => {
             let f = std::fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
+            let meta = f
+                .metadata()
+                .with_context(|| format!("stat {}", p.display()))?;
+            // A regular file with a size goes to NFS straight from the
+            // page cache; anything else (a pipe, /proc's size-0 files)
+            // is read until it ends.
+            if let (Node::Nfs(r), true) = (dst, meta.is_file() && meta.len() > 0) {
+                let writer = r.nfs.open(&r.path, &nfs_create(mode)).await?;
+                let n = copy_file_ranges(Arc::new(f), meta.len(), &writer, progress).await?;
+                // COMMIT: only now is the data safe on the server.
+                writer.close().await?;
+                return Ok(n);
+            }
             copy_to(&LocalReader(Arc::new(f)), dst, mode, progress).await
         }
         Node::Nfs(r) => {
@@ -66,16 +80,21 @@ async fn copy_to<R: ChunkReader>(
             }
         }
         Node::Nfs(r) => {
-            let opts = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(mode);
-            let writer = NfsWriter(r.nfs.open(&r.path, &opts).await?);
+            let writer = NfsWriter(r.nfs.open(&r.path, &nfs_create(mode)).await?);
             let n = copy(reader, &writer, progress).await?;
             // COMMIT: only now is the data safe on the server.
             writer.0.close().await?;
             Ok(n)
         }
     }
+}
+
+/// How an NFS destination is opened: created with `mode` if new,
+/// truncated if it exists.
+fn nfs_create(mode: u32) -> OpenOptions {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
 }

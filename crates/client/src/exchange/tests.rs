@@ -32,10 +32,10 @@ fn xids_are_sequential_and_calls_decode_as_calls() {
         NULL_PROC,
         &OpaqueAuth::NONE,
         |out| out.extend_from_slice(&[0, 0, 0, 3]),
-        Bytes::from_static(b"abcde"),
+        Bytes::from_static(b"abcde").into(),
     )
     .unwrap();
-    let wire = call.to_vec();
+    let wire = call.to_vec().unwrap();
     assert_eq!(wire.len(), call.wire_len());
     let mut asm = RecordAssembler::new(1 << 20);
     asm.receive(&wire);

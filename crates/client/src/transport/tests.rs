@@ -6,7 +6,9 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::SeqCst;
 
+use bytes::Bytes;
 use nfsl_rpc::{encode_reply, frame_record, AcceptedReply, CallHeader, RecordDecoder, ReplyBody};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
