@@ -107,7 +107,28 @@ fn bench_runs_every_path_and_writes_json_and_svg() {
         .iter()
         .all(|r| r["localio_over_ceiling"].as_f64().is_some()
             && r["localio_over_rpc"].as_f64().is_some()));
-    assert_eq!(doc["localio_client_stats"]["local_active"], true);
+    // Every mount's counters: both LOCALIO mounts went local, the RPC
+    // mount never did.
+    let stats = &doc["client_stats"];
+    for mount in ["localio_buffered", "localio_direct"] {
+        assert_eq!(stats[mount]["local_active"], true, "{stats:#}");
+        assert!(stats[mount]["local_reads"].as_u64().unwrap() > 0, "{stats:#}");
+        assert!(stats[mount]["local_writes"].as_u64().unwrap() > 0, "{stats:#}");
+    }
+    assert!(stats["localio_direct"]["direct_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(stats["rpc"]["local_active"], false, "{stats:#}");
+    assert_eq!(stats["rpc"]["local_reads"], 0, "{stats:#}");
+    assert!(stats["rpc"]["rpc_reads"].as_u64().unwrap() > 0, "{stats:#}");
+    let header = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Client counters"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["LOCALIO", "buffered", "LOCALIO", "direct", "RPC"],
+        "{text}"
+    );
     let svg = fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"));
     assert_eq!(svg.matches("<rect x=\"250\"").count(), results.len());

@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use nfsl_client::{DirectPolicy, LocalioMode, NfsUrl, OpenOptions};
+use nfsl_client::{ClientStats, DirectPolicy, LocalioMode, NfsUrl, OpenOptions};
 
 use super::print_out;
-use super::stats::{counter_list, format_counters};
+use super::stats::{counter_list, format_counter_columns};
 use crate::bench::report::{ratios_json, result_json, table, Json};
 use crate::bench::target::{Client, Pread, Uring};
 use crate::bench::workload::{self, Op, Target, Workload};
@@ -174,7 +174,8 @@ async fn bench(
         ));
     }
     let mut results = Vec::new();
-    let mut localio_stats = None;
+    // Each mount's counters after its runs: (JSON key, column title, stats).
+    let mut mounts: Vec<(String, String, ClientStats)> = Vec::new();
     for &mode in &plan.modes {
         let mut set = PathSet::default();
         for &p in &plan.paths {
@@ -209,18 +210,26 @@ async fn bench(
             results.extend(set.run(w, mode, plan).await?);
         }
         if let Some(l) = &set.localio {
-            localio_stats = Some(l.nfs.stats());
+            mounts.push((
+                format!("localio_{}", mode.key()),
+                format!("LOCALIO {}", mode.key()),
+                l.nfs.stats(),
+            ));
         }
     }
     if plan.paths.contains(&PathKind::Rpc) {
+        // A mount of its own, so its counters are the runs' alone (not
+        // the writing of the benchmark file).
+        let runs = mount(url, LocalioMode::Off, None, args.localio_socket.clone()).await?;
         let mut set = PathSet {
-            rpc: Some(open_client(rpc, nfs_path).await?),
+            rpc: Some(open_client(&runs, nfs_path).await?),
             ..PathSet::default()
         };
         for w in &plan.workloads {
             results.extend(set.run(w, Mode::Server, plan).await?);
         }
         set.rpc.take();
+        mounts.push(("rpc".into(), "RPC".into(), runs.nfs.stats()));
     }
     results.sort_by_key(|m| {
         (
@@ -236,9 +245,13 @@ async fn bench(
         plan.time.as_secs_f64()
     );
     let mut text = format!("{title}\n\n{}", table(&results));
-    if let Some(s) = &localio_stats {
-        text += "\nLOCALIO client counters (last LOCALIO mount):\n";
-        text += &format_counters(s);
+    if !mounts.is_empty() {
+        text += "\nClient counters, one column per mount:\n";
+        let columns: Vec<_> = mounts
+            .iter()
+            .map(|(_, title, s)| (title.as_str(), s))
+            .collect();
+        text += &format_counter_columns(&columns);
     }
     if let Some(file) = &args.plot {
         std::fs::write(file, svg::chart(&results, &title))
@@ -262,12 +275,13 @@ async fn bench(
             ),
             ("ratios", ratios_json(&results)),
             (
-                "localio_client_stats",
-                localio_stats.as_ref().map_or(Json::Null, |s| {
-                    let mut pairs = vec![("local_active", Json::Bool(s.local_active))];
-                    pairs.extend(counter_list(s).into_iter().map(|(k, v)| (k, Json::Int(v))));
-                    Json::obj(pairs)
-                }),
+                "client_stats",
+                Json::Obj(
+                    mounts
+                        .iter()
+                        .map(|(key, _, s)| (key.clone(), stats_json(s)))
+                        .collect(),
+                ),
             ),
         ]);
         let mut out = String::new();
@@ -276,6 +290,13 @@ async fn bench(
         std::fs::write(file, out).with_context(|| format!("writing {}", file.display()))?;
     }
     Ok(text)
+}
+
+/// One mount's counters as a JSON object.
+fn stats_json(s: &ClientStats) -> Json {
+    let mut pairs = vec![("local_active", Json::Bool(s.local_active))];
+    pairs.extend(counter_list(s).into_iter().map(|(k, v)| (k, Json::Int(v))));
+    Json::obj(pairs)
 }
 
 /// A ceiling target, or `None` after saying why it is skipped (e.g. a
@@ -328,77 +349,34 @@ impl PathSet {
         plan: &Plan,
     ) -> anyhow::Result<Vec<Measured>> {
         let mut out: Vec<Measured> = Vec::new();
-        let new = |path| Measured {
-            path,
-            mode,
-            workload: *w,
-            runs: Vec::new(),
-            local_ops: 0,
-            rpc_ops: 0,
-        };
         for rep in 0..=plan.repeats {
             let (time, warm) = if rep == 0 {
                 (plan.warmup, true)
             } else {
                 (plan.time, false)
             };
-            let seed = u64::from(rep) * 7919 + w.qd as u64;
+            let round = Round {
+                w,
+                mode,
+                size: plan.size,
+                time,
+                seed: u64::from(rep) * 7919 + w.qd as u64,
+                warm,
+            };
             // pread is synchronous: one request in flight at most.
             if let (Some(t), 1) = (&self.pread, w.qd) {
-                once(
-                    &mut out,
-                    || new(PathKind::Pread),
-                    t,
-                    w,
-                    plan.size,
-                    time,
-                    seed,
-                    warm,
-                    None,
-                )
-                .await?;
+                round.run(&mut out, PathKind::Pread, t, None).await?;
             }
             if let Some(t) = &self.uring {
-                once(
-                    &mut out,
-                    || new(PathKind::Uring),
-                    t,
-                    w,
-                    plan.size,
-                    time,
-                    seed,
-                    warm,
-                    None,
-                )
-                .await?;
+                round.run(&mut out, PathKind::Uring, t, None).await?;
             }
             if let Some(c) = &self.localio {
-                once(
-                    &mut out,
-                    || new(PathKind::Localio),
-                    &c.target,
-                    w,
-                    plan.size,
-                    time,
-                    seed,
-                    warm,
-                    Some(&c.nfs),
-                )
-                .await?;
+                let (t, nfs) = (&c.target, Some(&c.nfs));
+                round.run(&mut out, PathKind::Localio, t, nfs).await?;
             }
             if let Some(c) = &self.rpc {
-                once(
-                    &mut out,
-                    || new(PathKind::Rpc),
-                    &c.target,
-                    w,
-                    plan.size,
-                    time,
-                    seed,
-                    warm,
-                    Some(&c.nfs),
-                )
-                .await?;
+                let (t, nfs) = (&c.target, Some(&c.nfs));
+                round.run(&mut out, PathKind::Rpc, t, nfs).await?;
             }
         }
         for m in &out {
@@ -416,46 +394,63 @@ impl PathSet {
     }
 }
 
-/// One run of `w` on `t`, recorded in `out` unless it is the warm-up.
-#[allow(clippy::too_many_arguments)]
-async fn once<T: Target>(
-    out: &mut Vec<Measured>,
-    new: impl FnOnce() -> Measured,
-    t: &T,
-    w: &Workload,
+/// One round of a workload: what every target runs in it.
+struct Round<'a> {
+    w: &'a Workload,
+    mode: Mode,
+    /// The benchmark file's size.
     size: u64,
     time: Duration,
     seed: u64,
+    /// The warm-up round, not recorded.
     warm: bool,
-    nfs: Option<&nfsl_client::Nfs>,
-) -> anyhow::Result<()> {
-    let before = nfs.map(|n| n.stats());
-    let label = new();
-    let sample = workload::run(t, w, size, time, seed)
-        .await
-        .with_context(|| format!("{} {} {}", w.name(), label.mode.key(), label.path.label()))?;
-    if warm {
-        return Ok(());
-    }
-    let i = match out.iter().position(|m| m.path == label.path) {
-        Some(i) => i,
-        None => {
-            out.push(label);
-            out.len() - 1
+}
+
+impl Round<'_> {
+    /// Runs the round on `t` (the `path` target; `nfs`: its mount, for
+    /// the counters) and records it in `out` unless it is the warm-up.
+    async fn run<T: Target>(
+        &self,
+        out: &mut Vec<Measured>,
+        path: PathKind,
+        t: &T,
+        nfs: Option<&nfsl_client::Nfs>,
+    ) -> anyhow::Result<()> {
+        let w = self.w;
+        let before = nfs.map(|n| n.stats());
+        let sample = workload::run(t, w, self.size, self.time, self.seed)
+            .await
+            .with_context(|| format!("{} {} {}", w.name(), self.mode.key(), path.label()))?;
+        if self.warm {
+            return Ok(());
         }
-    };
-    let m = &mut out[i];
-    if let (Some(b), Some(n)) = (before, nfs) {
-        let a = n.stats();
-        let (local, rpc) = match w.op {
-            Op::Read => (a.local_reads - b.local_reads, a.rpc_reads - b.rpc_reads),
-            Op::Write => (a.local_writes - b.local_writes, a.rpc_writes - b.rpc_writes),
+        let i = match out.iter().position(|m| m.path == path) {
+            Some(i) => i,
+            None => {
+                out.push(Measured {
+                    path,
+                    mode: self.mode,
+                    workload: *w,
+                    runs: Vec::new(),
+                    local_ops: 0,
+                    rpc_ops: 0,
+                });
+                out.len() - 1
+            }
         };
-        m.local_ops += local;
-        m.rpc_ops += rpc;
+        let m = &mut out[i];
+        if let (Some(b), Some(n)) = (before, nfs) {
+            let a = n.stats();
+            let (local, rpc) = match w.op {
+                Op::Read => (a.local_reads - b.local_reads, a.rpc_reads - b.rpc_reads),
+                Op::Write => (a.local_writes - b.local_writes, a.rpc_writes - b.rpc_writes),
+            };
+            m.local_ops += local;
+            m.rpc_ops += rpc;
+        }
+        m.runs.push(sample);
+        Ok(())
     }
-    m.runs.push(sample);
-    Ok(())
 }
 
 /// Creates the benchmark file through RPC: `size` bytes of pseudo-random

@@ -117,6 +117,38 @@ pub fn counter_list(s: &ClientStats) -> Vec<(&'static str, u64)> {
     ]
 }
 
+/// Several mounts' counters side by side: one column per `(title,
+/// counters)`, one row per counter of [`counter_list`] (its JSON names).
+pub fn format_counter_columns(mounts: &[(&str, &ClientStats)]) -> String {
+    let mut header = vec![String::new()];
+    header.extend(mounts.iter().map(|(title, _)| title.to_string()));
+    let mut active = vec!["local_active".to_string()];
+    active.extend(
+        mounts
+            .iter()
+            .map(|(_, s)| if s.local_active { "yes" } else { "no" }.to_string()),
+    );
+    let mut rows = vec![header, active];
+    let lists: Vec<_> = mounts.iter().map(|(_, s)| counter_list(s)).collect();
+    for (i, (name, _)) in lists
+        .first()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let mut row = vec![name.to_string()];
+        row.extend(lists.iter().map(|l| l[i].1.to_string()));
+        rows.push(row);
+    }
+    let mut right = vec![false];
+    right.extend(mounts.iter().map(|_| true));
+    columns(&rows, &right)
+        .into_iter()
+        .map(|l| l + "\n")
+        .collect()
+}
+
 /// The counters as a small report: LOCALIO vs RPC side by side, then the
 /// local path's details and the RPC connection's.
 pub fn format_counters(s: &ClientStats) -> String {
