@@ -70,9 +70,14 @@ pub struct ClientConfig {
     /// (default 4 MiB; 0: none; URL option `readahead=`, as in libnfs).
     /// Over RPC, large reads are pipelined instead (`io_window`).
     pub readahead: usize,
+    /// Bytes of LOCALIO writes per file answered once queued on the IO
+    /// engine, before they are done (default 4 MiB; 0: every write waits).
+    /// See [`crate::local`] ("Write-behind").
+    pub write_behind: usize,
 }
 
-/// Largest [`ClientConfig::readahead`]: it is memory held per reader.
+/// Largest [`ClientConfig::readahead`] and [`ClientConfig::write_behind`]:
+/// they are memory held per file.
 pub const MAX_READAHEAD: usize = 256 << 20;
 
 impl Default for ClientConfig {
@@ -93,6 +98,7 @@ impl Default for ClientConfig {
             direct: DirectPolicy::Auto,
             localio_socket: None,
             readahead: 4 << 20,
+            write_behind: 4 << 20,
         }
     }
 }
@@ -140,6 +146,12 @@ impl ClientConfig {
             return Err(Error::InvalidArgument(
                 "max_in_flight and io_window must be at least 1".into(),
             ));
+        }
+        if self.write_behind > MAX_READAHEAD {
+            return Err(Error::InvalidArgument(format!(
+                "write_behind of {} bytes is more than the {MAX_READAHEAD} allowed",
+                self.write_behind
+            )));
         }
         if self.readahead > MAX_READAHEAD {
             return Err(Error::InvalidArgument(format!(

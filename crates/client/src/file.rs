@@ -135,6 +135,9 @@ impl File {
     /// Returns fewer than `buf.len()` bytes only at end of file.
     pub async fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
         check_range(offset, buf.len())?;
+        self.local
+            .settle_writes(&self.nfs, &self.handle, Some((offset, buf.len())))
+            .await;
         let local = self.local.read(&self.nfs, &self.handle, offset, buf.len());
         if let Some(parts) = local.await {
             let mut n = 0;
@@ -195,6 +198,9 @@ impl File {
     /// of file.
     pub async fn read_at_bytes(&self, offset: u64, len: usize) -> Result<Vec<Bytes>> {
         check_range(offset, len)?;
+        self.local
+            .settle_writes(&self.nfs, &self.handle, Some((offset, len)))
+            .await;
         if let Some(parts) = self.local.read(&self.nfs, &self.handle, offset, len).await {
             return Ok(parts.into_iter().map(|p| p.freeze()).collect());
         }
@@ -358,7 +364,7 @@ impl File {
             })
         };
         let local = self.local.write(&self.nfs, &self.handle, make, offset);
-        match local.await {
+        match local.await.map_err(|e| e.at(&self.path))? {
             Some(_) if failed.is_some() => Err(Error::Source(failed.take().expect("just seen"))),
             Some(len) => {
                 self.journal().forget(offset, len);

@@ -13,6 +13,7 @@ use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
 use super::read_policy;
 use super::readahead::ReadAhead;
 use super::route::Session;
+use super::writebehind::WriteBehind;
 use crate::error::{Error, Result};
 use crate::procedures::ok;
 use crate::session::Nfs;
@@ -48,6 +49,8 @@ pub(crate) struct FileLocal {
     unsynced: Mutex<Vec<Arc<IoFile>>>,
     /// Reads queued ahead of a sequential reader.
     readahead: ReadAhead,
+    /// Writes answered once queued on the engine.
+    behind: WriteBehind,
 }
 
 /// Why an open was refused in a way that is about this file and these
@@ -79,6 +82,7 @@ impl FileLocal {
             opening: tokio::sync::Mutex::new(()),
             unsynced: Mutex::new(Vec::new()),
             readahead: ReadAhead::default(),
+            behind: WriteBehind::default(),
         }
     }
 
@@ -259,55 +263,124 @@ impl FileLocal {
     }
 
     /// Writes the data `data` makes at `offset` locally (UNSTABLE: page
-    /// cache) and returns its length; `None` if the write must go over RPC
-    /// (all of it: nothing is reported written unless all of it was).
-    /// `data` is called only when the write goes local.
+    /// cache) and returns its length; `Ok(None)` if the write must go over
+    /// RPC (all of it: nothing is reported written unless all of it was).
+    /// `data` is called only when the write goes local. Up to
+    /// `write_behind` bytes are answered once queued (see [`WriteBehind`]);
+    /// an error is that of an earlier written-behind write.
     pub(crate) async fn write(
         &self,
         nfs: &Nfs,
         handle: &FileHandle,
         data: impl FnOnce() -> Bytes,
         offset: u64,
-    ) -> Option<usize> {
-        let local = self.route(nfs, handle, true).await?;
+    ) -> Result<Option<usize>> {
+        let mut queue = self.behind.lock().await;
+        if let Some(e) = queue.take_error() {
+            return Err(e);
+        }
+        let Some(local) = self.route(nfs, handle, true).await else {
+            // Over RPC, after what is queued here.
+            queue.settle_all(nfs, handle).await;
+            return match queue.take_error() {
+                Some(e) => Err(e),
+                None => Ok(None),
+            };
+        };
         let data = data();
-        let piece = nfs.shared.config.max_io_size as usize;
         let len = data.len();
-        let writes = (0..len).step_by(piece.max(1)).map(|start| {
+        let config = &nfs.shared.config;
+        let piece = (config.max_io_size as usize).max(1);
+        let limit = config.write_behind;
+        let behind = len <= limit;
+        queue
+            .settle_for(
+                nfs,
+                handle,
+                offset,
+                len,
+                if behind { len } else { 0 },
+                limit,
+            )
+            .await;
+        if let Some(e) = queue.take_error() {
+            return Err(e);
+        }
+        if behind {
+            for start in (0..len).step_by(piece) {
+                let part = data.slice(start..(start + piece).min(len));
+                let at = offset + start as u64;
+                queue
+                    .push(&local.engine, &local.file, &local.session, at, part)
+                    .await;
+            }
+        } else {
+            drop(queue);
+            if let Err(e) = self
+                .write_now(&local, &data, offset, piece, config.io_window)
+                .await
+            {
+                self.fall_back(nfs, &local.session, &format!("write: {e}"));
+                return Ok(None);
+            }
+        }
+        let c = &nfs.shared.counters;
+        Counters::add(&c.local_writes, len.div_ceil(piece) as u64);
+        Counters::add(&c.local_write_bytes, len as u64);
+        let mut unsynced = self.unsynced();
+        if !unsynced.iter().any(|f| Arc::ptr_eq(f, &local.file)) {
+            unsynced.push(Arc::clone(&local.file));
+        }
+        Ok(Some(len))
+    }
+
+    /// Writes `data` at `offset` on the engine and waits for it: pieces of
+    /// `piece` bytes, `window` in flight.
+    async fn write_now(
+        &self,
+        local: &Local,
+        data: &Bytes,
+        offset: u64,
+        piece: usize,
+        window: usize,
+    ) -> std::result::Result<(), IoError> {
+        let len = data.len();
+        let writes = (0..len).step_by(piece).map(|start| {
             let part = data.slice(start..(start + piece).min(len));
-            let local = &local;
             async move {
                 let n = part.len();
-                let wrote = local
-                    .engine
-                    .write(&local.file, offset + start as u64, part, false)
-                    .await?;
+                let at = offset + start as u64;
+                let wrote = local.engine.write(&local.file, at, part, false).await?;
                 if wrote != n {
                     return Err(IoError::Io {
                         op: nfsl_io_engine::OpKind::Write,
-                        offset: offset + start as u64,
+                        offset: at,
                         len: n,
                         source: std::io::Error::other(format!("short write: {wrote} of {n}")),
                     });
                 }
-                Ok(n)
+                Ok(())
             }
         });
-        match windowed(writes, nfs.shared.config.io_window).await {
-            Ok(done) => {
-                let c = &nfs.shared.counters;
-                Counters::add(&c.local_writes, done.len() as u64);
-                Counters::add(&c.local_write_bytes, len as u64);
-                let mut unsynced = self.unsynced();
-                if !unsynced.iter().any(|f| Arc::ptr_eq(f, &local.file)) {
-                    unsynced.push(Arc::clone(&local.file));
-                }
-                Some(len)
+        windowed(writes, window).await.map(drop)
+    }
+
+    /// Waits for the written-behind writes that overlap `len` bytes at
+    /// `offset` (all of them with `None`), so a read or a sync sees them.
+    pub(crate) async fn settle_writes(
+        &self,
+        nfs: &Nfs,
+        handle: &FileHandle,
+        range: Option<(u64, usize)>,
+    ) {
+        let mut queue = self.behind.lock().await;
+        match range {
+            Some((offset, len)) => {
+                queue
+                    .settle_for(nfs, handle, offset, len, 0, usize::MAX)
+                    .await
             }
-            Err(e) => {
-                self.fall_back(nfs, &local.session, &format!("write: {e}"));
-                None
-            }
+            None => queue.settle_all(nfs, handle).await,
         }
     }
 
@@ -315,6 +388,13 @@ impl FileLocal {
     /// (on the engine). A write-back error is returned as the NFS error a
     /// COMMIT would give; any other failure COMMITs over RPC instead.
     pub(crate) async fn sync(&self, nfs: &Nfs, handle: &FileHandle, path: &str) -> Result<()> {
+        {
+            let mut queue = self.behind.lock().await;
+            queue.settle_all(nfs, handle).await;
+            if let Some(e) = queue.take_error() {
+                return Err(e);
+            }
+        }
         let files = std::mem::take(&mut *self.unsynced());
         if files.is_empty() {
             return Ok(());

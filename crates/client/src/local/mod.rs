@@ -53,6 +53,19 @@
 //! fresh server process might not see it; any other local failure falls
 //! back to an RPC COMMIT (the server's `fsync` flushes the same pages).
 //!
+//! # Write-behind
+//! A local write of at most [`crate::ClientConfig::write_behind`] bytes
+//! (default 4 MiB per file; 0 turns it off) is answered once it is queued
+//! on the engine, as the kernel client answers once data is in its page
+//! cache; at most that many bytes per file are queued. A write never
+//! overlaps a queued one (older writes are waited for first), a read waits
+//! for the queued writes it overlaps, and a sync waits for all of them
+//! before the `fsync`. A queued write that fails locally is written again
+//! over RPC (`FILE_SYNC`) and the mount falls back; if that fails too, its
+//! error is returned by the file's next write or sync, which then does not
+//! report the data durable. Other clients see a written-behind write once
+//! it is done (microseconds later), within NFS's close-to-open consistency.
+//!
 //! # Fallback and restarts
 //! Any failure on the local path (channel gone, an open refused for a
 //! reason that is not about the file, an fd or engine error) redoes that
@@ -92,6 +105,7 @@
 mod file;
 mod readahead;
 mod route;
+mod writebehind;
 
 pub use nfsl_io_engine::DirectPolicy;
 

@@ -1,0 +1,177 @@
+//! [`WriteBehind`]: a file's LOCALIO writes that are queued on the IO
+//! engine and not yet known to be done.
+//!
+//! Why: an UNSTABLE write through LOCALIO is a copy into the server host's
+//! page cache; making the writer wait for each one (its hand-off to an
+//! engine worker, the copy, the answer's way back) halves a one-at-a-time
+//! writer's throughput. The kernel's NFS client answers a write once the
+//! data is in its own page cache and writes back later; here a write is
+//! answered once it is queued on the engine, within a bound of
+//! [`crate::ClientConfig::write_behind`] bytes per file.
+//!
+//! What stays true:
+//! - Order: a write never overlaps a queued one (the older ones up to the
+//!   last overlapping one are waited for first), and a read waits for the
+//!   queued writes it overlaps, so the file reads back what it wrote.
+//! - Nothing is lost: a queued write that fails locally is written again
+//!   over RPC, `FILE_SYNC` (the failure path needs no journal), after the
+//!   mount falls back to RPC; if that fails too, the error is kept and
+//!   returned by the file's next write or sync (as write-back errors are
+//!   reported by `fsync`), and the data is not reported durable.
+//! - Durability: a sync waits for every queued write before the `fsync`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nfsl_io_engine::{IoEngine, IoFile, Pending, Write};
+use nfsl_proto::nfs3::StableHow;
+
+use super::route::Session;
+use crate::error::{Error, Result};
+use crate::payload::Payload;
+use crate::procedures::ok;
+use crate::session::Nfs;
+use crate::stats::Counters;
+use crate::types::FileHandle;
+
+/// A write queued on the engine.
+struct Queued {
+    offset: u64,
+    data: Bytes,
+    session: Arc<Session>,
+    pending: Pending<usize>,
+}
+
+impl Queued {
+    fn overlaps(&self, offset: u64, len: usize) -> bool {
+        let end = self.offset + self.data.len() as u64;
+        self.offset < offset + len as u64 && offset < end
+    }
+}
+
+/// The queue, behind an async lock: whoever holds it orders writes.
+#[derive(Default)]
+pub(crate) struct WriteBehind {
+    inner: tokio::sync::Mutex<Queue>,
+}
+
+/// The queued writes of one file, oldest first.
+#[derive(Default)]
+pub(crate) struct Queue {
+    queued: VecDeque<Queued>,
+    bytes: usize,
+    /// A write that failed locally and over RPC, not yet reported.
+    error: Option<Error>,
+}
+
+impl WriteBehind {
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, Queue> {
+        self.inner.lock().await
+    }
+}
+
+impl Queue {
+    /// True if a queued write overlaps `len` bytes at `offset`.
+    pub(crate) fn overlaps(&self, offset: u64, len: usize) -> bool {
+        self.queued.iter().any(|q| q.overlaps(offset, len))
+    }
+
+    /// The error of a write that could not be done, once.
+    pub(crate) fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    /// Queues `data` at `offset` on `engine` through `file`.
+    pub(crate) async fn push(
+        &mut self,
+        engine: &IoEngine,
+        file: &Arc<IoFile>,
+        session: &Arc<Session>,
+        offset: u64,
+        data: Bytes,
+    ) {
+        let pending = engine
+            .submit(Write::new(Arc::clone(file), offset, data.clone()))
+            .await;
+        self.bytes += data.len();
+        self.queued.push_back(Queued {
+            offset,
+            data,
+            session: Arc::clone(session),
+            pending,
+        });
+    }
+
+    /// Waits for the oldest queued write; redoes it over RPC if it failed.
+    async fn settle_oldest(&mut self, nfs: &Nfs, handle: &FileHandle) {
+        let Some(q) = self.queued.pop_front() else {
+            return;
+        };
+        self.bytes -= q.data.len();
+        let why = match q.pending.await {
+            Ok(n) if n == q.data.len() => return,
+            Ok(n) => format!("short write: {n} of {} bytes", q.data.len()),
+            Err(e) => e.to_string(),
+        };
+        nfs.shared
+            .local
+            .fail(nfs, &q.session, &format!("write behind: {why}"));
+        if let Err(e) = write_stable_rpc(nfs, handle, q.offset, q.data).await {
+            tracing::warn!("a written-behind LOCALIO write failed, and over RPC: {e}");
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Waits (oldest first) until no queued write overlaps `len` bytes at
+    /// `offset` and `room` more bytes fit under `limit`.
+    pub(crate) async fn settle_for(
+        &mut self,
+        nfs: &Nfs,
+        handle: &FileHandle,
+        offset: u64,
+        len: usize,
+        room: usize,
+        limit: usize,
+    ) {
+        while !self.queued.is_empty() && (self.overlaps(offset, len) || self.bytes + room > limit) {
+            self.settle_oldest(nfs, handle).await;
+        }
+    }
+
+    /// Waits for every queued write.
+    pub(crate) async fn settle_all(&mut self, nfs: &Nfs, handle: &FileHandle) {
+        while !self.queued.is_empty() {
+            self.settle_oldest(nfs, handle).await;
+        }
+    }
+}
+
+/// WRITEs `data` at `offset` with `FILE_SYNC` (continuing short writes).
+async fn write_stable_rpc(
+    nfs: &Nfs,
+    handle: &FileHandle,
+    mut offset: u64,
+    mut data: Bytes,
+) -> Result<()> {
+    let fh = handle.to_wire();
+    while !data.is_empty() {
+        let piece = data.slice(..data.len().min(nfs.wsize()));
+        let res = nfs
+            .shared
+            .procs
+            .write_bytes(&fh, offset, Payload::Bytes(piece), StableHow::FileSync)
+            .await?;
+        let w = ok(res, "WRITE", "")?;
+        let n = (w.count as usize).min(data.len());
+        if n == 0 {
+            return Err(Error::Protocol("WRITE reported 0 bytes written".into()));
+        }
+        let c = &nfs.shared.counters;
+        Counters::add(&c.rpc_writes, 1);
+        Counters::add(&c.rpc_write_bytes, n as u64);
+        offset += n as u64;
+        data = data.slice(n..);
+    }
+    Ok(())
+}
