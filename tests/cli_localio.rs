@@ -112,8 +112,14 @@ fn bench_runs_every_path_and_writes_json_and_svg() {
     let stats = &doc["client_stats"];
     for mount in ["localio_buffered", "localio_direct"] {
         assert_eq!(stats[mount]["local_active"], true, "{stats:#}");
-        assert!(stats[mount]["local_reads"].as_u64().unwrap() > 0, "{stats:#}");
-        assert!(stats[mount]["local_writes"].as_u64().unwrap() > 0, "{stats:#}");
+        assert!(
+            stats[mount]["local_reads"].as_u64().unwrap() > 0,
+            "{stats:#}"
+        );
+        assert!(
+            stats[mount]["local_writes"].as_u64().unwrap() > 0,
+            "{stats:#}"
+        );
     }
     assert!(stats["localio_direct"]["direct_bytes"].as_u64().unwrap() > 0);
     assert_eq!(stats["rpc"]["local_active"], false, "{stats:#}");

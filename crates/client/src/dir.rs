@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use nfsl_proto::nfs3::*;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::paths::{components, filename};
+use crate::paths::{components, dir_op};
 use crate::procedures::ok;
 use crate::session::Nfs;
 use crate::types::{DirEntry, FileHandle, Metadata};
@@ -69,10 +69,7 @@ impl Nfs {
             .shared
             .procs
             .mkdir(&Mkdir3Args {
-                location: DirOpArgs3 {
-                    dir: dir.to_wire(),
-                    name: filename(&name),
-                },
+                location: dir_op(&dir, &name)?,
                 attributes: new_object_attrs(mode),
             })
             .await?;
@@ -127,10 +124,7 @@ impl Nfs {
             .shared
             .procs
             .remove(&Remove3Args {
-                object: DirOpArgs3 {
-                    dir: dir.to_wire(),
-                    name: filename(name),
-                },
+                object: dir_op(dir, name)?,
             })
             .await?;
         ok(res, "REMOVE", "").map(|_| ())
@@ -147,10 +141,7 @@ impl Nfs {
             .shared
             .procs
             .rmdir(&Rmdir3Args {
-                object: DirOpArgs3 {
-                    dir: dir.to_wire(),
-                    name: filename(name),
-                },
+                object: dir_op(dir, name)?,
             })
             .await?;
         ok(res, "RMDIR", "").map(|_| ())
@@ -210,14 +201,8 @@ impl Nfs {
             .shared
             .procs
             .rename(&Rename3Args {
-                from: DirOpArgs3 {
-                    dir: from_dir.to_wire(),
-                    name: filename(&from_name),
-                },
-                to: DirOpArgs3 {
-                    dir: to_dir.to_wire(),
-                    name: filename(&to_name),
-                },
+                from: dir_op(&from_dir, &from_name)?,
+                to: dir_op(&to_dir, &to_name)?,
             })
             .await?;
         ok(res, "RENAME", from).map(|_| ())
@@ -230,10 +215,7 @@ impl Nfs {
             .shared
             .procs
             .symlink(&Symlink3Args {
-                location: DirOpArgs3 {
-                    dir: dir.to_wire(),
-                    name: filename(&name),
-                },
+                location: dir_op(&dir, &name)?,
                 symlink: Symlinkdata3 {
                     symlink_attributes: Sattr3::default(),
                     symlink_data: Nfspath3(target.as_bytes().to_vec()),
@@ -252,10 +234,7 @@ impl Nfs {
             .procs
             .link(&Link3Args {
                 file: fh.to_wire(),
-                link: DirOpArgs3 {
-                    dir: dir.to_wire(),
-                    name: filename(&name),
-                },
+                link: dir_op(&dir, &name)?,
             })
             .await?;
         ok(res, "LINK", new_path).map(|_| ())

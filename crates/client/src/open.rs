@@ -5,7 +5,7 @@ use nfsl_proto::nfs3::*;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::file::File;
-use crate::paths::filename;
+use crate::paths::dir_op;
 use crate::procedures::ok;
 use crate::session::Nfs;
 use crate::types::{FileHandle, Metadata, SetAttr};
@@ -154,10 +154,7 @@ impl Nfs {
             .shared
             .procs
             .create(&Create3Args {
-                location: DirOpArgs3 {
-                    dir: dir.to_wire(),
-                    name: filename(&name),
-                },
+                location: dir_op(&dir, &name)?,
                 how,
             })
             .await?;

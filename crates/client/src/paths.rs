@@ -29,8 +29,20 @@ pub(crate) fn components(path: &str) -> VecDeque<String> {
         .collect()
 }
 
-pub(crate) fn filename(name: &str) -> Filename3 {
-    Filename3(name.as_bytes().to_vec())
+/// The arguments naming `name` in the directory `dir`. A name is one
+/// component: not empty, without `/` or NUL. Names split from a path
+/// always are; one from elsewhere (a server's READDIR entry) that is not
+/// is refused here instead of being sent.
+pub(crate) fn dir_op(dir: &FileHandle, name: &str) -> Result<DirOpArgs3> {
+    if name.is_empty() || name.contains(['/', '\0']) {
+        return Err(Error::InvalidArgument(format!(
+            "{name:?} is not a file name"
+        )));
+    }
+    Ok(DirOpArgs3 {
+        dir: dir.to_wire(),
+        name: Filename3(name.as_bytes().to_vec()),
+    })
 }
 
 impl Nfs {
@@ -44,10 +56,7 @@ impl Nfs {
             .shared
             .procs
             .lookup(&Lookup3Args {
-                what: DirOpArgs3 {
-                    dir: dir.to_wire(),
-                    name: filename(name),
-                },
+                what: dir_op(dir, name)?,
             })
             .await?;
         let found = ok(res, "LOOKUP", "")?;
@@ -169,5 +178,16 @@ mod tests {
         assert!(components("/").is_empty());
         assert!(components("").is_empty());
         assert_eq!(components("a/../b"), ["a", "..", "b"]);
+    }
+
+    #[test]
+    fn dir_op_takes_one_component_only() {
+        let dir = FileHandle::from_bytes(&[1; 8]);
+        let args = dir_op(&dir, "..").unwrap();
+        assert_eq!((args.dir.0, args.name.0), (vec![1; 8], b"..".to_vec()));
+        for bad in ["", "a/b", "nul\0"] {
+            let e = dir_op(&dir, bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument, "{bad:?}");
+        }
     }
 }
