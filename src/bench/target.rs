@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use nfsl_io_engine::{DirectPolicy, EngineConfig, IoEngine, IoFile, Read, Write};
 
 use super::workload::Target;
@@ -165,7 +165,12 @@ impl Target for Uring {
 /// neither path pays a copy into a caller's buffer that pread does not.
 pub struct Client {
     pub file: nfsl_client::File,
+    /// Written buffers the client may still hold, oldest first.
+    pub held: std::sync::Mutex<std::collections::VecDeque<Bytes>>,
 }
+
+/// Written buffers remembered for reuse, at most.
+const MAX_HELD: usize = 64;
 
 impl Target for Client {
     type Buf = BytesMut;
@@ -186,11 +191,24 @@ impl Target for Client {
     async fn write(&self, buf: BytesMut, offset: u64, len: usize) -> anyhow::Result<BytesMut> {
         let data = buf.freeze();
         self.file.write_at_bytes(data.slice(..len), offset).await?;
-        // LOCALIO is done with the data once written; RPC keeps it for
-        // re-sending until COMMIT, and then a new buffer is needed.
-        Ok(data
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..])))
+        // The client may still hold the data (a LOCALIO write queued on
+        // the engine, RPC's re-send journal until COMMIT): take back a
+        // buffer it let go of, as a writer reusing its buffers would, and
+        // copy only when none is free.
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.push_back(data);
+        for _ in 0..held.len() {
+            let Some(b) = held.pop_front() else { break };
+            match b.try_into_mut() {
+                Ok(free) => return Ok(free),
+                Err(b) => held.push_back(b),
+            }
+        }
+        let copy = BytesMut::from(&held.back().expect("just pushed")[..]);
+        if held.len() > MAX_HELD {
+            held.pop_front();
+        }
+        Ok(copy)
     }
 
     async fn sync(&self) -> anyhow::Result<()> {

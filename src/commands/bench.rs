@@ -320,6 +320,7 @@ async fn open_client(r: &Remote, path: &str) -> anyhow::Result<ClientFile> {
         nfs: r.nfs.clone(),
         target: Client {
             file: r.nfs.open(path, &opts).await?,
+            held: Default::default(),
         },
     })
 }

@@ -4,7 +4,8 @@
 //! (env: NFSL_BENCH_MIB file size, default 1024; NFSL_BENCH_SECS per random
 //! run, default 1; NFSL_BENCH_REPEATS, default 3; NFSL_BENCH_DIR, default
 //! CARGO_TARGET_DIR or /var/tmp: must support O_DIRECT; NFSL_BENCH_ONLY, a
-//! substring of the workload names to run).
+//! substring of the workload names to run; NFSL_BENCH_WORKERS, engine
+//! workers, default 2).
 //!
 //! Workloads: 4 KiB random reads (engine at queue depth 1 and 8) and 1 MiB
 //! sequential reads and writes over the whole file, each direct (O_DIRECT,
@@ -260,7 +261,11 @@ fn main() {
             dir.path().display()
         );
     }
-    let engine = IoEngine::start(EngineConfig::default()).unwrap();
+    let engine = IoEngine::start(EngineConfig {
+        workers: env_or("NFSL_BENCH_WORKERS", 2),
+        ..EngineConfig::default()
+    })
+    .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
