@@ -74,6 +74,8 @@ fn local_io_agrees_with_rpc_both_ways() {
             "{s:?}"
         );
         assert!(s.local_commits >= 1 && s.rpc_writes == 0, "{s:?}");
+        // direct=auto: through the host's page cache (the client has none).
+        assert!(s.direct_bytes == 0 && s.buffered_bytes > 0, "{s:?}");
         let g = remote
             .open("/via-local", &OpenOptions::new().read(true))
             .await

@@ -59,8 +59,9 @@ pub struct ClientConfig {
     /// Whether READ/WRITE/COMMIT go through LOCALIO when the server shares
     /// this host (default [`LocalioMode::Auto`]; see [`crate::local`]).
     pub localio: LocalioMode,
-    /// Direct IO on the local path (default [`DirectPolicy::Auto`]: reads
-    /// buffered, large writes direct; see [`crate::local`]).
+    /// Direct IO on the local path (default [`DirectPolicy::Auto`]:
+    /// buffered, the client keeping no cache of its own; see
+    /// [`crate::local`]).
     pub direct: DirectPolicy,
     /// The server's LOCALIO socket (default: `nfsl-localio`'s default path
     /// for the NFS port, `$XDG_RUNTIME_DIR/nfsl/localio-PORT.sock` or

@@ -10,7 +10,7 @@ use nfsl_io_engine::{IoEngine, IoError, IoFile, Read};
 use nfsl_localio::{Access, LocalioError};
 use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
 
-use super::read_policy;
+use super::io_policy;
 use super::readahead::ReadAhead;
 use super::route::Session;
 use super::writebehind::WriteBehind;
@@ -202,7 +202,7 @@ impl FileLocal {
         let local = self.route(nfs, handle, false).await?;
         let config = &nfs.shared.config;
         let piece = (config.max_io_size as usize).max(1);
-        let policy = read_policy(config.direct);
+        let policy = io_policy(config.direct);
         let epoch = local.session.epoch;
         let c = &nfs.shared.counters;
         let reads = (0..len).step_by(piece).map(|start| {

@@ -194,7 +194,7 @@ impl Router {
             return Ok(Arc::clone(e));
         }
         let engine = Arc::new(IoEngine::start(EngineConfig {
-            direct: self.direct,
+            direct: super::io_policy(self.direct),
             thread_name: "nfsl-localio".into(),
             ..EngineConfig::default()
         })?);
