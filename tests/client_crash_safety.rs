@@ -34,11 +34,7 @@ fn unstable_writes_survive_kill9_and_restart() {
     let mut server = NfslServer::start(export.path(), OPTIONS);
     let first = pseudo_random_bytes(12 * MIB, 1);
     let second = pseudo_random_bytes(4 * MIB, 2);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = rt();
     let url = NfsUrl::parse(&server.url("")).unwrap();
     let (nfs, _) = rt.block_on(Nfs::connect(&url, config())).expect("connect");
     let file = rt.block_on(nfs.create("/victim.bin")).expect("create");
@@ -124,11 +120,7 @@ fn kill9_in_the_middle_of_a_write_loses_nothing() {
     let export = tempdir();
     let mut server = NfslServer::start(export.path(), OPTIONS);
     let data = pseudo_random_bytes(32 * MIB, 4);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = rt();
     let url = NfsUrl::parse(&server.url("")).unwrap();
     let (nfs, _) = rt.block_on(Nfs::connect(&url, config())).expect("connect");
     let file = rt.block_on(nfs.create("/midway.bin")).expect("create");

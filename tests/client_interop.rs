@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use nfsl_client::nfs3::{Nfsstat3, NFS_PROGRAM, NFS_V3};
 use nfsl_client::{
@@ -18,24 +16,13 @@ const RW: &str = "rw,no_root_squash";
 
 fn config() -> ClientConfig {
     ClientConfig {
-        timeout: Duration::from_secs(20),
-        retries: 3,
         max_unstable_bytes: 64 << 20,
-        ..ClientConfig::default()
+        ..client_config()
     }
 }
 
 async fn connect(url: &str) -> (Nfs, String) {
-    let url = NfsUrl::parse(url).expect("url");
-    Nfs::connect(&url, config()).await.expect("connect")
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    connect_url(url, config()).await
 }
 
 // ---------------------------------------------------------------------

@@ -10,42 +10,11 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use nfsl_client::{ClientConfig, DirectPolicy, ErrorKind, LocalioMode, Nfs, NfsUrl, OpenOptions};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn config(mode: LocalioMode, socket: &Path) -> ClientConfig {
-    ClientConfig {
-        timeout: Duration::from_secs(20),
-        retries: 3,
-        localio: mode,
-        localio_socket: Some(socket.to_path_buf()),
-        ..ClientConfig::default()
-    }
-}
-
-async fn mount(server: &NfslServer, config: ClientConfig) -> Nfs {
-    let p = server.port();
-    Nfs::mount("127.0.0.1", p, p, server.export(), config)
-        .await
-        .expect("mount")
-}
-
-/// An export directory on the machine's disk (not tmpfs), where O_DIRECT works.
-fn disk_tempdir() -> tempfile::TempDir {
-    tempfile::tempdir_in("/var/tmp").expect("tempdir in /var/tmp")
-}
+use nfsl_client::{ClientConfig, DirectPolicy, ErrorKind, LocalioMode, OpenOptions};
 
 #[test]
 fn local_io_agrees_with_rpc_both_ways() {
@@ -55,8 +24,8 @@ fn local_io_agrees_with_rpc_both_ways() {
     let data = pseudo_random_bytes(3 * 1024 * 1024 + 123, 7);
     let other = pseudo_random_bytes(1_500_000, 8);
     rt().block_on(async {
-        let local = mount(&server, config(LocalioMode::Auto, &sock)).await;
-        let remote = mount(&server, config(LocalioMode::Off, &sock)).await;
+        let local = mount(&server, localio_config(LocalioMode::Auto, &sock)).await;
+        let remote = mount(&server, localio_config(LocalioMode::Off, &sock)).await;
         assert!(local.stats().local_active, "{:?}", local.stats());
         assert!(!remote.stats().local_active);
         assert_eq!(remote.stats().localio_probes, 0, "localio=off never probes");
@@ -138,10 +107,8 @@ fn misaligned_io_is_byte_exact_with_direct_always() {
     let sock = server.localio_socket();
     rt().block_on(async {
         // The URL form of the knobs.
-        let url = NfsUrl::parse(&format!("{}&localio=on&direct=always", server.url("/"))).unwrap();
-        let (nfs, _) = Nfs::connect(&url, config(LocalioMode::Auto, &sock))
-            .await
-            .unwrap();
+        let url = format!("{}&localio=on&direct=always", server.url("/"));
+        let (nfs, _) = connect_url(&url, localio_config(LocalioMode::Auto, &sock)).await;
         assert_eq!(nfs.config().direct, DirectPolicy::Always);
         let mut model = pseudo_random_bytes(256 * 1024, 1);
         let f = nfs.create("/odd").await.unwrap();
@@ -194,7 +161,7 @@ fn stays_on_rpc_with_no_localio_server() {
     let server = NfslServer::start_with_args(dir.path(), "rw,no_root_squash", &["--no-localio"]);
     let sock = server.localio_socket();
     rt().block_on(async {
-        let nfs = mount(&server, config(LocalioMode::Auto, &sock)).await;
+        let nfs = mount(&server, localio_config(LocalioMode::Auto, &sock)).await;
         let f = nfs.create("/f").await.unwrap();
         f.write_at(b"over rpc", 0).await.unwrap();
         f.close().await.unwrap();
@@ -213,20 +180,17 @@ fn stays_on_rpc_with_no_localio_server() {
         );
 
         nfs.unmount().await.unwrap();
-        let p = server.port();
-        let e = Nfs::mount(
-            "127.0.0.1",
-            p,
-            p,
+        let e = try_mount_export(
+            &server,
             server.export(),
-            config(LocalioMode::On, &sock),
+            localio_config(LocalioMode::On, &sock),
         )
         .await
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotLocal, "{e}");
         assert!(e.to_string().contains("localio=on"), "{e}");
         // The refused mount was undone on the server (UMNT), as was the first.
-        let mounts = RpcClient::connect(p).dump();
+        let mounts = RpcClient::connect(server.port()).dump();
         assert!(mounts.0.is_empty(), "server still lists {mounts:?}");
     });
 }
@@ -245,16 +209,9 @@ fn stays_on_rpc_against_ganesha() {
     let nfsl = NfslServer::start(ndir.path(), "rw");
     rt().block_on(async {
         for socket in [nfsl.localio_socket(), ndir.path().join("no-such.sock")] {
-            let (n, m) = (ganesha.nfs_port(), ganesha.mount_port());
-            let nfs = Nfs::mount(
-                "127.0.0.1",
-                n,
-                m,
-                ganesha.export(),
-                config(LocalioMode::Auto, &socket),
-            )
-            .await
-            .expect("mount ganesha");
+            let nfs = try_mount_ganesha(&ganesha, localio_config(LocalioMode::Auto, &socket))
+                .await
+                .expect("mount ganesha");
             let f = nfs
                 .open("/g", &OpenOptions::new().read(true))
                 .await
@@ -267,33 +224,18 @@ fn stays_on_rpc_against_ganesha() {
                 !s.local_active && s.local_reads == 0 && s.rpc_reads > 0,
                 "{s:?}"
             );
-            let e = Nfs::mount(
-                "127.0.0.1",
-                n,
-                m,
-                ganesha.export(),
-                config(LocalioMode::On, &socket),
-            )
-            .await
-            .unwrap_err();
+            let e = try_mount_ganesha(&ganesha, localio_config(LocalioMode::On, &socket))
+                .await
+                .unwrap_err();
             assert_eq!(e.kind(), ErrorKind::NotLocal, "{e}");
             eprintln!("localio=on against Ganesha: {e}");
         }
     });
 }
 
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
 #[test]
 fn permission_denied_alike_through_both_paths() {
-    if !is_root() {
-        assert!(
-            std::env::var_os("NFSL_REQUIRE_PEERS").is_none(),
-            "needs root"
-        );
-        eprintln!("SKIP permission_denied_alike_through_both_paths: needs root");
+    if !need_root("permission_denied_alike_through_both_paths") {
         return;
     }
     let dir = tempdir();
@@ -309,7 +251,7 @@ fn permission_denied_alike_through_both_paths() {
                 uid: 4321,
                 gid: 4321,
                 gids: vec![],
-                ..config(mode, &sock)
+                ..localio_config(mode, &sock)
             };
             let nfs = mount(&server, cfg).await;
             assert_eq!(nfs.stats().local_active, mode == LocalioMode::Auto);
@@ -344,7 +286,7 @@ fn ro_export_reads_local_and_writes_get_rofs() {
     let sock = server.localio_socket();
     rt().block_on(async {
         for mode in [LocalioMode::Auto, LocalioMode::Off] {
-            let nfs = mount(&server, config(mode, &sock)).await;
+            let nfs = mount(&server, localio_config(mode, &sock)).await;
             let f = nfs
                 .open("/f", &OpenOptions::new().read(true).write(true))
                 .await
@@ -377,7 +319,7 @@ fn server_killed_during_local_writes_loses_nothing_synced() {
     let data = Arc::new(pseudo_random_bytes(CHUNK * CHUNKS, 3));
     let synced = Arc::new(Mutex::new(0usize));
     let rt = rt();
-    let nfs = rt.block_on(mount(&server, config(LocalioMode::Auto, &sock)));
+    let nfs = rt.block_on(mount(&server, localio_config(LocalioMode::Auto, &sock)));
     assert!(nfs.stats().local_active);
     let writer = {
         let (nfs, data, synced) = (nfs.clone(), Arc::clone(&data), Arc::clone(&synced));
@@ -455,7 +397,7 @@ fn sequential_local_reads_are_read_ahead_and_never_stale_after_own_writes() {
             &server,
             ClientConfig {
                 readahead: 4 * PIECE,
-                ..config(LocalioMode::On, &sock)
+                ..localio_config(LocalioMode::On, &sock)
             },
         )
         .await;
@@ -519,7 +461,7 @@ fn overlapping_writes_behind_land_in_order() {
             ClientConfig {
                 write_behind: 4 << 20,
                 direct: DirectPolicy::Never,
-                ..config(LocalioMode::On, &sock)
+                ..localio_config(LocalioMode::On, &sock)
             },
         )
         .await;

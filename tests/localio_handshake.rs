@@ -8,40 +8,93 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{FileExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use nfsl_client::localio::client::Connected;
-use nfsl_client::localio::{Access, Creds, LocalioError, Nonce};
+use nfsl_client::localio::client::{Connected, Registered};
+use nfsl_client::localio::{Access, Creds, LocalFile, LocalioChannel, LocalioError, Nonce};
 use nfsl_client::nfs3::Nfsstat3;
-use nfsl_client::{ClientConfig, ErrorKind, Nfs, NotLocal, RpcError};
+use nfsl_client::{ClientConfig, ErrorKind, FileHandle, Nfs, NotLocal, RpcError};
 use nfsl_proto::localio::{LOCALIO_PROGRAM, LOCALIO_V1};
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn config(uid: u32, gid: u32) -> ClientConfig {
+/// Mounts as `uid` (and gid `uid`, no other groups).
+fn config(uid: u32) -> ClientConfig {
     ClientConfig {
         uid,
-        gid,
+        gid: uid,
         gids: vec![],
-        timeout: Duration::from_secs(20),
         retries: 2,
-        ..ClientConfig::default()
+        ..client_config()
     }
 }
 
-async fn mount(port: u16, export: &str, uid: u32) -> Nfs {
-    Nfs::mount("127.0.0.1", port, port, export, config(uid, uid))
+/// `nfsl serve` over a fresh export directory, filled before it starts.
+struct Served {
+    dir: tempfile::TempDir,
+    server: NfslServer,
+}
+
+impl Served {
+    /// Starts `nfsl serve` exporting, with `options`, a directory that
+    /// `fill` has put the test's files in.
+    fn new(options: &str, fill: impl FnOnce(&Path)) -> Served {
+        let dir = tempdir();
+        fill(dir.path());
+        let server = NfslServer::start(dir.path(), options);
+        Served { dir, server }
+    }
+
+    /// The server's LOCALIO socket.
+    fn sock(&self) -> PathBuf {
+        self.server.localio_socket()
+    }
+
+    /// Mounts the export as `uid`.
+    async fn mount(&self, uid: u32) -> Nfs {
+        mount(&self.server, config(uid)).await
+    }
+
+    /// Mounts the export as `uid` and completes a LOCALIO handshake
+    /// through the server's socket.
+    async fn local(&self, uid: u32) -> (Nfs, LocalioChannel) {
+        let nfs = self.mount(uid).await;
+        let chan = nfs.localio_probe(Some(&self.sock())).await.expect("local");
+        (nfs, chan)
+    }
+}
+
+/// Looks `path` up over NFS and opens its handle through `chan`.
+async fn open_path(
+    nfs: &Nfs,
+    chan: &LocalioChannel,
+    path: &str,
+    access: Access,
+    creds: &Creds,
+) -> (FileHandle, Result<LocalFile, LocalioError>) {
+    let (fh, _) = nfs.lookup(path).await.unwrap();
+    let opened = chan.open(fh.as_bytes(), access, creds).await;
+    (fh, opened)
+}
+
+/// Connects to the LOCALIO socket and registers a fresh nonce.
+async fn register(sock: &Path) -> Registered {
+    Connected::connect(sock)
         .await
-        .expect("mount")
+        .unwrap()
+        .register()
+        .await
+        .unwrap()
+}
+
+/// Fills an export directory (mode 0755) with `secret`, a file only root
+/// may read.
+fn root_only_secret(dir: &Path) {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, b"root only").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn root() -> Creds {
@@ -52,32 +105,15 @@ fn root() -> Creds {
     }
 }
 
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// Skips (saying so) a test that needs root: credential switching, a
-/// setuid helper process.
-fn need_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("NFSL_REQUIRE_PEERS").is_none(),
-        "{test} needs root"
-    );
-    eprintln!("SKIP {test}: needs root");
-    false
-}
-
 #[test]
 fn handshake_and_read_open_against_nfsl_serve() {
-    let dir = tempdir();
     let data = pseudo_random_bytes(100_000, 1);
-    std::fs::write(dir.path().join("data"), &data).unwrap();
-    std::fs::create_dir(dir.path().join("sub")).unwrap();
-    let server = NfslServer::start(dir.path(), "rw,no_root_squash");
-    let sock = server.localio_socket();
+    let served = Served::new("rw,no_root_squash", |dir| {
+        std::fs::write(dir.join("data"), &data).unwrap();
+        std::fs::create_dir(dir.join("sub")).unwrap();
+    });
+    let server = &served.server;
+    let sock = served.sock();
     // The log line comes right after `listening on`.
     let logged = (0..100).any(|_| {
         std::thread::sleep(Duration::from_millis(50));
@@ -89,8 +125,7 @@ fn handshake_and_read_open_against_nfsl_serve() {
         server.stderr_text()
     );
     rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 0).await;
-        let chan = nfs.localio_probe(Some(&sock)).await.expect("local");
+        let (nfs, chan) = served.local(0).await;
         let (fh, meta) = nfs.lookup("/data").await.unwrap();
         let f = chan
             .open(fh.as_bytes(), Access::Read, &nfs.localio_creds())
@@ -127,7 +162,7 @@ fn not_local_without_localio_on_the_server() {
     let server = NfslServer::start_with_args(dir.path(), "rw,no_root_squash", &["--no-localio"]);
     assert!(!server.localio_socket().exists());
     rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 0).await;
+        let nfs = mount(&server, config(0)).await;
         let e = nfs.uuid_is_local(&Nonce::random()).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Rpc, "{e}");
         assert!(matches!(
@@ -161,15 +196,9 @@ fn not_local_against_ganesha() {
     let dir = tempdir();
     let server = NfslServer::start(dir.path(), "rw,no_root_squash");
     rt().block_on(async {
-        let nfs = Nfs::mount(
-            "127.0.0.1",
-            ganesha.nfs_port(),
-            ganesha.mount_port(),
-            ganesha.export(),
-            config(0, 0),
-        )
-        .await
-        .expect("mount ganesha");
+        let nfs = try_mount_ganesha(&ganesha, config(0))
+            .await
+            .expect("mount ganesha");
         let e = nfs
             .call_raw(LOCALIO_PROGRAM, LOCALIO_V1, 0, &[])
             .await
@@ -178,12 +207,7 @@ fn not_local_against_ganesha() {
         let e = nfs.localio_probe(None).await.unwrap_err();
         assert!(matches!(e, NotLocal::Channel(_)), "{e}");
         // A nonce shown to nfsl and sent to Ganesha is never confirmed.
-        let reg = Connected::connect(server.localio_socket())
-            .await
-            .unwrap()
-            .register()
-            .await
-            .unwrap();
+        let reg = register(&server.localio_socket()).await;
         assert!(nfs.uuid_is_local(&reg.nonce()).await.is_err());
         assert!(matches!(
             reg.confirm().await,
@@ -200,23 +224,17 @@ fn not_local_against_ganesha() {
 
 #[test]
 fn forged_replayed_and_auth_none_nonces_never_confirm() {
-    let dir = tempdir();
-    let server = NfslServer::start(dir.path(), "rw,no_root_squash");
-    let sock = server.localio_socket();
+    let served = Served::new("rw,no_root_squash", |_| {});
+    let sock = served.sock();
     rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 0).await;
+        let nfs = served.mount(0).await;
         // NULL answers.
         nfs.call_raw(LOCALIO_PROGRAM, LOCALIO_V1, 0, &[])
             .await
             .unwrap();
 
         // Forged: UUID_IS_LOCAL names a nonce nobody registered.
-        let reg = Connected::connect(&sock)
-            .await
-            .unwrap()
-            .register()
-            .await
-            .unwrap();
+        let reg = register(&sock).await;
         nfs.uuid_is_local(&Nonce::random()).await.unwrap();
         assert!(matches!(
             reg.confirm().await,
@@ -224,12 +242,7 @@ fn forged_replayed_and_auth_none_nonces_never_confirm() {
         ));
 
         // Replayed: a nonce used in a completed handshake.
-        let reg = Connected::connect(&sock)
-            .await
-            .unwrap()
-            .register()
-            .await
-            .unwrap();
+        let reg = register(&sock).await;
         let used = reg.nonce();
         nfs.uuid_is_local(&used).await.unwrap();
         let _chan = reg.confirm().await.expect("first use confirms");
@@ -240,12 +253,7 @@ fn forged_replayed_and_auth_none_nonces_never_confirm() {
             .register_nonce(used)
             .await;
         assert!(matches!(again, Err(LocalioError::Register(_))), "{again:?}");
-        let other = Connected::connect(&sock)
-            .await
-            .unwrap()
-            .register()
-            .await
-            .unwrap();
+        let other = register(&sock).await;
         nfs.uuid_is_local(&used).await.unwrap();
         assert!(matches!(
             other.confirm_nonce(used).await,
@@ -253,14 +261,9 @@ fn forged_replayed_and_auth_none_nonces_never_confirm() {
         ));
 
         // AUTH_NONE: the call succeeds (void, as Linux) but confirms nothing.
-        let reg = Connected::connect(&sock)
-            .await
-            .unwrap()
-            .register()
-            .await
-            .unwrap();
+        let reg = register(&sock).await;
         let nonce = reg.nonce();
-        let port = server.port();
+        let port = served.server.port();
         let reply = tokio::task::spawn_blocking(move || {
             let mut c = RpcClient::connect(port);
             c.cred = Cred::None;
@@ -278,20 +281,13 @@ fn forged_replayed_and_auth_none_nonces_never_confirm() {
 
 #[test]
 fn read_only_export_gives_read_only_fds() {
-    let dir = tempdir();
-    std::fs::write(dir.path().join("f"), b"read only").unwrap();
-    let server = NfslServer::start(dir.path(), "ro,no_root_squash");
+    let served = Served::new("ro,no_root_squash", |dir| {
+        std::fs::write(dir.join("f"), b"read only").unwrap();
+    });
     rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 0).await;
-        let chan = nfs
-            .localio_probe(Some(&server.localio_socket()))
-            .await
-            .unwrap();
-        let (fh, _) = nfs.lookup("/f").await.unwrap();
-        let f = chan
-            .open(fh.as_bytes(), Access::Read, &root())
-            .await
-            .unwrap();
+        let (nfs, chan) = served.local(0).await;
+        let (fh, f) = open_path(&nfs, &chan, "/f", Access::Read, &root()).await;
+        let f = f.unwrap();
         let file = std::fs::File::from(f.buffered);
         let e = file.write_at(b"x", 0).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EBADF));
@@ -301,7 +297,10 @@ fn read_only_export_gives_read_only_fds() {
             .unwrap_err();
         assert_eq!(e.nfsstat(), Some(Nfsstat3::Rofs), "{e}");
     });
-    assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"read only");
+    assert_eq!(
+        std::fs::read(served.dir.path().join("f")).unwrap(),
+        b"read only"
+    );
 }
 
 #[test]
@@ -309,25 +308,13 @@ fn unreadable_file_is_denied_through_both_paths() {
     if !need_root("unreadable_file_is_denied_through_both_paths") {
         return;
     }
-    let dir = tempdir();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, b"root only").unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let server = NfslServer::start(dir.path(), "rw,no_root_squash");
+    let served = Served::new("rw,no_root_squash", root_only_secret);
     rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 65534).await;
-        let chan = nfs
-            .localio_probe(Some(&server.localio_socket()))
-            .await
-            .unwrap();
-        let (fh, _) = nfs.lookup("/secret").await.unwrap();
+        let (nfs, chan) = served.local(65534).await;
         let creds = nfs.localio_creds();
         assert_eq!(creds.uid, 65534);
-        let e = chan
-            .open(fh.as_bytes(), Access::Read, &creds)
-            .await
-            .unwrap_err();
+        let (fh, e) = open_path(&nfs, &chan, "/secret", Access::Read, &creds).await;
+        let e = e.unwrap_err();
         assert!(e.is_permission_denied(), "{e}");
         let rpc = nfs.open_handle(fh.clone());
         let mut buf = [0u8; 4];
@@ -342,21 +329,14 @@ fn unreadable_file_is_denied_through_both_paths() {
 
 #[test]
 fn local_writes_read_back_identical_over_rpc() {
-    let dir = tempdir();
-    std::fs::write(dir.path().join("w"), b"").unwrap();
-    let server = NfslServer::start(dir.path(), "rw,no_root_squash");
+    let served = Served::new("rw,no_root_squash", |dir| {
+        std::fs::write(dir.join("w"), b"").unwrap();
+    });
     let data = pseudo_random_bytes(300_001, 7);
     rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 0).await;
-        let chan = nfs
-            .localio_probe(Some(&server.localio_socket()))
-            .await
-            .unwrap();
-        let (fh, _) = nfs.lookup("/w").await.unwrap();
-        let f = chan
-            .open(fh.as_bytes(), Access::ReadWrite, &root())
-            .await
-            .unwrap();
+        let (nfs, chan) = served.local(0).await;
+        let (fh, f) = open_path(&nfs, &chan, "/w", Access::ReadWrite, &root()).await;
+        let f = f.unwrap();
         let file = std::fs::File::from(f.buffered);
         file.write_all_at(&data, 0).unwrap();
         file.sync_all().unwrap();
@@ -383,17 +363,13 @@ fn non_root_peer_cannot_claim_root() {
     if !need_root("non_root_peer_cannot_claim_root") {
         return;
     }
-    let dir = tempdir();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(dir.path().join("pub"), b"anyone").unwrap();
-    std::fs::set_permissions(
-        dir.path().join("pub"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    let server = NfslServer::start(dir.path(), "rw,no_root_squash");
+    let served = Served::new("rw,no_root_squash", |dir| {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.join("pub"), b"anyone").unwrap();
+        std::fs::set_permissions(dir.join("pub"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    });
     let fh = rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 0).await;
+        let nfs = served.mount(0).await;
         nfs.lookup("/pub").await.unwrap().0
     });
     let mut child = Command::new(std::env::current_exe().unwrap())
@@ -403,7 +379,7 @@ fn non_root_peer_cannot_claim_root() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(HELPER_ENV, server.localio_socket())
+        .env(HELPER_ENV, served.sock())
         .env("NFSL_LOCALIO_HELPER_FH", hex(fh.as_bytes()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -419,7 +395,7 @@ fn non_root_peer_cannot_claim_root() {
     };
     let nonce = Nonce(unhex(&nonce).try_into().unwrap());
     rt().block_on(async {
-        let nfs = mount(server.port(), server.export(), 65534).await;
+        let nfs = served.mount(65534).await;
         nfs.uuid_is_local(&nonce).await.unwrap();
     });
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
@@ -459,12 +435,7 @@ fn setuid_helper() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let reg = Connected::connect(Path::new(&sock))
-            .await
-            .unwrap()
-            .register()
-            .await
-            .unwrap();
+        let reg = register(Path::new(&sock)).await;
         say(&format!("NONCE {}", hex(&reg.nonce().0)));
         let mut go = String::new();
         std::io::stdin().read_line(&mut go).unwrap();
@@ -517,31 +488,17 @@ fn root_squash_and_secure_apply_to_opens() {
     if !need_root("root_squash_and_secure_apply_to_opens") {
         return;
     }
-    let dir = tempdir();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let secret = dir.path().join("secret");
-    std::fs::write(&secret, b"root only").unwrap();
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let server = NfslServer::start(dir.path(), "rw,root_squash,secure");
-    let sock = server.localio_socket();
-    let port = server.port();
+    let served = Served::new("rw,root_squash,secure", root_only_secret);
+    let sock = served.sock();
+    let port = served.server.port();
     rt().block_on(async {
-        let nfs = mount(port, server.export(), 0).await;
-        let chan = nfs.localio_probe(Some(&sock)).await.expect("local");
-        let (fh, _) = nfs.lookup("/secret").await.unwrap();
-        let e = chan
-            .open(fh.as_bytes(), Access::Read, &root())
-            .await
-            .unwrap_err();
+        let (nfs, chan) = served.local(0).await;
+        let (fh, e) = open_path(&nfs, &chan, "/secret", Access::Read, &root()).await;
+        let e = e.unwrap_err();
         assert!(e.is_permission_denied(), "root is squashed: {e}");
 
         // Confirmed from an unprivileged port: opens refused (PERM).
-        let reg = Connected::connect(&sock)
-            .await
-            .unwrap()
-            .register()
-            .await
-            .unwrap();
+        let reg = register(&sock).await;
         let nonce = reg.nonce();
         tokio::task::spawn_blocking(move || {
             let mut c = RpcClient::connect(port);

@@ -12,7 +12,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::*;
 use nfsl_client::{ClientConfig, LocalioMode, Nfs, OpenOptions};
@@ -22,12 +21,8 @@ const LIMIT: u64 = 2 * 1024 * 1024;
 
 fn config(socket: &Path, write_behind: usize) -> ClientConfig {
     ClientConfig {
-        timeout: Duration::from_secs(20),
-        retries: 3,
-        localio: LocalioMode::On,
-        localio_socket: Some(socket.to_path_buf()),
         write_behind,
-        ..ClientConfig::default()
+        ..localio_config(LocalioMode::On, socket)
     }
 }
 
@@ -65,22 +60,12 @@ async fn write_past_the_limit(nfs: &Nfs, name: &str, seed: u64) -> Vec<u8> {
 
 #[test]
 fn local_write_failures_go_over_rpc_and_lose_nothing() {
-    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+    let dir = disk_tempdir();
     let server = NfslServer::start(dir.path(), "rw,no_root_squash");
     let sock = server.localio_socket();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let p = server.port();
-        let behind = Nfs::mount("127.0.0.1", p, p, server.export(), config(&sock, 4 << 20))
-            .await
-            .expect("mount");
-        let waiting = Nfs::mount("127.0.0.1", p, p, server.export(), config(&sock, 0))
-            .await
-            .expect("mount");
+    rt().block_on(async {
+        let behind = mount(&server, config(&sock, 4 << 20)).await;
+        let waiting = mount(&server, config(&sock, 0)).await;
         assert!(behind.stats().local_active && waiting.stats().local_active);
 
         limit_file_size(LIMIT);
@@ -99,18 +84,14 @@ fn local_write_failures_go_over_rpc_and_lose_nothing() {
         }
         // What the server has, read by a client that never goes local,
         // and the files themselves.
-        let rpc = Nfs::mount(
-            "127.0.0.1",
-            p,
-            p,
-            server.export(),
+        let rpc = mount(
+            &server,
             ClientConfig {
                 localio: LocalioMode::Off,
                 ..ClientConfig::default()
             },
         )
-        .await
-        .unwrap();
+        .await;
         for (name, data) in [("/behind", &a), ("/waiting", &b)] {
             let f = rpc
                 .open(name, &OpenOptions::new().read(true))

@@ -15,36 +15,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nfsl_client::{ClientConfig, ClientStats, ErrorKind, LocalioMode, Nfs, OpenOptions};
+use nfsl_client::{ClientStats, ErrorKind, LocalioMode, Nfs, OpenOptions};
 
 /// How long a client may take to notice a revocation or to re-probe
 /// (the first re-probe comes after a 1 s backoff, the next after 2 s).
 const WAIT: Duration = Duration::from_secs(30);
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn config(mode: LocalioMode, socket: &Path) -> ClientConfig {
-    ClientConfig {
-        timeout: Duration::from_secs(20),
-        retries: 3,
-        localio: mode,
-        localio_socket: Some(socket.to_path_buf()),
-        ..ClientConfig::default()
-    }
-}
-
+/// Mounts `export` of `server` with LOCALIO `mode`.
 async fn mount_at(server: &NfslServer, export: &str, mode: LocalioMode) -> Nfs {
-    let p = server.port();
-    let config = config(mode, &server.localio_socket());
-    Nfs::mount("127.0.0.1", p, p, export, config)
-        .await
-        .expect("mount")
+    mount_export(
+        server,
+        export,
+        localio_config(mode, &server.localio_socket()),
+    )
+    .await
 }
 
 /// Writes an exports file giving each `(dir, options)` to every client.
@@ -54,11 +38,6 @@ fn write_exports(file: &Path, entries: &[(&Path, &str)]) {
         .map(|(dir, options)| format!("{} *({options})\n", canonical(dir)))
         .collect();
     std::fs::write(file, text).unwrap();
-}
-
-/// An export directory on the machine's disk (not tmpfs).
-fn disk_tempdir() -> tempfile::TempDir {
-    tempfile::tempdir_in("/var/tmp").expect("tempdir in /var/tmp")
 }
 
 const RW: &str = "rw,no_root_squash,insecure";
@@ -217,16 +196,10 @@ fn removed_export_is_stale_and_cannot_be_mounted() {
             "{after:?}"
         );
 
-        let p = server.port();
-        let e = Nfs::mount(
-            "127.0.0.1",
-            p,
-            p,
-            &gone_path,
-            config(LocalioMode::Off, &server.localio_socket()),
-        )
-        .await
-        .unwrap_err();
+        let config = localio_config(LocalioMode::Off, &server.localio_socket());
+        let e = try_mount_export(&server, &gone_path, config)
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Mount, "{e}");
         // The kept export still mounts and serves.
         let k = mount_at(&server, &canonical(keep.path()), LocalioMode::Off).await;

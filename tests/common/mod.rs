@@ -1,7 +1,7 @@
 //! Shared harness of nfsl's end-to-end tests: the `nfsl serve` child
 //! process ([`server`]), the libnfs tools as a peer client ([`peers`]),
-//! an independent raw ONC RPC client ([`rpc_client`]) and NFS-Ganesha as a
-//! peer server ([`ganesha`]).
+//! an independent raw ONC RPC client ([`rpc_client`]), NFS-Ganesha as a
+//! peer server ([`ganesha`]) and nfsl's own client library ([`client`]).
 //!
 //! Every test makes its own temporary export and state directories and its
 //! own server on a kernel-chosen port, so tests run in parallel.
@@ -9,11 +9,13 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod client;
 pub mod ganesha;
 pub mod peers;
 pub mod rpc_client;
 pub mod server;
 
+pub use client::*;
 pub use ganesha::*;
 pub use peers::*;
 pub use rpc_client::*;
@@ -52,4 +54,30 @@ pub fn create_files(dir: &Path, prefix: &str, n: usize) -> Vec<String> {
 /// A fresh temporary directory (export or scratch).
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
+}
+
+/// A fresh temporary directory on the machine's disk (`/var/tmp`, not
+/// tmpfs), where O_DIRECT works.
+pub fn disk_tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in("/var/tmp").expect("tempdir in /var/tmp")
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Whether `test`, which needs root (credential switching, a setuid
+/// helper process), can run. When it cannot, prints a SKIP line and
+/// returns false, or panics if `NFSL_REQUIRE_PEERS` is set.
+pub fn need_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("NFSL_REQUIRE_PEERS").is_none(),
+        "{test} needs root"
+    );
+    eprintln!("SKIP {test}: needs root");
+    false
 }

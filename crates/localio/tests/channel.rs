@@ -1,13 +1,15 @@
 //! The listener and the client handshake over a real Unix socket, with a
 //! test authorizer that opens one temporary file.
 
+mod common;
+
 use std::io::{Read, Seek, Write};
-use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use common::{confirmation, me, register};
 use nfsl_localio::client::Connected;
 use nfsl_localio::{
     Access, Authorizer, Confirmation, Creds, DioAlignment, ListenerConfig, LocalioError,
@@ -38,19 +40,7 @@ impl Authorizer for OneFile {
 }
 
 fn conf() -> Confirmation {
-    Confirmation {
-        nfs_client: SocketAddr::from(([127, 0, 0, 1], 800)),
-        nfs_server: SocketAddr::from(([127, 0, 0, 1], 2049)),
-    }
-}
-
-fn me() -> Creds {
-    let uid = rustix::process::geteuid().as_raw();
-    Creds {
-        uid,
-        gid: 0,
-        gids: vec![],
-    }
+    confirmation(800)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,24 +72,14 @@ async fn handshake_open_and_refusals() {
     }));
 
     // Not confirmed: stays not local.
-    let reg = Connected::connect(&sock)
-        .await
-        .unwrap()
-        .register()
-        .await
-        .unwrap();
+    let reg = register(&sock).await;
     assert!(matches!(
         reg.confirm().await,
         Err(LocalioError::NotConfirmed)
     ));
 
     // Confirmed by the "RPC side".
-    let reg = Connected::connect(&sock)
-        .await
-        .unwrap()
-        .register()
-        .await
-        .unwrap();
+    let reg = register(&sock).await;
     assert!(registry.confirm(&reg.nonce(), conf(), Instant::now()));
     let used = reg.nonce();
     let chan = reg.confirm().await.unwrap();
@@ -143,19 +123,9 @@ async fn handshake_open_and_refusals() {
     ));
     assert!(!registry.confirm(&used, conf(), Instant::now()));
     // Another connection cannot take someone else's confirmation.
-    let victim = Connected::connect(&sock)
-        .await
-        .unwrap()
-        .register()
-        .await
-        .unwrap();
+    let victim = register(&sock).await;
     assert!(registry.confirm(&victim.nonce(), conf(), Instant::now()));
-    let thief = Connected::connect(&sock)
-        .await
-        .unwrap()
-        .register()
-        .await
-        .unwrap();
+    let thief = register(&sock).await;
     let stolen = victim.nonce();
     assert!(matches!(
         thief.confirm_nonce(stolen).await,

@@ -3,17 +3,17 @@
 //! sessions without fds alone, and an open authorized across a revoke
 //! passes no fds.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nfsl_localio::client::Connected;
+use common::{confirmation, confirmed, me, register};
 use nfsl_localio::{
-    Access, Authorizer, Confirmation, Creds, DioAlignment, ListenerConfig, LocalioChannel,
-    LocalioError, LocalioListener, NonceRegistry, OpenRefusal, OpenRequest, OpenedFile,
-    Revocations,
+    Access, Authorizer, DioAlignment, ListenerConfig, LocalioChannel, LocalioError,
+    LocalioListener, NonceRegistry, OpenRefusal, OpenRequest, OpenedFile, Revocations,
 };
 
 /// Opens one file; an open of handle `slow` first reports that it started
@@ -43,29 +43,6 @@ impl Authorizer for Gated {
     fn revocations(&self) -> Option<Revocations> {
         Some(self.revocations.clone())
     }
-}
-
-fn me() -> Creds {
-    Creds {
-        uid: rustix::process::geteuid().as_raw(),
-        gid: 0,
-        gids: vec![],
-    }
-}
-
-async fn confirmed(sock: &Path, registry: &NonceRegistry) -> LocalioChannel {
-    let reg = Connected::connect(sock)
-        .await
-        .unwrap()
-        .register()
-        .await
-        .unwrap();
-    let conf = Confirmation {
-        nfs_client: SocketAddr::from(([127, 0, 0, 1], 800)),
-        nfs_server: SocketAddr::from(([127, 0, 0, 1], 2049)),
-    };
-    assert!(registry.confirm(&reg.nonce(), conf, Instant::now()));
-    reg.confirm().await.unwrap()
 }
 
 /// `closed()` has not resolved within a short wait (it is not expected to).
@@ -115,12 +92,7 @@ async fn revoke_closes_sessions_that_hold_fds() {
     // A session still in its handshake, and one confirmed without an
     // open, survive a revoke.
     let idle = confirmed(&sock, &registry).await;
-    let pending = Connected::connect(&sock)
-        .await
-        .unwrap()
-        .register()
-        .await
-        .unwrap();
+    let pending = register(&sock).await;
     assert_eq!(revocations.revoke_all(), 1);
     tokio::time::timeout(Duration::from_secs(20), watcher)
         .await
@@ -129,11 +101,7 @@ async fn revoke_closes_sessions_that_hold_fds() {
     assert!(chan.open(b"fh", Access::Read, &me()).await.is_err());
     assert!(still_open(&idle).await);
     idle.open(b"fh", Access::Read, &me()).await.unwrap();
-    let conf = Confirmation {
-        nfs_client: SocketAddr::from(([127, 0, 0, 1], 801)),
-        nfs_server: SocketAddr::from(([127, 0, 0, 1], 2049)),
-    };
-    assert!(registry.confirm(&pending.nonce(), conf, Instant::now()));
+    assert!(registry.confirm(&pending.nonce(), confirmation(801), Instant::now()));
     let later = pending.confirm().await.expect("handshake finishes");
     later.open(b"fh", Access::Read, &me()).await.unwrap();
     assert!(still_open(&later).await);
