@@ -185,6 +185,15 @@ impl RecordAssembler {
         }
     }
 
+    /// Payload bytes still to come in the current fragment, if one is
+    /// being received.
+    pub fn payload_remaining(&self) -> Option<usize> {
+        match (&self.state, &self.error) {
+            (State::Payload { remaining, .. }, None) => Some(*remaining),
+            _ => None,
+        }
+    }
+
     /// Whether the stream stopped inside a record (a truncated reply).
     pub fn is_mid_record(&self) -> bool {
         self.fragments > 0

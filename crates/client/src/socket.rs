@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd};
 
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -80,4 +81,40 @@ async fn connect_privileged(addr: SocketAddr) -> io::Result<TcpStream> {
         last.kind(),
         format!("no free privileged source port: {last}"),
     ))
+}
+
+/// A socket's `SO_RCVLOWAT` (bytes that must be queued before it reads
+/// as readable), set only when it changes.
+#[derive(Debug)]
+pub(crate) struct RecvLowat(usize);
+
+impl Default for RecvLowat {
+    fn default() -> Self {
+        RecvLowat(1)
+    }
+}
+
+impl RecvLowat {
+    /// Sets the low-water mark of `sock` to `bytes` (best effort: on
+    /// failure it stays as it was, which is only slower).
+    pub fn want(&mut self, sock: &impl AsFd, bytes: usize) {
+        if bytes == self.0 {
+            return;
+        }
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a
+        // pointer to a live c_int, on a descriptor borrowed for the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_fd().as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVLOWAT,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            self.0 = bytes;
+        }
+    }
 }

