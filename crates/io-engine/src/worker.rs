@@ -265,12 +265,14 @@ impl Worker {
                 Body::Write { data, stable, .. } => {
                     if !seg.direct && !*stable {
                         let from = seg.start + seg.done;
-                        let res = sync_write(
-                            inf.file.buffered_fd(),
-                            &data[from..seg.start + seg.len],
-                            file_off,
-                        );
+                        let fd = inf.file.buffered_fd();
+                        let res = sync_write(fd, &data[from..seg.start + seg.len], file_off);
                         add(&self.shared.stats.sync_writes, 1);
+                        let after = self.shared.config.writeback_after;
+                        if res > 0 && after > 0 && inf.len >= after {
+                            start_writeback(fd, file_off, res as usize);
+                            add(&self.shared.stats.writebacks_started, 1);
+                        }
                         if self.progress(slot, i, res) {
                             continue;
                         }
@@ -456,6 +458,22 @@ fn sync_write(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> i32 {
         Ok(n) => n as i32,
         Err(e) => -e.raw_os_error(),
     }
+}
+
+/// Starts the writeback of `len` bytes at `offset` without waiting for it
+/// (see [`EngineConfig::writeback_after`]). Only a hint: an error shows
+/// again at the next fsync, which is what reports write-back errors.
+fn start_writeback(fd: BorrowedFd<'_>, offset: u64, len: usize) {
+    // SAFETY: sync_file_range reads no memory of ours; the fd is valid
+    // for the call (borrowed from the in-flight entry).
+    unsafe {
+        libc::sync_file_range(
+            fd.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        )
+    };
 }
 
 /// The most one read(2)/write(2) moves (Linux's MAX_RW_COUNT).
