@@ -236,3 +236,32 @@ fn demo_shows_network_and_localio_side_by_side() {
     }
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn cp_reaches_a_server_s_own_socket_through_the_url() {
+    let export = tempdir();
+    let data = pseudo_random_bytes(300_000, 9);
+    fs::write(export.path().join("src"), &data).unwrap();
+    let server = NfslServer::start(export.path(), RW);
+    let sock = server.localio_socket();
+    let on = format!("&localio=on&localio-socket={}", sock.to_str().unwrap());
+    let scratch = tempdir();
+    let local = scratch.path().join("copy");
+    let local = local.to_str().unwrap();
+    // localio=on fails unless LOCALIO is active: the URL's socket was used.
+    ok_text(&["cp", "-q", &format!("{}{on}", server.url("/src")), local]);
+    assert!(fs::read(local).unwrap() == data);
+    ok_text(&["cp", "-q", local, &format!("{}{on}", server.url("/back"))]);
+    assert!(fs::read(export.path().join("back")).unwrap() == data);
+    // Without it, the default socket is not this server's: one clear line.
+    let out = nfsl(&[
+        "cp",
+        "-q",
+        &format!("{}&localio=on", server.url("/src")),
+        local,
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("LOCALIO"), "{err}");
+}

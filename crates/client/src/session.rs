@@ -106,6 +106,9 @@ impl Nfs {
         if let Some(mode) = url.localio {
             config.localio = mode;
         }
+        if let Some(socket) = &url.localio_socket {
+            config.localio_socket = Some(socket.clone());
+        }
         if let Some(readahead) = url.readahead {
             config.readahead = readahead;
         }

@@ -13,7 +13,9 @@
 //!   is reported rather than silently dropped;
 //! - `localio=auto|on|off` and `direct=auto|always|never` (nfsl's own)
 //!   set [`crate::ClientConfig::localio`] and [`crate::ClientConfig::direct`]
-//!   (see [`crate::local`]); `readahead=N` (libnfs's name) sets
+//!   (see [`crate::local`]); `localio-socket=PATH` sets
+//!   [`crate::ClientConfig::localio_socket`] (a server started with another
+//!   socket than the default); `readahead=N` (libnfs's name) sets
 //!   [`crate::ClientConfig::readahead`], in bytes;
 //! - the path is taken as written (no percent-decoding), must be absolute,
 //!   and an empty path means `/`.
@@ -44,6 +46,8 @@ pub struct NfsUrl {
     pub direct: Option<DirectPolicy>,
     /// `readahead=N` (bytes), overriding the configuration.
     pub readahead: Option<usize>,
+    /// `localio-socket=PATH`, overriding the configuration.
+    pub localio_socket: Option<std::path::PathBuf>,
 }
 
 /// Why a string is not a usable `nfs://` URL.
@@ -110,6 +114,7 @@ impl NfsUrl {
             localio: None,
             direct: None,
             readahead: None,
+            localio_socket: None,
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -154,6 +159,14 @@ impl NfsUrl {
                     })?)
                 }
                 "readahead" => url.readahead = Some(num("readahead")? as usize),
+                "localio-socket" => {
+                    if !value.starts_with('/') || value.contains('&') {
+                        return Err(err(format!(
+                            "localio-socket={value:?} must be an absolute path"
+                        )));
+                    }
+                    url.localio_socket = Some(value.into());
+                }
                 k if IGNORED_OPTIONS.contains(&k) => {}
                 k => return Err(err(format!("unknown option {k:?}"))),
             }
@@ -222,6 +235,9 @@ impl fmt::Display for NfsUrl {
         if let Some(r) = self.readahead {
             write!(f, "&readahead={r}")?;
         }
+        if let Some(s) = &self.localio_socket {
+            write!(f, "&localio-socket={}", s.display())?;
+        }
         Ok(())
     }
 }
@@ -268,6 +284,14 @@ mod tests {
         assert_eq!(u.readahead, Some(1 << 20));
         assert_eq!(NfsUrl::parse(&u.to_string()).unwrap(), u);
         assert!(NfsUrl::parse("nfs://h/e?readahead=lots").is_err());
+    }
+
+    #[test]
+    fn localio_socket_option_is_an_absolute_path() {
+        let u = NfsUrl::parse("nfs://h/e?localio-socket=/run/x/l.sock").unwrap();
+        assert_eq!(u.localio_socket.as_deref(), Some("/run/x/l.sock".as_ref()));
+        assert_eq!(NfsUrl::parse(&u.to_string()).unwrap(), u);
+        assert!(NfsUrl::parse("nfs://h/e?localio-socket=rel.sock").is_err());
     }
 
     #[test]
