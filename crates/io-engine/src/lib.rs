@@ -83,6 +83,7 @@ mod queue;
 mod request;
 pub mod split;
 mod stats;
+mod syncio;
 mod worker;
 
 pub use config::{DirectPolicy, EngineConfig};

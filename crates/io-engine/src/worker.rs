@@ -3,7 +3,7 @@
 //! completions arrive (many IOs in flight per worker).
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{mpsc, Arc};
 
@@ -13,6 +13,7 @@ use crate::inflight::{seg_addr, Body, InFlight, MAX_SEGS};
 use crate::queue::JobQueue;
 use crate::request::Job;
 use crate::stats::{add, Counters};
+use crate::syncio::{start_writeback, sync_write};
 use crate::EngineConfig;
 
 /// What the engine and its workers share.
@@ -440,44 +441,6 @@ impl Worker {
         }
     }
 }
-
-/// Writes `data` at `offset` through the buffered fd, here on the worker:
-/// the result as a CQE would carry it (bytes written, or -errno).
-///
-/// Why not through the ring: file systems without non-blocking buffered
-/// writes (ext4 among them) make io_uring hand every buffered write to one
-/// of its io-wq threads, a second thread hop that halves 1 MiB write
-/// throughput. An unstable buffered write is a copy into the page cache,
-/// as in the loop device, whose worker does buffered IO synchronously; the
-/// caller still only queued it. Stable (`RWF_DSYNC`) and direct writes,
-/// which wait for the device, stay on the ring so the worker keeps many of
-/// them in flight.
-fn sync_write(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> i32 {
-    let chunk = &data[..data.len().min(MAX_IO_BYTES)];
-    match rustix::io::pwrite(fd, chunk, offset) {
-        Ok(n) => n as i32,
-        Err(e) => -e.raw_os_error(),
-    }
-}
-
-/// Starts the writeback of `len` bytes at `offset` without waiting for it
-/// (see [`EngineConfig::writeback_after`]). Only a hint: an error shows
-/// again at the next fsync, which is what reports write-back errors.
-fn start_writeback(fd: BorrowedFd<'_>, offset: u64, len: usize) {
-    // SAFETY: sync_file_range reads no memory of ours; the fd is valid
-    // for the call (borrowed from the in-flight entry).
-    unsafe {
-        libc::sync_file_range(
-            fd.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        )
-    };
-}
-
-/// The most one read(2)/write(2) moves (Linux's MAX_RW_COUNT).
-const MAX_IO_BYTES: usize = 0x7fff_f000;
 
 impl Drop for Worker {
     /// Never frees a buffer the kernel may still use: on an unexpected exit
