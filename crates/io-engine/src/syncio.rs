@@ -23,7 +23,7 @@ pub(crate) fn sync_write(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> i32 {
 }
 
 /// Starts the writeback of `len` bytes at `offset` without waiting for it
-/// (see [`EngineConfig::writeback_after`]). Only a hint: an error shows
+/// (see [`crate::EngineConfig::writeback_after`]). Only a hint: an error shows
 /// again at the next fsync, which is what reports write-back errors.
 pub(crate) fn start_writeback(fd: BorrowedFd<'_>, offset: u64, len: usize) {
     // SAFETY: sync_file_range reads no memory of ours; the fd is valid
