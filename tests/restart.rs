@@ -64,24 +64,21 @@ fn handles_survive_sigterm_and_sigkill_restarts() {
     let (sub, sub_attrs) = c.lookup_ok(&root, "sub");
     drop(c);
 
-    // SIGTERM (restart asserts the exit status is 0), same state directory.
-    server.restart();
-    assert_handles_work(
-        &server,
-        &root,
-        (&file, file_attrs.fileid),
-        (&sub, sub_attrs.fileid),
-    );
-
-    // A crash loses nothing either: the key is already on disk.
-    server.kill9();
-    server.restart();
-    assert_handles_work(
-        &server,
-        &root,
-        (&file, file_attrs.fileid),
-        (&sub, sub_attrs.fileid),
-    );
+    // First SIGTERM (restart asserts the exit status is 0), same state
+    // directory; then a crash, which loses nothing either: the key is
+    // already on disk.
+    for crash in [false, true] {
+        if crash {
+            server.kill9();
+        }
+        server.restart();
+        assert_handles_work(
+            &server,
+            &root,
+            (&file, file_attrs.fileid),
+            (&sub, sub_attrs.fileid),
+        );
+    }
 
     // MNT gives back a root handle that names the same directory.
     let mut c = RpcClient::connect(server.port());

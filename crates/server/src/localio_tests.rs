@@ -2,26 +2,18 @@
 //! the nonce registry, and the authorizer's rules.
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Instant;
 
 use nfsl_localio::registry::ConnId;
-use nfsl_localio::{
-    Access, Authorizer, Confirmation, Creds, Nonce, NonceRegistry, OpenRefusal, OpenRequest,
-    PeerCred,
-};
+use nfsl_localio::{Access, Authorizer, Nonce, NonceRegistry, OpenRefusal};
 use nfsl_proto::localio::LOCALIO_PROGRAM;
-use nfsl_proto::nfs3::{NfsFh3, Nfsstat3};
+use nfsl_proto::nfs3::Nfsstat3;
 use nfsl_rpc::Auth;
 use nfsl_transport::{CallOutcome, RpcService};
 
-use crate::testkit::Kit;
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
+use crate::testkit::{localio_open_request, root_or_skip, Kit};
 
 fn kit(options: &str) -> (Kit, Arc<NonceRegistry>) {
     let mut k = Kit::new(options, |d| {
@@ -35,27 +27,6 @@ fn kit(options: &str) -> (Kit, Arc<NonceRegistry>) {
     let registry = Arc::new(NonceRegistry::default());
     k.server.enable_localio(registry.clone());
     (k, registry)
-}
-
-fn request(fh: &NfsFh3, access: Access, uid: u32) -> OpenRequest {
-    OpenRequest {
-        session: Confirmation {
-            nfs_client: SocketAddr::from(([127, 0, 0, 1], 700)),
-            nfs_server: SocketAddr::from(([127, 0, 0, 1], 2049)),
-        },
-        peer: PeerCred {
-            pid: 1,
-            uid: 0,
-            gid: 0,
-        },
-        handle: fh.0.clone(),
-        access,
-        creds: Creds {
-            uid,
-            gid: uid,
-            gids: vec![],
-        },
-    }
 }
 
 fn refusal(r: Result<nfsl_localio::OpenedFile, OpenRefusal>) -> Nfsstat3 {
@@ -118,8 +89,7 @@ fn uuid_is_local_confirms_only_auth_sys_and_registered_nonces() {
 
 #[test]
 fn authorizer_applies_the_rpc_rules() {
-    if !is_root() {
-        eprintln!("skipped: needs root (credential switching)");
+    if !root_or_skip() {
         return;
     }
     let (k, _) = kit("rw,no_root_squash");
@@ -129,7 +99,9 @@ fn authorizer_applies_the_rpc_rules() {
     let (secret, _) = k.lookup(&root, "secret");
     let (dir, _) = k.lookup(&root, "dir");
 
-    let f = auth.open(&request(&public, Access::Read, 1000)).unwrap();
+    let f = auth
+        .open(&localio_open_request(&public, Access::Read, 1000))
+        .unwrap();
     assert_eq!(f.size, 6);
     let mut s = String::new();
     std::fs::File::from(f.buffered)
@@ -138,7 +110,7 @@ fn authorizer_applies_the_rpc_rules() {
     assert_eq!(s, "public");
     let flags = rustix::fs::fcntl_getfl(
         &auth
-            .open(&request(&public, Access::Read, 0))
+            .open(&localio_open_request(&public, Access::Read, 0))
             .unwrap()
             .buffered,
     )
@@ -149,23 +121,24 @@ fn authorizer_applies_the_rpc_rules() {
     );
 
     assert_eq!(
-        refusal(auth.open(&request(&secret, Access::Read, 1000))),
+        refusal(auth.open(&localio_open_request(&secret, Access::Read, 1000))),
         Nfsstat3::Acces
     );
     assert_eq!(
-        refusal(auth.open(&request(&public, Access::ReadWrite, 1000))),
+        refusal(auth.open(&localio_open_request(&public, Access::ReadWrite, 1000))),
         Nfsstat3::Acces,
         "0644 is not writable by others"
     );
-    auth.open(&request(&secret, Access::ReadWrite, 0)).unwrap();
+    auth.open(&localio_open_request(&secret, Access::ReadWrite, 0))
+        .unwrap();
     assert_eq!(
-        refusal(auth.open(&request(&dir, Access::Read, 0))),
+        refusal(auth.open(&localio_open_request(&dir, Access::Read, 0))),
         Nfsstat3::Inval
     );
     let mut bad = secret.clone();
     *bad.0.last_mut().unwrap() ^= 0xff;
     assert_eq!(
-        refusal(auth.open(&request(&bad, Access::Read, 0))),
+        refusal(auth.open(&localio_open_request(&bad, Access::Read, 0))),
         Nfsstat3::Badhandle
     );
 
@@ -173,7 +146,7 @@ fn authorizer_applies_the_rpc_rules() {
     let auth = k.server.localio_authorizer();
     let (public, _) = k.lookup(&k.root(), "pub");
     assert_eq!(
-        refusal(auth.open(&request(&public, Access::ReadWrite, 0))),
+        refusal(auth.open(&localio_open_request(&public, Access::ReadWrite, 0))),
         Nfsstat3::Rofs
     );
 
@@ -181,7 +154,7 @@ fn authorizer_applies_the_rpc_rules() {
     let auth = k.server.localio_authorizer();
     let (secret, _) = k.lookup(&k.root(), "secret");
     assert_eq!(
-        refusal(auth.open(&request(&secret, Access::Read, 0))),
+        refusal(auth.open(&localio_open_request(&secret, Access::Read, 0))),
         Nfsstat3::Acces
     );
 }

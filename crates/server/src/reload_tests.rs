@@ -4,17 +4,16 @@
 //! changes nothing; LOCALIO sessions are revoked only when existing
 //! exports change.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nfsl_localio::{Access, Authorizer, Confirmation, Creds, OpenRefusal, OpenRequest, PeerCred};
+use nfsl_localio::{Access, Authorizer, OpenRefusal};
 use nfsl_proto::mount3::{Mountres3, Mountstat3};
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 
 use crate::exports::{ExportOptions, ExportTable, ExportsError};
-use crate::testkit::Kit;
+use crate::testkit::{localio_open_request, Kit};
 use crate::ServerError;
 
 /// A table of `(directory, options)` exports to every client.
@@ -65,24 +64,7 @@ fn mnt(k: &Kit, path: &Path) -> Result<NfsFh3, Mountstat3> {
 
 /// A LOCALIO read-write open of `fh` by root from 127.0.0.1:700.
 fn localio_rw(k: &Kit, fh: &NfsFh3) -> Result<(), OpenRefusal> {
-    let request = OpenRequest {
-        session: Confirmation {
-            nfs_client: SocketAddr::from(([127, 0, 0, 1], 700)),
-            nfs_server: SocketAddr::from(([127, 0, 0, 1], 2049)),
-        },
-        peer: PeerCred {
-            pid: 1,
-            uid: 0,
-            gid: 0,
-        },
-        handle: fh.0.clone(),
-        access: Access::ReadWrite,
-        creds: Creds {
-            uid: 0,
-            gid: 0,
-            gids: vec![],
-        },
-    };
+    let request = localio_open_request(fh, Access::ReadWrite, 0);
     k.server.localio_authorizer().open(&request).map(drop)
 }
 

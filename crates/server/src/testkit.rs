@@ -134,3 +134,40 @@ pub(crate) fn lookup_args(dir: &NfsFh3, name: &str) -> Lookup3Args {
         },
     }
 }
+
+/// A LOCALIO open of `fh` with `access` as `uid` (gid `uid`, no other
+/// groups), over a session confirmed for 127.0.0.1:700 by a root peer.
+pub(crate) fn localio_open_request(
+    fh: &NfsFh3,
+    access: nfsl_localio::Access,
+    uid: u32,
+) -> nfsl_localio::OpenRequest {
+    nfsl_localio::OpenRequest {
+        session: nfsl_localio::Confirmation {
+            nfs_client: SocketAddr::from(([127, 0, 0, 1], 700)),
+            nfs_server: SocketAddr::from(([127, 0, 0, 1], 2049)),
+        },
+        peer: nfsl_localio::PeerCred {
+            pid: 1,
+            uid: 0,
+            gid: 0,
+        },
+        handle: fh.0.clone(),
+        access,
+        creds: nfsl_localio::Creds {
+            uid,
+            gid: uid,
+            gids: vec![],
+        },
+    }
+}
+
+/// Whether a test that switches credentials can run (it needs root);
+/// when it cannot, says it is skipped.
+pub(crate) fn root_or_skip() -> bool {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
+        eprintln!("skipped: needs root (credential switching)");
+    }
+    root
+}

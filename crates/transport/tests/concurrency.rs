@@ -7,15 +7,28 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use nfsl_transport::TransportConfig;
+use tokio::net::TcpStream;
+
+/// Calls `xids` of `procedure` (a sleep of `ms`), framed back to back for
+/// one write.
+fn sleep_calls(procedure: u32, xids: std::ops::Range<u32>, ms: u32) -> Vec<u8> {
+    xids.flat_map(|xid| call(xid, procedure, &words(&[ms])))
+        .collect()
+}
+
+/// A 300 ms SLEEP then an ECHO on `s`: the ECHO's reply comes first.
+async fn quick_call_overtakes_slow_one(s: &mut TcpStream) {
+    send(s, &call(1, SLEEP, &words(&[300]))).await;
+    send(s, &call(2, ECHO, &words(&[5]))).await;
+    assert_eq!(read_record(s).await, success(2, &words(&[5])));
+    assert_eq!(read_record(s).await, success(1, &words(&[300])));
+}
 
 #[tokio::test]
 async fn replies_go_out_of_order_as_calls_finish() {
     let srv = TestServer::default().await;
     let mut s = srv.connect().await;
-    send(&mut s, &call(1, SLEEP, &words(&[300]))).await;
-    send(&mut s, &call(2, ECHO, &words(&[5]))).await;
-    assert_eq!(read_record(&mut s).await, success(2, &words(&[5])));
-    assert_eq!(read_record(&mut s).await, success(1, &words(&[300])));
+    quick_call_overtakes_slow_one(&mut s).await;
 }
 
 #[tokio::test]
@@ -23,10 +36,7 @@ async fn calls_on_one_connection_run_concurrently() {
     let srv = TestServer::default().await;
     let mut s = srv.connect().await;
     let start = Instant::now();
-    let mut batch = Vec::new();
-    for xid in 0..16 {
-        batch.extend_from_slice(&call(xid, SLEEP, &words(&[200])));
-    }
+    let batch = sleep_calls(SLEEP, 0..16, 200);
     send(&mut s, &batch).await;
     let mut xids: Vec<u32> = Vec::new();
     for _ in 0..16 {
@@ -50,10 +60,7 @@ async fn in_flight_limit_applies_backpressure() {
     let srv = TestServer::start(config).await;
     let mut s = srv.connect().await;
     let start = Instant::now();
-    let mut batch = Vec::new();
-    for xid in 0..6 {
-        batch.extend_from_slice(&call(xid, SLEEP, &words(&[100])));
-    }
+    let batch = sleep_calls(SLEEP, 0..6, 100);
     send(&mut s, &batch).await;
     for _ in 0..6 {
         read_record(&mut s).await;
@@ -206,16 +213,10 @@ async fn quick_calls_alone_run_and_answer_on_a_multi_thread_runtime() {
 async fn pipelined_calls_still_run_concurrently_on_a_multi_thread_runtime() {
     let srv = TestServer::default().await;
     let mut s = srv.connect().await;
-    send(&mut s, &call(1, SLEEP, &words(&[300]))).await;
-    send(&mut s, &call(2, ECHO, &words(&[5]))).await;
-    assert_eq!(read_record(&mut s).await, success(2, &words(&[5])));
-    assert_eq!(read_record(&mut s).await, success(1, &words(&[300])));
+    quick_call_overtakes_slow_one(&mut s).await;
     // A batch of quick calls arrives together: they are not run one by one
     // on the reading thread.
-    let mut batch = Vec::new();
-    for xid in 10..26 {
-        batch.extend_from_slice(&call(xid, QUICK_SLEEP, &words(&[200])));
-    }
+    let batch = sleep_calls(QUICK_SLEEP, 10..26, 200);
     let start = Instant::now();
     send(&mut s, &batch).await;
     for _ in 10..26 {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Barrier};
 
 use super::switch_probe::{fsgid, fsuid};
 use super::*;
+use crate::testkit::root_or_skip;
 
 fn opts(list: &str) -> ExportOptions {
     ExportOptions::parse_list(list).unwrap()
@@ -27,41 +28,49 @@ fn creds(uid: u32, gid: u32, groups: &[u32]) -> Credentials {
     }
 }
 
+/// A caller's or a credential's `(uid, gid, groups)`.
+type Ids<'a> = (u32, u32, &'a [u32]);
+
+/// Asserts that export `options` give each AUTH_SYS caller the
+/// credentials paired with it.
+fn assert_maps(options: &str, cases: &[(Ids, Ids)]) {
+    let o = opts(options);
+    for &((uid, gid, groups), want) in cases {
+        assert_eq!(
+            o.credentials_for(&unix(uid, gid, groups)),
+            creds(want.0, want.1, want.2),
+            "{options}: caller {uid}/{gid}/{groups:?}"
+        );
+    }
+}
+
 #[test]
 fn root_squash_maps_root_and_group_zero() {
-    let o = opts("anonuid=99,anongid=98");
-    assert_eq!(
-        o.credentials_for(&unix(0, 0, &[0, 5, 0])),
-        creds(99, 98, &[98, 5, 98])
-    );
-    assert_eq!(
-        o.credentials_for(&unix(1000, 0, &[10])),
-        creds(1000, 98, &[10])
-    );
-    assert_eq!(o.credentials_for(&unix(0, 100, &[])), creds(99, 100, &[]));
-    assert_eq!(
-        o.credentials_for(&unix(1000, 100, &[4, 24])),
-        creds(1000, 100, &[4, 24])
+    assert_maps(
+        "anonuid=99,anongid=98",
+        &[
+            ((0, 0, &[0, 5, 0]), (99, 98, &[98, 5, 98])),
+            ((1000, 0, &[10]), (1000, 98, &[10])),
+            ((0, 100, &[]), (99, 100, &[])),
+            ((1000, 100, &[4, 24]), (1000, 100, &[4, 24])),
+        ],
     );
 }
 
 #[test]
 fn no_root_squash_passes_through() {
-    let o = opts("no_root_squash");
-    assert_eq!(
-        o.credentials_for(&unix(0, 0, &[0, 1])),
-        creds(0, 0, &[0, 1])
-    );
+    assert_maps("no_root_squash", &[((0, 0, &[0, 1]), (0, 0, &[0, 1]))]);
 }
 
 #[test]
 fn all_squash_and_anonymous() {
-    let o = opts("all_squash,anonuid=7,anongid=8");
-    assert_eq!(
-        o.credentials_for(&unix(1000, 100, &[1, 2])),
-        creds(7, 8, &[])
+    assert_maps(
+        "all_squash,anonuid=7,anongid=8",
+        &[
+            ((1000, 100, &[1, 2]), (7, 8, &[])),
+            ((0, 0, &[]), (7, 8, &[])),
+        ],
     );
-    assert_eq!(o.credentials_for(&unix(0, 0, &[])), creds(7, 8, &[]));
     for list in ["no_root_squash", "root_squash", "all_squash"] {
         let o = opts(list);
         assert_eq!(
@@ -74,15 +83,7 @@ fn all_squash_and_anonymous() {
 #[test]
 fn invalid_ids_become_anonymous() {
     let m = u32::MAX;
-    let o = opts("no_root_squash");
-    assert_eq!(
-        o.credentials_for(&unix(m, m, &[m, 3])),
-        creds(65534, 65534, &[3])
-    );
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+    assert_maps("no_root_squash", &[((m, m, &[m, 3]), (65534, 65534, &[3]))]);
 }
 
 /// A 0755 directory holding a root-owned 0600 `secret`, a 0640 root:4242
@@ -107,8 +108,7 @@ fn read_err(p: &Path) -> Option<ErrorKind> {
 
 #[test]
 fn assume_switches_this_thread_only() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !root_or_skip() {
         return;
     }
     let dir = fixture();
@@ -148,8 +148,7 @@ fn assume_switches_this_thread_only() {
 
 #[test]
 fn supplementary_groups_are_applied() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !root_or_skip() {
         return;
     }
     let dir = fixture();
@@ -175,8 +174,7 @@ fn supplementary_groups_are_applied() {
 
 #[test]
 fn root_credentials_keep_capabilities() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !root_or_skip() {
         return;
     }
     let dir = fixture();
@@ -193,8 +191,7 @@ fn root_credentials_keep_capabilities() {
 
 #[test]
 fn nested_guards_restore_in_order() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !root_or_skip() {
         return;
     }
     std::thread::spawn(|| {
@@ -232,8 +229,7 @@ fn without_caps(drop: rustix::thread::CapabilitySet, f: impl FnOnce() + Send) {
 #[test]
 fn assume_fails_cleanly_without_privilege() {
     use rustix::thread::CapabilitySet as Cap;
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !root_or_skip() {
         return;
     }
     let groups = || rustix::process::getgroups().unwrap();
@@ -257,8 +253,7 @@ fn assume_fails_cleanly_without_privilege() {
 #[test]
 fn assuming_the_current_credentials_needs_no_privilege() {
     use rustix::thread::CapabilitySet as Cap;
-    if !is_root() {
-        eprintln!("skipped: needs root");
+    if !root_or_skip() {
         return;
     }
     let current: Vec<u32> = rustix::process::getgroups()

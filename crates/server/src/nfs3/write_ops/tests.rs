@@ -27,6 +27,18 @@ fn setattr_args(fh: &NfsFh3, s: Sattr3) -> Setattr3Args {
     }
 }
 
+/// COMMIT of the whole file `fh`.
+fn commit(s: &TestServer, fh: NfsFh3) -> Commit3Res {
+    s.call(
+        Nfs3Procedure::Commit,
+        &Commit3Args {
+            file: fh,
+            offset: 0,
+            count: 0,
+        },
+    )
+}
+
 fn set_mode(path: &std::path::Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -61,14 +73,7 @@ fn write_levels_verifier_and_commit() {
     assert_eq!(verfs[0], s.server.shared_for_tests().verifier.0);
     assert_eq!(fs::read(s.path().join("f")).unwrap(), b"abcdabcdabcd");
 
-    let r: Commit3Res = s.call(
-        Nfs3Procedure::Commit,
-        &Commit3Args {
-            file: fh,
-            offset: 0,
-            count: 0,
-        },
-    );
+    let r: Commit3Res = commit(&s, fh);
     let NfsResult::Ok(ok) = r else {
         panic!("COMMIT: {r:?}")
     };
@@ -98,14 +103,7 @@ fn large_writes_on_any_file_system() {
             };
             assert_eq!(ok.count as usize, chunk.len());
         }
-        let r: Commit3Res = s.call(
-            Nfs3Procedure::Commit,
-            &Commit3Args {
-                file: fh,
-                offset: 0,
-                count: 0,
-            },
-        );
+        let r: Commit3Res = commit(&s, fh);
         assert_eq!(r.status(), Nfsstat3::Ok);
         assert!(
             fs::read(s.path().join("f")).unwrap() == data,
@@ -130,14 +128,7 @@ fn async_exports_report_the_requested_level() {
             ..
         })
     ));
-    let r: Commit3Res = s.call(
-        Nfs3Procedure::Commit,
-        &Commit3Args {
-            file: fh,
-            offset: 0,
-            count: 0,
-        },
-    );
+    let r: Commit3Res = commit(&s, fh);
     assert_eq!(r.status(), Nfsstat3::Ok);
 }
 
@@ -179,14 +170,7 @@ fn write_checks_count_type_offset_and_uses_count_bytes() {
         &write_args(&s.handle("l"), 0, b"x", StableHow::Unstable),
     );
     assert_eq!(r.status(), Nfsstat3::Inval);
-    let r: Commit3Res = s.call(
-        Nfs3Procedure::Commit,
-        &Commit3Args {
-            file: s.handle("d"),
-            offset: 0,
-            count: 0,
-        },
-    );
+    let r: Commit3Res = commit(&s, s.handle("d"));
     assert_eq!(r.status(), Nfsstat3::Isdir);
 }
 
@@ -470,14 +454,7 @@ fn read_only_exports_refuse_changes() {
     );
     assert_eq!(r.status(), Nfsstat3::Rofs);
     assert_eq!(fs::read(s.path().join("f")).unwrap(), b"abc");
-    let r: Commit3Res = s.call(
-        Nfs3Procedure::Commit,
-        &Commit3Args {
-            file: fh,
-            offset: 0,
-            count: 0,
-        },
-    );
+    let r: Commit3Res = commit(&s, fh);
     assert_eq!(r.status(), Nfsstat3::Ok);
 }
 
