@@ -5,6 +5,13 @@
 //! It builds call records field by field (so tests can break any field),
 //! sends raw bytes, reads one reply record and parses its header into
 //! [`Reply`]. Typed helpers on top use the `nfsl-proto` message types.
+//!
+//! Where it stands: the RPC layer (record marking, call and reply headers,
+//! credentials: what `nfsl-rpc` and the transport do for the server) is
+//! this file's own, so its types mirror `nfsl_rpc`'s on purpose and must
+//! not be replaced by them; the XDR codec (`nfsl-xdr`) and the NFS/MOUNT
+//! argument and result types (`nfsl-proto`) are shared: their wire format
+//! is exercised against libnfs and Ganesha by the interop tests.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
@@ -157,7 +164,8 @@ pub fn record(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `accept_stat` of an accepted reply.
+/// `accept_stat` of an accepted reply (an independent twin of
+/// `nfsl_rpc::AcceptedReply`: see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcceptStat {
     /// SUCCESS with the procedure's results (XDR bytes).

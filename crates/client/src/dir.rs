@@ -115,36 +115,33 @@ impl Nfs {
 
     /// Removes the non-directory `path` (REMOVE).
     pub async fn remove_file(&self, path: &str) -> Result<()> {
-        let (dir, name) = self.resolve_parent(path).await?;
-        self.remove_in(&dir, &name).await.map_err(|e| e.at(path))
-    }
-
-    async fn remove_in(&self, dir: &FileHandle, name: &str) -> Result<()> {
-        let res = self
-            .shared
-            .procs
-            .remove(&Remove3Args {
-                object: dir_op(dir, name)?,
-            })
-            .await?;
-        ok(res, "REMOVE", "").map(|_| ())
+        self.remove_path(path, false).await
     }
 
     /// Removes the empty directory `path` (RMDIR).
     pub async fn remove_dir(&self, path: &str) -> Result<()> {
-        let (dir, name) = self.resolve_parent(path).await?;
-        self.rmdir_in(&dir, &name).await.map_err(|e| e.at(path))
+        self.remove_path(path, true).await
     }
 
-    async fn rmdir_in(&self, dir: &FileHandle, name: &str) -> Result<()> {
-        let res = self
-            .shared
-            .procs
-            .rmdir(&Rmdir3Args {
-                object: dir_op(dir, name)?,
-            })
-            .await?;
-        ok(res, "RMDIR", "").map(|_| ())
+    async fn remove_path(&self, path: &str, is_dir: bool) -> Result<()> {
+        let (dir, name) = self.resolve_parent(path).await?;
+        self.remove_in(&dir, &name, is_dir)
+            .await
+            .map_err(|e| e.at(path))
+    }
+
+    /// Removes `name` from `dir`: with RMDIR if it is a directory, else
+    /// with REMOVE.
+    async fn remove_in(&self, dir: &FileHandle, name: &str, is_dir: bool) -> Result<()> {
+        let object = dir_op(dir, name)?;
+        let procs = &self.shared.procs;
+        if is_dir {
+            let res = procs.rmdir(&Rmdir3Args { object }).await?;
+            ok(res, "RMDIR", "").map(|_| ())
+        } else {
+            let res = procs.remove(&Remove3Args { object }).await?;
+            ok(res, "REMOVE", "").map(|_| ())
+        }
     }
 
     /// Removes `path` and, if it is a directory, everything below it. A
@@ -157,10 +154,10 @@ impl Nfs {
             .map_err(|e| e.at(path))?;
         if md.is_dir() {
             self.empty_dir(&fh, path).await?;
-            self.rmdir_in(&parent, &name).await.map_err(|e| e.at(path))
-        } else {
-            self.remove_in(&parent, &name).await.map_err(|e| e.at(path))
         }
+        self.remove_in(&parent, &name, md.is_dir())
+            .await
+            .map_err(|e| e.at(path))
     }
 
     /// Removes everything inside the directory `dir`, depth first.
@@ -178,13 +175,10 @@ impl Nfs {
                     (h, m.is_dir())
                 }
             };
-            let removed = if is_dir {
+            if is_dir {
                 Box::pin(self.empty_dir(&handle, &child)).await?;
-                self.rmdir_in(dir, &e.name).await
-            } else {
-                self.remove_in(dir, &e.name).await
-            };
-            match removed {
+            }
+            match self.remove_in(dir, &e.name, is_dir).await {
                 // Gone already (someone else removed it): fine.
                 Err(x) if !x.is(ErrorKind::NotFound) => return Err(x.at(&child)),
                 _ => {}
