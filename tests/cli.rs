@@ -211,6 +211,20 @@ fn cp_copies_local_to_nfs_nfs_to_local_and_nfs_to_nfs() {
         b"short now"
     );
 
+    // A file holding less than its size says (sysfs: 4096 bytes, a few
+    // in it) is copied up to its real end, as `cp` would.
+    let pseudo = Path::new("/sys/devices/system/cpu/online");
+    match fs::read(pseudo) {
+        Ok(want) if fs::metadata(pseudo).unwrap().len() > want.len() as u64 => {
+            ok(&["cp", pseudo.to_str().unwrap(), &server.url("/online")]);
+            assert_eq!(fs::read(export.path().join("online")).unwrap(), want);
+        }
+        _ => eprintln!(
+            "skipping the sysfs copy: {} is not a sysfs attribute here",
+            pseudo.display()
+        ),
+    }
+
     // Never onto itself (the data would be truncated away).
     let err = fails(&["cp", &server.url("/sub/in.bin"), &server.url("/sub")]);
     assert!(err.contains("source itself"), "{err}");
