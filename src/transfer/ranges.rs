@@ -8,7 +8,8 @@
 //! A file with less data than its size says (a sysfs attribute reports
 //! 4096 bytes and holds a few; a file that shrank meanwhile) is copied
 //! up to its real end, as a copy that reads it would: the range that
-//! found the end is read and written from memory instead.
+//! found the end is read and written from memory instead (as is any range
+//! `sendfile` refuses).
 
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
@@ -54,15 +55,18 @@ pub async fn copy_file_ranges(
         };
         let n = match done {
             Ok(_) => n as u64,
-            // The file ended inside this chunk (or before it).
+            // The file ended inside this chunk (or before it), or cannot
+            // be sent with sendfile: read and write it from memory.
             Err(e) if e.kind() == ErrorKind::Source && at < len => {
                 let data = read_up_to(&src, at, n).await?;
-                let got = data.len() as u64;
+                let got = data.len();
                 if got > 0 {
                     dst.write_at_bytes(data, at).await?;
                 }
-                len = at + got;
-                got
+                if got < n {
+                    len = at + got as u64;
+                }
+                got as u64
             }
             // A chunk past the end found above: nothing to copy there.
             Err(e) if e.kind() == ErrorKind::Source => 0,
