@@ -297,17 +297,7 @@ impl ReadDir {
                 .reply
                 .entries
                 .into_iter()
-                .map(|e| {
-                    (
-                        e.cookie,
-                        DirEntry {
-                            name: String::from_utf8_lossy(&e.name.0).into_owned(),
-                            handle: e.name_handle.map(FileHandle::from),
-                            metadata: e.name_attributes.map(Metadata::from),
-                            fileid: e.fileid,
-                        },
-                    )
-                })
+                .map(|e| (e.cookie, DirEntry::from_entryplus(e)))
                 .collect();
             (entries, page.reply.eof)
         } else {
@@ -325,17 +315,7 @@ impl ReadDir {
                 .reply
                 .entries
                 .into_iter()
-                .map(|e| {
-                    (
-                        e.cookie,
-                        DirEntry {
-                            name: String::from_utf8_lossy(&e.name.0).into_owned(),
-                            handle: None,
-                            metadata: None,
-                            fileid: e.fileid,
-                        },
-                    )
-                })
+                .map(|e| (e.cookie, DirEntry::from_entry(e)))
                 .collect::<Vec<_>>();
             (entries, page.reply.eof)
         };

@@ -5,7 +5,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nfsl_proto::nfs3::{
-    Fattr3, Fsinfo3ResOk, Fsstat3ResOk, Ftype3, NfsFh3, Nfstime3, Sattr3, SetTime as WireSetTime,
+    Entry3, Entryplus3, Fattr3, Fsinfo3ResOk, Fsstat3ResOk, Ftype3, NfsFh3, Nfstime3, Sattr3,
+    SetTime as WireSetTime,
 };
 
 /// An opaque NFSv3 file handle (at most 64 bytes). `Debug` shows hex.
@@ -161,6 +162,29 @@ pub struct DirEntry {
     pub metadata: Option<Metadata>,
     /// Its file id.
     pub fileid: u64,
+}
+
+impl DirEntry {
+    /// An entry of a READDIR reply: name and file id only.
+    pub(crate) fn from_entry(e: Entry3) -> DirEntry {
+        DirEntry {
+            name: String::from_utf8_lossy(&e.name.0).into_owned(),
+            handle: None,
+            metadata: None,
+            fileid: e.fileid,
+        }
+    }
+
+    /// An entry of a READDIRPLUS reply, with the handle and attributes
+    /// the server sent.
+    pub(crate) fn from_entryplus(e: Entryplus3) -> DirEntry {
+        DirEntry {
+            name: String::from_utf8_lossy(&e.name.0).into_owned(),
+            handle: e.name_handle.map(FileHandle::from),
+            metadata: e.name_attributes.map(Metadata::from),
+            fileid: e.fileid,
+        }
+    }
 }
 
 /// How SETATTR sets a time.
