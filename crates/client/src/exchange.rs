@@ -3,8 +3,8 @@
 //! calls waiting for them.
 //!
 //! The tokio transport (the crate's private `transport` module) owns the
-//! socket and feeds this code the records a
-//! [`crate::record::RecordAssembler`] produced; everything that decides
+//! socket and feeds this code the records a [`nfsl_rpc::RecordDecoder`]
+//! produced; everything that decides
 //! something lives here so it can be tested without sockets.
 
 use std::collections::HashMap;

@@ -72,7 +72,8 @@
 //!
 //! How it is built: the RPC logic is sans-IO values you feed bytes to
 //! ([`exchange`]: xid allocation, call encoding, matching replies to
-//! pending calls; [`record`]: record reassembly) and the tokio part only
+//! pending calls; record reassembly is `nfsl_rpc::RecordDecoder`, pull-style
+//! so reply payloads are read straight into their records) and the tokio part only
 //! owns sockets and tasks (a reader and a batching writer per
 //! connection). Hand-written rather than generated: the XDR, RPC and
 //! NFSv3 types come from nfsl's own `nfsl-xdr`, `nfsl-rpc` and
@@ -102,7 +103,6 @@ mod payload;
 mod pool;
 mod portmap;
 mod procedures;
-pub mod record;
 mod session;
 mod socket;
 mod stats;

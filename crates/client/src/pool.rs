@@ -5,6 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use nfsl_rpc::RecordBuffers;
+
 /// Buffers at least this large are worth recycling.
 pub(crate) const MIN_POOLED: usize = 64 << 10;
 
@@ -50,6 +52,17 @@ impl BufferPool {
         if spare.len() < self.max_buffers {
             spare.push(buf);
         }
+    }
+}
+
+/// The [`RecordBuffers`] of a connection's reply decoder: large replies
+/// (READs) are read into recycled buffers, small ones into an allocation
+/// of their first fragment's size.
+pub(crate) struct ReplyBuffers(pub(crate) Arc<BufferPool>);
+
+impl RecordBuffers for ReplyBuffers {
+    fn take(&mut self, len: usize) -> Vec<u8> {
+        self.0.take(len)
     }
 }
 

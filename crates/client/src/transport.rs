@@ -2,7 +2,7 @@
 //! server port, many calls in flight on it, reconnection and
 //! retransmission with the original xid.
 //!
-//! Each connection has a reader task (bytes -> [`RecordAssembler`] ->
+//! Each connection has a reader task (bytes -> [`RecordDecoder`] ->
 //! [`PendingCalls`] -> the caller's oneshot channel) and a writer task
 //! that batches queued calls into vectored writes (`send`). While a large
 //! reply streams in, the reader raises the socket's `SO_RCVLOWAT` so the
@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nfsl_rpc::OpaqueAuth;
+use nfsl_rpc::{OpaqueAuth, ReadTarget, RecordDecoder};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
@@ -49,8 +49,7 @@ use crate::exchange::{
     Delivery, OutgoingCall, PendingCalls, ProcId, RegisterError, ReplyError, RpcReply, XidSource,
 };
 use crate::payload::Payload;
-use crate::pool::BufferPool;
-use crate::record::{ReadTarget, RecordAssembler};
+use crate::pool::{BufferPool, ReplyBuffers};
 use crate::socket;
 use crate::stats::Counters;
 
@@ -185,7 +184,8 @@ impl Conn {
 
 async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
     let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
-    let mut asm = RecordAssembler::new(max_record_len).with_pool(Arc::clone(&conn.pool));
+    let mut asm =
+        RecordDecoder::new(max_record_len).with_buffers(ReplyBuffers(Arc::clone(&conn.pool)));
     let mut shutdown = conn.shutdown.subscribe();
     let mut lowat = socket::RecvLowat::default();
     loop {
@@ -238,7 +238,7 @@ async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
 
 async fn read_some(
     rd: &mut BufReader<OwnedReadHalf>,
-    asm: &mut RecordAssembler,
+    asm: &mut RecordDecoder,
 ) -> io::Result<usize> {
     match asm.read_target() {
         ReadTarget::Marker(buf) => rd.read(buf).await,

@@ -10,8 +10,11 @@
 //!   and the status enums), [`encode_reply`], [`encode_success_header`]
 //!   (results are appended in place, never copied) and [`decode_reply`];
 //! - authentication: [`OpaqueAuth`], [`AuthSysParams`] and [`Auth`];
-//! - record marking for streams (RFC 5531 §11): [`RecordDecoder`], which
-//!   rejects oversized records before buffering them, and framing helpers;
+//! - record marking for streams (RFC 5531 §11): [`RecordDecoder`], the one
+//!   reassembler of both sides, pull-style (the reader asks where the next
+//!   bytes go, [`ReadTarget`], and reads the payload straight into its
+//!   record) with a push adapter for bytes already in a slice; it rejects
+//!   oversized records before buffering them; and framing helpers;
 //! - a duplicate request cache ([`DuplicateRequestCache`], [`DrcKey`]).
 //!
 //! What it deliberately does not do: any IO, clocks, threads or locks
@@ -36,8 +39,8 @@ pub use auth::{
 pub use call::{CallHeader, RpcDecodeError};
 pub use drc::{args_checksum, DrcKey, DrcLookup, DuplicateRequestCache, CHECKSUM_PREFIX};
 pub use record::{
-    build_record, encode_record_marker, frame_record, FreshBuffers, RecordBuffers, RecordDecoder,
-    RecordError, DEFAULT_MAX_FRAGMENTS, LAST_FRAGMENT, MAX_FRAGMENT_LEN,
+    build_record, encode_record_marker, frame_record, FreshBuffers, ReadTarget, RecordBuffers,
+    RecordDecoder, RecordError, DEFAULT_MAX_FRAGMENTS, LAST_FRAGMENT, MAX_FRAGMENT_LEN,
 };
 pub use reply::{
     decode_reply, encode_reply, encode_success_header, AcceptStat, AcceptedReply, AuthStat,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use bytes::BufMut;
 use nfsl_xdr::{decode_exact, encode_to_vec};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -119,6 +120,44 @@ fn decode_all(chunks: &[Vec<u8>], max: usize) -> (Vec<Vec<u8>>, Option<RecordErr
     (records, None)
 }
 
+/// Decodes `stream` pull-style, reading at most `reads[i]` bytes per read
+/// (cycling), and checks after every read that the decoder holds no more
+/// than the record limit.
+fn pull_all(stream: &[u8], reads: &[usize], max: usize) -> (Vec<Vec<u8>>, Option<RecordError>) {
+    let mut d = RecordDecoder::new(max);
+    let mut records = Vec::new();
+    let mut rest = stream;
+    for read in reads.iter().cycle() {
+        loop {
+            match d.next_record() {
+                Ok(Some(r)) => records.push(r),
+                Ok(None) => break,
+                Err(e) => return (records, Some(e)),
+            }
+        }
+        if rest.is_empty() {
+            break;
+        }
+        let n = match d.read_target() {
+            ReadTarget::Failed => unreachable!("an error is reported first"),
+            ReadTarget::Marker(buf) => {
+                let n = buf.len().min(rest.len()).min(*read);
+                buf[..n].copy_from_slice(&rest[..n]);
+                n
+            }
+            ReadTarget::Payload(mut room) => {
+                let n = room.remaining_mut().min(rest.len()).min(*read);
+                room.put_slice(&rest[..n]);
+                n
+            }
+        };
+        d.filled(n);
+        rest = &rest[n..];
+        assert!(d.buffered_capacity() <= max, "holds more than a record");
+    }
+    (records, None)
+}
+
 proptest! {
     #[test]
     fn opaque_auth_round_trips(a in opaque_auth()) {
@@ -189,6 +228,16 @@ proptest! {
     }
 
     #[test]
+    fn pull_matches_push_on_any_stream(
+        // Bytes biased towards 0 and 0x80 so that short fragment markers occur.
+        stream in vec(prop_oneof![any::<u8>(), Just(0u8), Just(0x80u8), 0u8..8], 0..256),
+        reads in vec(1usize..40, 1..8),
+        max in 0usize..256,
+    ) {
+        prop_assert_eq!(pull_all(&stream, &reads, max), decode_all(std::slice::from_ref(&stream), max));
+    }
+
+    #[test]
     fn records_independent_of_chunking(
         records in vec(vec(any::<u8>(), 0..200), 0..8),
         frag_size in 1usize..64,
@@ -210,7 +259,9 @@ proptest! {
         prop_assert_eq!(&whole, &(records.clone(), None));
         prop_assert_eq!(decode_all(&chunked(&stream, &cuts), 200), whole);
         let bytewise: Vec<Vec<u8>> = stream.iter().map(|b| vec![*b]).collect();
-        prop_assert_eq!(decode_all(&bytewise, 200), (records, None));
+        prop_assert_eq!(decode_all(&bytewise, 200), (records.clone(), None));
+        let reads: Vec<usize> = cuts.iter().map(|c| c % 300 + 1).chain([7]).collect();
+        prop_assert_eq!(pull_all(&stream, &reads, 200), (records, None));
     }
 
     #[test]

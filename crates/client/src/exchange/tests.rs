@@ -1,7 +1,5 @@
 use super::*;
-use nfsl_rpc::{encode_reply, frame_record, AuthStat};
-
-use crate::record::RecordAssembler;
+use nfsl_rpc::{encode_reply, frame_record, AuthStat, RecordDecoder};
 
 const NULL_PROC: ProcId = ProcId {
     program: 100003,
@@ -37,8 +35,8 @@ fn xids_are_sequential_and_calls_decode_as_calls() {
     .unwrap();
     let wire = call.to_vec().unwrap();
     assert_eq!(wire.len(), call.wire_len());
-    let mut asm = RecordAssembler::new(1 << 20);
-    asm.receive(&wire);
+    let mut asm = RecordDecoder::new(1 << 20);
+    asm.push(&wire);
     let record = asm.next_record().unwrap().unwrap();
     let (header, args) = CallHeader::decode_prefix(&record).unwrap();
     assert_eq!(
@@ -135,12 +133,12 @@ fn framed_replies_through_the_assembler() {
     let mut stream = Vec::new();
     frame_record(&success(10, b"x\0\0\0"), &mut stream);
     frame_record(&success(11, b""), &mut stream);
-    let mut asm = RecordAssembler::new(1024);
+    let mut asm = RecordDecoder::new(1024);
     let mut p = PendingCalls::new();
     p.register(11, ()).unwrap();
     p.register(10, ()).unwrap();
     for b in stream.chunks(3) {
-        asm.receive(b);
+        asm.push(b);
     }
     let mut seen = Vec::new();
     while let Some(r) = asm.next_record().unwrap() {

@@ -166,3 +166,164 @@ fn recycled_buffers_hold_exactly_the_record() {
     // for the three fragments of the last.
     assert_eq!(taken.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
+
+/// Reads `stream` the way a socket reader does: into each target, at most
+/// `read` bytes at a time.
+fn pull(d: &mut RecordDecoder, mut stream: &[u8], read: usize) {
+    while !stream.is_empty() {
+        let n = match d.read_target() {
+            ReadTarget::Failed => return,
+            ReadTarget::Marker(buf) => {
+                let n = buf.len().min(stream.len()).min(read);
+                buf[..n].copy_from_slice(&stream[..n]);
+                n
+            }
+            ReadTarget::Payload(mut room) => {
+                let n = room.remaining_mut().min(stream.len()).min(read);
+                room.put_slice(&stream[..n]);
+                n
+            }
+        };
+        d.filled(n);
+        stream = &stream[n..];
+    }
+}
+
+#[test]
+fn targets_ask_for_exactly_the_rest_of_marker_and_fragment() {
+    let mut d = RecordDecoder::new(100);
+    match d.read_target() {
+        ReadTarget::Marker(buf) => {
+            assert_eq!(buf.len(), 4);
+            buf[..3].copy_from_slice(&encode_record_marker(5, true)[..3]);
+        }
+        other => panic!("{other:?}"),
+    }
+    d.filled(3);
+    assert!(d.is_mid_record());
+    match d.read_target() {
+        ReadTarget::Marker(buf) => {
+            assert_eq!(buf.len(), 1);
+            buf[0] = 5;
+        }
+        other => panic!("{other:?}"),
+    }
+    d.filled(1);
+    match d.read_target() {
+        ReadTarget::Payload(mut room) => {
+            assert_eq!(room.remaining_mut(), 5);
+            room.put_slice(b"ab");
+        }
+        other => panic!("{other:?}"),
+    }
+    d.filled(2);
+    assert_eq!(d.payload_remaining(), Some(3));
+    match d.read_target() {
+        ReadTarget::Payload(mut room) => {
+            assert_eq!(room.remaining_mut(), 3, "the rest of the fragment");
+            room.put_slice(b"cde");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.next_record(), Ok(None));
+    d.filled(3);
+    assert_eq!(d.payload_remaining(), None, "between fragments");
+    assert_eq!(d.next_record(), Ok(Some(b"abcde".to_vec())));
+    assert!(d.is_empty());
+}
+
+#[test]
+fn a_read_of_nothing_changes_nothing() {
+    let mut d = RecordDecoder::new(100);
+    d.filled(0);
+    d.push(&encode_record_marker(3, true));
+    d.filled(0);
+    assert!(matches!(d.read_target(), ReadTarget::Payload(r) if r.remaining_mut() == 3));
+    d.push(b"xyz");
+    assert_eq!(d.next_record(), Ok(Some(b"xyz".to_vec())));
+}
+
+#[test]
+fn pull_and_push_agree_for_every_read_size() {
+    let mut s = framed(&[b"first record", b""]);
+    s.extend_from_slice(&encode_record_marker(3, false));
+    s.extend_from_slice(b"abc");
+    s.extend_from_slice(&encode_record_marker(0, false));
+    s.extend_from_slice(&encode_record_marker(2, true));
+    s.extend_from_slice(b"de");
+    for read in 1..=s.len() {
+        let mut d = RecordDecoder::new(100);
+        pull(&mut d, &s, read);
+        let records = drain(&mut d);
+        assert_eq!(
+            records,
+            [b"first record".to_vec(), vec![], b"abcde".to_vec()]
+        );
+        assert!(d.is_empty());
+    }
+}
+
+/// Hands out one buffer with room for a whole record and remembers where
+/// it lives.
+struct Preallocated(std::sync::Arc<std::sync::Mutex<Vec<usize>>>);
+
+impl RecordBuffers for Preallocated {
+    fn take(&mut self, len: usize) -> Vec<u8> {
+        let buf = vec![0xee; len + 8];
+        self.0.lock().unwrap().push(buf.as_ptr() as usize);
+        buf
+    }
+}
+
+#[test]
+fn payload_is_read_straight_into_the_record_buffer() {
+    let payload: Vec<u8> = (0..(1usize << 20)).map(|i| (i * 7) as u8).collect();
+    let s = framed(&[&payload]);
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut d = RecordDecoder::new(1 << 20).with_buffers(Preallocated(taken.clone()));
+    pull(&mut d, &s, 65536 + 3);
+    let record = d.next_record().unwrap().unwrap();
+    assert_eq!(record, payload);
+    // The buffer the record was taken from, never moved or regrown.
+    assert_eq!(*taken.lock().unwrap(), [record.as_ptr() as usize]);
+}
+
+#[test]
+fn oversized_marker_fails_before_reserving_and_wants_nothing_more() {
+    let mut d = RecordDecoder::new(1 << 20);
+    pull(&mut d, &(LAST_FRAGMENT | 0x7fff_ffff).to_be_bytes(), 4);
+    assert!(matches!(d.next_record(), Err(RecordError::TooLarge { .. })));
+    assert_eq!(d.current.capacity(), 0);
+    assert!(matches!(d.read_target(), ReadTarget::Failed));
+    assert_eq!(d.payload_remaining(), None);
+}
+
+#[test]
+fn truncated_record_is_mid_record() {
+    let mut d = RecordDecoder::new(100);
+    pull(&mut d, &encode_record_marker(10, true), 4);
+    assert!(d.is_mid_record(), "a marker and no payload yet");
+    pull(&mut d, b"12345", 100);
+    assert_eq!(d.next_record(), Ok(None));
+    assert!(d.is_mid_record());
+}
+
+#[test]
+fn endless_empty_fragments_stop_without_allocating() {
+    let mut d = RecordDecoder::new(1 << 20);
+    let empty = encode_record_marker(0, false);
+    for _ in 0..=DEFAULT_MAX_FRAGMENTS {
+        pull(&mut d, &empty, 4);
+        assert_eq!(d.current.capacity(), 0);
+    }
+    assert_eq!(
+        d.next_record(),
+        Err(RecordError::TooManyFragments {
+            max: DEFAULT_MAX_FRAGMENTS
+        })
+    );
+    // Further input is not even looked at.
+    d.push(&empty.repeat(1 << 16));
+    assert!(matches!(d.read_target(), ReadTarget::Failed));
+    assert_eq!(d.current.capacity(), 0);
+}
