@@ -3,52 +3,56 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use nfsl_transport::TransportConfig;
 use tokio::net::TcpStream;
 
-/// Calls `xids` of `procedure` (a sleep of `ms`), framed back to back for
-/// one write.
-fn sleep_calls(procedure: u32, xids: std::ops::Range<u32>, ms: u32) -> Vec<u8> {
-    xids.flat_map(|xid| call(xid, procedure, &words(&[ms])))
+// No test here reads a clock: calls that must still be running block at a
+// gate (see `Gates`) that the test opens only after it has seen what must
+// come first. A test that would hang fails at `HANG_GUARD` instead.
+
+/// Calls `xids` of `procedure`, each at the gate named by its xid, framed
+/// back to back for one write.
+fn gated_calls(procedure: u32, xids: std::ops::Range<u32>) -> Vec<u8> {
+    xids.flat_map(|xid| call(xid, procedure, &words(&[xid])))
         .collect()
 }
 
-/// A 300 ms SLEEP then an ECHO on `s`: the ECHO's reply comes first.
-async fn quick_call_overtakes_slow_one(s: &mut TcpStream) {
-    send(s, &call(1, SLEEP, &words(&[300]))).await;
+/// A gated WAIT then an ECHO on `s`: the ECHO is answered while the WAIT
+/// still waits (its gate opens only after the ECHO's reply is read).
+async fn quick_call_overtakes_slow_one(srv: &TestServer, s: &mut TcpStream) {
+    send(s, &call(1, WAIT, &words(&[1]))).await;
     send(s, &call(2, ECHO, &words(&[5]))).await;
     assert_eq!(read_record(s).await, success(2, &words(&[5])));
-    assert_eq!(read_record(s).await, success(1, &words(&[300])));
+    srv.service.gates.open(1);
+    assert_eq!(read_record(s).await, success(1, &words(&[1])));
 }
 
 #[tokio::test]
 async fn replies_go_out_of_order_as_calls_finish() {
     let srv = TestServer::default().await;
     let mut s = srv.connect().await;
-    quick_call_overtakes_slow_one(&mut s).await;
+    quick_call_overtakes_slow_one(&srv, &mut s).await;
 }
 
 #[tokio::test]
 async fn calls_on_one_connection_run_concurrently() {
     let srv = TestServer::default().await;
     let mut s = srv.connect().await;
-    let start = Instant::now();
-    let batch = sleep_calls(SLEEP, 0..16, 200);
-    send(&mut s, &batch).await;
+    send(&mut s, &gated_calls(WAIT, 0..16)).await;
+    // All sixteen are in the service at once.
+    srv.service.gates.until_waiting(16).await;
+    for xid in 0..16 {
+        srv.service.gates.open(xid);
+    }
     let mut xids: Vec<u32> = Vec::new();
     for _ in 0..16 {
         xids.push(xid_of(&read_record(&mut s).await));
     }
     xids.sort_unstable();
     assert_eq!(xids, (0..16).collect::<Vec<_>>());
-    assert!(
-        start.elapsed() < Duration::from_millis(1000),
-        "{:?}",
-        start.elapsed()
-    );
 }
 
 #[tokio::test]
@@ -59,18 +63,25 @@ async fn in_flight_limit_applies_backpressure() {
     };
     let srv = TestServer::start(config).await;
     let mut s = srv.connect().await;
-    let start = Instant::now();
-    let batch = sleep_calls(SLEEP, 0..6, 100);
-    send(&mut s, &batch).await;
-    for _ in 0..6 {
-        read_record(&mut s).await;
+    send(&mut s, &gated_calls(WAIT, 0..6)).await;
+    // The calls run in waves: two at a time, the next starting only when
+    // an earlier one has been answered.
+    for xid in 0..6u32 {
+        let expected: Vec<u32> = (xid..6).take(2).collect();
+        let state = srv
+            .service
+            .gates
+            .until(&format!("calls {expected:?} waiting"), |s| {
+                s.waiting.len() == expected.len()
+            })
+            .await;
+        let mut waiting = state.waiting;
+        waiting.sort_unstable();
+        assert_eq!(waiting, expected);
+        srv.service.gates.open(xid);
+        assert_eq!(read_record(&mut s).await, success(xid, &words(&[xid])));
     }
-    // Three waves of two.
-    assert!(
-        start.elapsed() >= Duration::from_millis(290),
-        "{:?}",
-        start.elapsed()
-    );
+    assert_eq!(srv.service.gates.now().max_waiting, 2);
 }
 
 #[tokio::test]
@@ -126,11 +137,13 @@ async fn duplicate_request_cache_replays_non_idempotent_calls() {
 async fn retransmission_of_call_in_progress_is_dropped() {
     let srv = TestServer::default().await;
     let mut s = srv.connect().await;
-    let slow = call(9, SLOW_INCR, &words(&[200]));
+    let slow = call(9, WAIT_INCR, &words(&[9]));
     send(&mut s, &slow).await;
     send(&mut s, &slow).await;
     send(&mut s, &call(10, NULL, &[])).await;
     assert_eq!(read_record(&mut s).await, success(10, &[]));
+    // The retransmission arrived while the first call waited at its gate.
+    srv.service.gates.open(9);
     assert_eq!(read_record(&mut s).await, success(9, &words(&[1])));
     // Had the duplicate run, its reply would come before this one.
     assert_eq!(
@@ -149,15 +162,18 @@ async fn graceful_shutdown_finishes_in_flight_calls() {
         roundtrip(&mut idle, &call(1, NULL, &[])).await,
         success(1, &[])
     );
-    send(&mut s, &call(2, SLEEP, &words(&[300]))).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    send(&mut s, &call(2, WAIT, &words(&[2]))).await;
+    srv.service.gates.until_waiting(1).await;
     srv.shutdown();
-    assert_eq!(read_record(&mut s).await, success(2, &words(&[300])));
-    assert!(closed_by_peer(&mut s).await);
+    // The server is shutting down (the idle connection is closed) while
+    // the call still waits; then it finishes and is answered.
     assert!(closed_by_peer(&mut idle).await);
-    tokio::time::timeout(Duration::from_secs(2), &mut srv.handle)
+    srv.service.gates.open(2);
+    assert_eq!(read_record(&mut s).await, success(2, &words(&[2])));
+    assert!(closed_by_peer(&mut s).await);
+    tokio::time::timeout(HANG_GUARD, &mut srv.handle)
         .await
-        .expect("serve returns")
+        .expect("hang guard: serve never returned")
         .expect("serve task");
     assert!(tokio::net::TcpStream::connect(srv.addr).await.is_err());
 }
@@ -170,20 +186,17 @@ async fn shutdown_timeout_bounds_the_wait() {
     };
     let mut srv = TestServer::start(config).await;
     let mut s = srv.connect().await;
-    send(&mut s, &call(1, SLEEP, &words(&[1000]))).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let start = Instant::now();
+    send(&mut s, &call(1, WAIT, &words(&[1]))).await;
+    srv.service.gates.until_waiting(1).await;
     srv.shutdown();
-    tokio::time::timeout(Duration::from_secs(2), &mut srv.handle)
+    // serve returns although the call still waits at its closed gate.
+    tokio::time::timeout(HANG_GUARD, &mut srv.handle)
         .await
-        .expect("serve returns")
+        .expect("hang guard: serve never returned")
         .expect("serve task");
-    assert!(
-        start.elapsed() < Duration::from_millis(600),
-        "{:?}",
-        start.elapsed()
-    );
+    assert_eq!(srv.service.gates.now().waiting, vec![1]);
     assert!(closed_by_peer(&mut s).await);
+    srv.service.gates.open(1);
 }
 
 // On a multi-threaded runtime, a quick call alone on its connection runs on
@@ -213,20 +226,20 @@ async fn quick_calls_alone_run_and_answer_on_a_multi_thread_runtime() {
 async fn pipelined_calls_still_run_concurrently_on_a_multi_thread_runtime() {
     let srv = TestServer::default().await;
     let mut s = srv.connect().await;
-    quick_call_overtakes_slow_one(&mut s).await;
+    quick_call_overtakes_slow_one(&srv, &mut s).await;
     // A batch of quick calls arrives together: they are not run one by one
-    // on the reading thread.
-    let batch = sleep_calls(QUICK_SLEEP, 10..26, 200);
-    let start = Instant::now();
-    send(&mut s, &batch).await;
-    for _ in 10..26 {
-        read_record(&mut s).await;
+    // on the reading thread, but all at once.
+    send(&mut s, &gated_calls(QUICK_WAIT, 10..26)).await;
+    srv.service.gates.until_waiting(16).await;
+    for xid in 10..26 {
+        srv.service.gates.open(xid);
     }
-    assert!(
-        start.elapsed() < Duration::from_millis(1600),
-        "{:?}",
-        start.elapsed()
-    );
+    let mut xids: Vec<u32> = Vec::new();
+    for _ in 10..26 {
+        xids.push(xid_of(&read_record(&mut s).await));
+    }
+    xids.sort_unstable();
+    assert_eq!(xids, (10..26).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,19 +247,16 @@ async fn a_quick_call_running_inline_does_not_stall_other_connections() {
     let srv = TestServer::default().await;
     let mut slow = srv.connect().await;
     let mut other = srv.connect().await;
-    send(&mut slow, &call(1, QUICK_SLEEP, &words(&[600]))).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    send(&mut slow, &call(1, QUICK_WAIT, &words(&[1]))).await;
+    srv.service.gates.until_waiting(1).await;
+    // The other connection is served while the first call still waits.
     for xid in 2..12 {
         assert_eq!(
             roundtrip(&mut other, &call(xid, ECHO, &words(&[xid]))).await,
             success(xid, &words(&[xid]))
         );
     }
-    // The other connection was served while the first call still ran.
-    let mut probe = [0u8; 1];
-    assert!(
-        slow.try_read(&mut probe).is_err(),
-        "slow reply already there"
-    );
-    assert_eq!(read_record(&mut slow).await, success(1, &words(&[600])));
+    assert_eq!(srv.service.gates.now().waiting, vec![1]);
+    srv.service.gates.open(1);
+    assert_eq!(read_record(&mut slow).await, success(1, &words(&[1])));
 }

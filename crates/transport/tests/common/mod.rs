@@ -1,9 +1,10 @@
 //! A test RPC program and a raw-socket client for the transport tests.
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use nfsl_rpc::{AuthStat, CallHeader, OpaqueAuth};
@@ -12,7 +13,7 @@ use nfsl_transport::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// The test program: 0x20000001, versions 1..=2.
@@ -21,12 +22,13 @@ pub const PROG: u32 = 0x2000_0001;
 pub const NULL: u32 = 0;
 /// Echoes its arguments verbatim; GARBAGE_ARGS if not a multiple of 4.
 pub const ECHO: u32 = 1;
-/// Sleeps for the u32 milliseconds in its arguments, then echoes them.
-pub const SLEEP: u32 = 2;
+/// Waits at the [`Gates`] gate named by the u32 in its arguments until the
+/// test opens it, then echoes its arguments.
+pub const WAIT: u32 = 2;
 /// Non-idempotent: increments the counter and returns its new value.
 pub const INCR: u32 = 3;
-/// Non-idempotent: sleeps for the u32 ms in its arguments, then increments.
-pub const SLOW_INCR: u32 = 4;
+/// Non-idempotent: [`WAIT`]s at the gate in its arguments, then increments.
+pub const WAIT_INCR: u32 = 4;
 /// Panics.
 pub const PANIC: u32 = 5;
 /// Returns CallOutcome::Drop.
@@ -39,8 +41,8 @@ pub const TOO_WEAK: u32 = 7;
 pub const FILE: u32 = 8;
 /// [`FILE`], but non-idempotent (its reply goes through the DRC).
 pub const FILE_ONCE: u32 = 9;
-/// [`SLEEP`], but declared quick (so it may run on the reading thread).
-pub const QUICK_SLEEP: u32 = 10;
+/// [`WAIT`], but declared quick (so it may run on the reading thread).
+pub const QUICK_WAIT: u32 = 10;
 /// The word after the file range of [`FILE`] results.
 pub const FILE_TRAILER: u32 = 0xFEED_FACE;
 /// Size of the file [`FILE`] reads.
@@ -53,8 +55,113 @@ pub fn file_data() -> Vec<u8> {
         .collect()
 }
 
+/// How long a test waits for something that must happen before failing
+/// (a hang guard, never the property under test).
+pub const HANG_GUARD: Duration = Duration::from_secs(10);
+
+/// How long a gated call waits for its gate before giving up with
+/// SYSTEM_ERR (longer than [`HANG_GUARD`], so the test fails first and
+/// says why; then the blocking thread is not kept forever).
+const GATE_GIVE_UP: Duration = Duration::from_secs(30);
+
+/// Gates that [`WAIT`], [`WAIT_INCR`] and [`QUICK_WAIT`] calls block at
+/// until the test opens them: tests prove concurrency and ordering by
+/// causality (this call cannot have finished before the test saw that),
+/// never by the clock.
+pub struct Gates {
+    open: Mutex<OpenGates>,
+    opened: Condvar,
+    state: watch::Sender<GateState>,
+}
+
+/// The gates that are open.
+#[derive(Default)]
+struct OpenGates {
+    keys: HashSet<u32>,
+    all: bool,
+}
+
+/// Which calls wait at the gates.
+#[derive(Clone, Debug, Default)]
+pub struct GateState {
+    /// The gate each waiting call waits at, one entry per call.
+    pub waiting: Vec<u32>,
+    /// The most calls ever waiting at once.
+    pub max_waiting: usize,
+}
+
+impl Default for Gates {
+    fn default() -> Self {
+        Gates {
+            open: Mutex::default(),
+            opened: Condvar::new(),
+            state: watch::Sender::new(GateState::default()),
+        }
+    }
+}
+
+impl Gates {
+    /// Opens gate `key`: calls waiting there go on, later ones pass.
+    pub fn open(&self, key: u32) {
+        self.open.lock().expect("gates lock").keys.insert(key);
+        self.opened.notify_all();
+    }
+
+    /// Opens every gate, for good (when a test ends, even by failing, so
+    /// no call keeps a blocking thread and the runtime's shutdown waiting).
+    pub fn open_all(&self) {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).all = true;
+        self.opened.notify_all();
+    }
+
+    /// The calls waiting now.
+    pub fn now(&self) -> GateState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until `ready` holds of the waiting calls (failing, saying
+    /// `what`, after [`HANG_GUARD`]) and returns them.
+    pub async fn until(&self, what: &str, ready: impl FnMut(&GateState) -> bool) -> GateState {
+        let mut rx = self.state.subscribe();
+        let state = match tokio::time::timeout(HANG_GUARD, rx.wait_for(ready)).await {
+            Ok(state) => state.expect("gates alive").clone(),
+            Err(_) => panic!("hang guard: never {what}; waiting: {:?}", self.now()),
+        };
+        state
+    }
+
+    /// Waits until exactly `n` calls wait at the gates.
+    pub async fn until_waiting(&self, n: usize) -> GateState {
+        self.until(&format!("{n} calls waiting"), |s| s.waiting.len() == n)
+            .await
+    }
+
+    /// Blocks a call at gate `key` until it opens; false if it gave up.
+    fn pass(&self, key: u32) -> bool {
+        self.state.send_modify(|s| {
+            s.waiting.push(key);
+            s.max_waiting = s.max_waiting.max(s.waiting.len());
+        });
+        let open = self.open.lock().expect("gates lock");
+        let (open, waited) = self
+            .opened
+            .wait_timeout_while(open, GATE_GIVE_UP, |open| {
+                !open.all && !open.keys.contains(&key)
+            })
+            .expect("gates lock");
+        drop(open);
+        self.state.send_modify(|s| {
+            if let Some(i) = s.waiting.iter().position(|k| *k == key) {
+                s.waiting.swap_remove(i);
+            }
+        });
+        !waited.timed_out()
+    }
+}
+
 pub struct TestService {
     pub counter: AtomicU32,
+    pub gates: Gates,
     file: tempfile::NamedTempFile,
 }
 
@@ -64,6 +171,7 @@ impl Default for TestService {
         std::io::Write::write_all(&mut file, &file_data()).expect("write temp file");
         TestService {
             counter: AtomicU32::default(),
+            gates: Gates::default(),
             file,
         }
     }
@@ -84,10 +192,10 @@ impl RpcService for TestService {
         PROGRAMS
     }
     fn is_non_idempotent(&self, _program: u32, _version: u32, procedure: u32) -> bool {
-        matches!(procedure, INCR | SLOW_INCR | FILE_ONCE)
+        matches!(procedure, INCR | WAIT_INCR | FILE_ONCE)
     }
     fn is_quick(&self, _program: u32, _version: u32, procedure: u32) -> bool {
-        matches!(procedure, NULL | ECHO | FILE | PANIC | QUICK_SLEEP)
+        matches!(procedure, NULL | ECHO | FILE | PANIC | QUICK_WAIT)
     }
     fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome {
         match ctx.procedure {
@@ -97,12 +205,14 @@ impl RpcService for TestService {
                 CallOutcome::Success
             }
             ECHO => CallOutcome::GarbageArgs,
-            SLEEP | SLOW_INCR | QUICK_SLEEP => {
-                let Some(ms) = arg_u32(args) else {
+            WAIT | WAIT_INCR | QUICK_WAIT => {
+                let Some(key) = arg_u32(args) else {
                     return CallOutcome::GarbageArgs;
                 };
-                std::thread::sleep(Duration::from_millis(ms.into()));
-                if ctx.procedure == SLOW_INCR {
+                if !self.gates.pass(key) {
+                    return CallOutcome::SystemErr;
+                }
+                if ctx.procedure == WAIT_INCR {
                     let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
                     results.extend_from_slice(&n.to_be_bytes());
                 } else {
@@ -176,6 +286,12 @@ impl TestServer {
     }
 }
 
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.service.gates.open_all();
+    }
+}
+
 /// Big-endian words, for writing expected bytes by hand.
 pub fn words(ws: &[u32]) -> Vec<u8> {
     ws.iter().flat_map(|w| w.to_be_bytes()).collect()
@@ -233,9 +349,10 @@ pub async fn send(s: &mut TcpStream, bytes: &[u8]) {
     s.write_all(bytes).await.expect("write");
 }
 
-/// Reads one record (any number of fragments), failing after 3 s.
+/// Reads one record (any number of fragments), failing after
+/// [`HANG_GUARD`].
 pub async fn read_record(s: &mut TcpStream) -> Vec<u8> {
-    tokio::time::timeout(Duration::from_secs(3), async {
+    tokio::time::timeout(HANG_GUARD, async {
         let mut out = Vec::new();
         loop {
             let mut marker = [0u8; 4];
@@ -252,7 +369,7 @@ pub async fn read_record(s: &mut TcpStream) -> Vec<u8> {
         }
     })
     .await
-    .expect("timed out waiting for a reply")
+    .expect("hang guard: no reply")
 }
 
 /// Sends one framed call and returns the reply record.
@@ -266,11 +383,12 @@ pub fn xid_of(reply: &[u8]) -> u32 {
     u32::from_be_bytes(reply[..4].try_into().expect("reply has an xid"))
 }
 
-/// Whether the peer closes the connection (EOF or reset) within 3 s.
+/// Whether the peer closes the connection (EOF or reset) within
+/// [`HANG_GUARD`].
 pub async fn closed_by_peer(s: &mut TcpStream) -> bool {
     let mut buf = [0u8; 64];
     matches!(
-        tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf)).await,
+        tokio::time::timeout(HANG_GUARD, s.read(&mut buf)).await,
         Ok(Ok(0)) | Ok(Err(_))
     )
 }
