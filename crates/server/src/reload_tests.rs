@@ -72,7 +72,7 @@ fn localio_rw(k: &Kit, fh: &NfsFh3) -> Result<(), OpenRefusal> {
 fn reload_keeps_removes_and_changes_exports() {
     const RW: &str = "rw,no_root_squash";
     let k = Kit::new(RW, |d| std::fs::write(d.join("f"), b"data").unwrap());
-    let a = canonical(k.export.path());
+    let a = canonical(k.path());
     let b_dir = tempfile::tempdir().unwrap();
     let b = canonical(b_dir.path());
     let exports = k.server.exports_handle();
@@ -157,7 +157,7 @@ fn reload_keeps_removes_and_changes_exports() {
 #[test]
 fn a_new_fsid_is_a_new_export() {
     let k = Kit::new("rw,no_root_squash", |_| {});
-    let a = canonical(k.export.path());
+    let a = canonical(k.path());
     let root = k.root();
     let s = k
         .server

@@ -151,7 +151,7 @@ mod tests {
             FSF3_LINK | FSF3_SYMLINK | FSF3_HOMOGENEOUS | FSF3_CANSETTIME
         );
 
-        let v = rustix::fs::statvfs(k.export.path()).unwrap();
+        let v = rustix::fs::statvfs(k.path()).unwrap();
         let res: Fsstat3Res = k.nfs(
             Nfs3Procedure::Fsstat,
             &Fsstat3Args {

@@ -131,7 +131,7 @@ fn read_ranges_eof_and_caps() {
     let big: Vec<u8> = (0..MAX_IO as usize + 4096)
         .map(|i| (i % 251) as u8)
         .collect();
-    std::fs::write(k.export.path().join("big"), &big).unwrap();
+    std::fs::write(k.path().join("big"), &big).unwrap();
     let (bigfh, _) = k.lookup(&root, "big");
     let (data, eof, n) = ok(read(&k, &bigfh, 0, u32::MAX));
     assert_eq!((data.len(), eof, n), (MAX_IO as usize, false, MAX_IO));
@@ -161,7 +161,7 @@ fn read_permission_owner_override_and_exec() {
     k.auth = auth_sys(4321, 4321);
     assert_eq!(read(&k, &secret, 0, 10).status(), Nfsstat3::Acces);
     // The owner reads a file whatever its mode.
-    let p = k.export.path().join("secret");
+    let p = k.path().join("secret");
     rustix::fs::chown(&p, Some(rustix::fs::Uid::from_raw(4321)), None).unwrap();
     chmod(&p, 0o000);
     assert_eq!(read(&k, &secret, 0, 10).status(), Nfsstat3::Ok);
@@ -179,7 +179,7 @@ fn access_is_what_the_kernel_allows() {
     let (secret, _) = k.lookup(&root, "secret");
     let (closed, _) = k.lookup(&root, "closed");
     let (link, _) = k.lookup(&root, "link");
-    chmod(&k.export.path().join("file"), 0o644);
+    chmod(&k.path().join("file"), 0o644);
 
     // Root (not squashed): everything but execute of a non-executable.
     assert_eq!(

@@ -112,7 +112,7 @@ fn pages_list_every_entry_once_even_while_entries_are_added() {
     let seen = list_all(&k, &root, 4096, |page| {
         if page == 5 {
             for i in 0..500 {
-                std::fs::write(k.export.path().join(format!("new-{i}")), b"").unwrap();
+                std::fs::write(k.path().join(format!("new-{i}")), b"").unwrap();
             }
             added = 500;
         }
@@ -201,7 +201,7 @@ fn readdir_needs_read_permission() {
     let mut k = kit(1);
     let root = k.root();
     let (sub, _) = k.lookup(&root, "sub");
-    let p = k.export.path().join("sub");
+    let p = k.path().join("sub");
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o711)).unwrap();
     k.auth = auth_sys(4321, 4321);
     assert_eq!(

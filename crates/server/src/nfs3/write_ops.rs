@@ -29,8 +29,6 @@ use super::Nfs3;
 use crate::handle::Access;
 
 #[cfg(test)]
-pub(super) mod test_support;
-#[cfg(test)]
 mod tests;
 
 /// Largest byte offset a file can have (`off_t`'s maximum, knfsd's

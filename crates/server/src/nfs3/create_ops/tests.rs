@@ -6,10 +6,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 
-use super::super::write_ops::test_support::*;
+use crate::testkit::*;
 
-fn create(s: &TestServer, name: &str, how: CreateHow3) -> Create3Res {
-    s.call(
+fn create(s: &Kit, name: &str, how: CreateHow3) -> Create3Res {
+    s.nfs(
         Nfs3Procedure::Create,
         &Create3Args {
             location: dirop(&s.root(), name),
@@ -39,7 +39,7 @@ fn ok(r: NfsResult<NewObject3ResOk, WccData>) -> (NfsFh3, Fattr3, WccData) {
 
 #[test]
 fn exclusive_create_is_retransmission_safe() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     let (fh, a, wcc) = ok(create(&s, "x", CreateHow3::Exclusive(*b"verf-one")));
     assert!(wcc.before.is_some() && wcc.after.is_some());
     assert_eq!((a.ftype, a.size, a.mode), (Ftype3::Reg, 0, 0o644));
@@ -66,7 +66,7 @@ fn exclusive_create_is_retransmission_safe() {
 
 #[test]
 fn guarded_and_unchecked_create() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     let (_, a, _) = ok(create(&s, "g", CreateHow3::Guarded(mode(0o664))));
     assert_eq!(a.mode, 0o664, "no umask applied");
     let r = create(&s, "g", CreateHow3::Guarded(mode(0o664)));
@@ -117,13 +117,13 @@ fn guarded_and_unchecked_create() {
 
 #[test]
 fn creation_belongs_to_the_caller() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     fs::set_permissions(s.path(), fs::Permissions::from_mode(0o777)).unwrap();
     let how = CreateHow3::Guarded(Sattr3 {
         uid: Some(1000),
         ..mode(0o640)
     });
-    let r: Create3Res = s.call_as(
+    let r: Create3Res = s.nfs_as(
         1000,
         1000,
         Nfs3Procedure::Create,
@@ -143,20 +143,20 @@ fn creation_belongs_to_the_caller() {
         location: dirop(&s.root(), "g"),
         how,
     };
-    let r: Create3Res = s.call_as(1000, 1000, Nfs3Procedure::Create, &args);
+    let r: Create3Res = s.nfs_as(1000, 1000, Nfs3Procedure::Create, &args);
     assert_eq!(r.status(), Nfsstat3::Perm);
     fs::set_permissions(s.path(), fs::Permissions::from_mode(0o755)).unwrap();
     args.location.name = Filename3(b"h".to_vec());
-    let r: Create3Res = s.call_as(1000, 1000, Nfs3Procedure::Create, &args);
+    let r: Create3Res = s.nfs_as(1000, 1000, Nfs3Procedure::Create, &args);
     assert_eq!(r.status(), Nfsstat3::Acces);
 }
 
 #[test]
 fn mkdir_symlink_mknod() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     let root = s.root();
     let mkdir = |name: &str, attributes| -> Mkdir3Res {
-        s.call(
+        s.nfs(
             Nfs3Procedure::Mkdir,
             &Mkdir3Args {
                 location: dirop(&root, name),
@@ -193,7 +193,7 @@ fn mkdir_symlink_mknod() {
                 symlink_data: Nfspath3(data.to_vec()),
             },
         };
-        s.call(Nfs3Procedure::Symlink, &args)
+        s.nfs(Nfs3Procedure::Symlink, &args)
     };
     let (fh, a, _) = ok(symlink("l", b"../../etc/passwd"));
     assert_eq!(a.ftype, Ftype3::Lnk);
@@ -208,7 +208,7 @@ fn mkdir_symlink_mknod() {
     assert_eq!(symlink("l", b"x").status(), Nfsstat3::Exist);
 
     let mknod = |name: &str, what| -> Mknod3Res {
-        s.call(
+        s.nfs(
             Nfs3Procedure::Mknod,
             &Mknod3Args {
                 location: dirop(&root, name),
@@ -245,18 +245,18 @@ fn mkdir_symlink_mknod() {
         location: dirop(&root, "blk"),
         what: Mknoddata3::Blk(dev),
     };
-    let r: Mknod3Res = s.call_as(1000, 1000, Nfs3Procedure::Mknod, &args);
+    let r: Mknod3Res = s.nfs_as(1000, 1000, Nfs3Procedure::Mknod, &args);
     assert_eq!(r.status(), Nfsstat3::Perm, "devices need CAP_MKNOD");
 }
 
 #[test]
 fn link_files_and_symlinks_within_one_export() {
-    let s = TestServer::with_exports(&[RW, RW]);
+    let s = Kit::with_exports(&[RW, RW]);
     fs::write(s.path().join("f"), b"data").unwrap();
     std::os::unix::fs::symlink("f", s.path().join("l")).unwrap();
     fs::create_dir(s.path().join("d")).unwrap();
     let link = |file: NfsFh3, dir: &NfsFh3, name: &str| -> Link3Res {
-        s.call(
+        s.nfs(
             Nfs3Procedure::Link,
             &Link3Args {
                 file,
@@ -305,12 +305,12 @@ fn link_files_and_symlinks_within_one_export() {
 
 #[test]
 fn read_only_exports_refuse_creation() {
-    let s = TestServer::new("ro,no_root_squash,insecure");
+    let s = Kit::new("ro,no_root_squash,insecure", |_| {});
     fs::write(s.path().join("f"), b"").unwrap();
     let root = s.root();
     let r = create(&s, "n", CreateHow3::Unchecked(Sattr3::default()));
     assert_eq!(r.status(), Nfsstat3::Rofs);
-    let r: Mkdir3Res = s.call(
+    let r: Mkdir3Res = s.nfs(
         Nfs3Procedure::Mkdir,
         &Mkdir3Args {
             location: dirop(&root, "n"),
@@ -325,15 +325,15 @@ fn read_only_exports_refuse_creation() {
             symlink_data: Nfspath3(b"x".to_vec()),
         },
     };
-    let r: Symlink3Res = s.call(Nfs3Procedure::Symlink, &args);
+    let r: Symlink3Res = s.nfs(Nfs3Procedure::Symlink, &args);
     assert_eq!(r.status(), Nfsstat3::Rofs);
     let args = Mknod3Args {
         location: dirop(&root, "n"),
         what: Mknoddata3::Fifo(Sattr3::default()),
     };
-    let r: Mknod3Res = s.call(Nfs3Procedure::Mknod, &args);
+    let r: Mknod3Res = s.nfs(Nfs3Procedure::Mknod, &args);
     assert_eq!(r.status(), Nfsstat3::Rofs);
-    let r: Link3Res = s.call(
+    let r: Link3Res = s.nfs(
         Nfs3Procedure::Link,
         &Link3Args {
             file: s.handle("f"),

@@ -6,10 +6,10 @@ use std::os::unix::fs::PermissionsExt;
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 
-use super::super::write_ops::test_support::*;
+use crate::testkit::*;
 
-fn remove(s: &TestServer, dir: &NfsFh3, name: &str) -> Nfsstat3 {
-    let r: Remove3Res = s.call(
+fn remove(s: &Kit, dir: &NfsFh3, name: &str) -> Nfsstat3 {
+    let r: Remove3Res = s.nfs(
         Nfs3Procedure::Remove,
         &Remove3Args {
             object: dirop(dir, name),
@@ -18,8 +18,8 @@ fn remove(s: &TestServer, dir: &NfsFh3, name: &str) -> Nfsstat3 {
     r.status()
 }
 
-fn rmdir(s: &TestServer, dir: &NfsFh3, name: &str) -> Nfsstat3 {
-    let r: Rmdir3Res = s.call(
+fn rmdir(s: &Kit, dir: &NfsFh3, name: &str) -> Nfsstat3 {
+    let r: Rmdir3Res = s.nfs(
         Nfs3Procedure::Rmdir,
         &Rmdir3Args {
             object: dirop(dir, name),
@@ -28,8 +28,8 @@ fn rmdir(s: &TestServer, dir: &NfsFh3, name: &str) -> Nfsstat3 {
     r.status()
 }
 
-fn rename(s: &TestServer, from: &NfsFh3, fname: &str, to: &NfsFh3, tname: &str) -> Rename3Res {
-    s.call(
+fn rename(s: &Kit, from: &NfsFh3, fname: &str, to: &NfsFh3, tname: &str) -> Rename3Res {
+    s.nfs(
         Nfs3Procedure::Rename,
         &Rename3Args {
             from: dirop(from, fname),
@@ -40,11 +40,11 @@ fn rename(s: &TestServer, from: &NfsFh3, fname: &str, to: &NfsFh3, tname: &str) 
 
 #[test]
 fn remove_and_rmdir() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     let root = s.root();
     fs::write(s.path().join("f"), b"").unwrap();
     fs::create_dir_all(s.path().join("d/sub")).unwrap();
-    let r: Remove3Res = s.call(
+    let r: Remove3Res = s.nfs(
         Nfs3Procedure::Remove,
         &Remove3Args {
             object: dirop(&root, "f"),
@@ -75,20 +75,20 @@ fn remove_and_rmdir() {
 
 #[test]
 fn sticky_directories_protect_other_users_files() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     fs::set_permissions(s.path(), fs::Permissions::from_mode(0o1777)).unwrap();
     fs::write(s.path().join("roots"), b"").unwrap();
     let args = Remove3Args {
         object: dirop(&s.root(), "roots"),
     };
-    let r: Remove3Res = s.call_as(1000, 1000, Nfs3Procedure::Remove, &args);
+    let r: Remove3Res = s.nfs_as(1000, 1000, Nfs3Procedure::Remove, &args);
     assert_eq!(r.status(), Nfsstat3::Perm);
     assert!(s.path().join("roots").exists());
 }
 
 #[test]
 fn rename_within_and_across_exports() {
-    let s = TestServer::with_exports(&[RW, RW]);
+    let s = Kit::with_exports(&[RW, RW]);
     let root = s.root();
     fs::write(s.path().join("a"), b"A").unwrap();
     fs::write(s.path().join("b"), b"B").unwrap();
@@ -156,7 +156,7 @@ fn rename_within_and_across_exports() {
 
 #[test]
 fn read_only_exports_refuse_removal() {
-    let s = TestServer::new("ro,no_root_squash,insecure");
+    let s = Kit::new("ro,no_root_squash,insecure", |_| {});
     let root = s.root();
     fs::write(s.path().join("f"), b"").unwrap();
     fs::create_dir(s.path().join("d")).unwrap();

@@ -7,7 +7,7 @@ use std::path::Path;
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 
-use super::test_support::*;
+use crate::testkit::*;
 
 fn write_args(fh: &NfsFh3, offset: u64, data: &[u8], stable: StableHow) -> Write3Args {
     Write3Args {
@@ -28,8 +28,8 @@ fn setattr_args(fh: &NfsFh3, s: Sattr3) -> Setattr3Args {
 }
 
 /// COMMIT of the whole file `fh`.
-fn commit(s: &TestServer, fh: NfsFh3) -> Commit3Res {
-    s.call(
+fn commit(s: &Kit, fh: NfsFh3) -> Commit3Res {
+    s.nfs(
         Nfs3Procedure::Commit,
         &Commit3Args {
             file: fh,
@@ -45,7 +45,7 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 
 #[test]
 fn write_levels_verifier_and_commit() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     fs::write(s.path().join("f"), b"").unwrap();
     let fh = s.handle("f");
     let mut verfs = Vec::new();
@@ -57,7 +57,7 @@ fn write_levels_verifier_and_commit() {
     .into_iter()
     .enumerate()
     {
-        let r: Write3Res = s.call(
+        let r: Write3Res = s.nfs(
             Nfs3Procedure::Write,
             &write_args(&fh, i as u64 * 4, b"abcd", how),
         );
@@ -90,14 +90,14 @@ fn large_writes_on_any_file_system() {
         bases.push("/dev/shm".into());
     }
     for base in bases {
-        let s = TestServer::with_exports_in(&base, &[RW]);
+        let s = Kit::with_exports_in(&base, &[RW]);
         fs::write(s.path().join("f"), b"").unwrap();
         let fh = s.handle("f");
         let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i * 7 % 251) as u8).collect();
         for (i, chunk) in data.chunks(300 << 10).enumerate() {
             let how = [StableHow::Unstable, StableHow::FileSync][i % 2];
             let a = write_args(&fh, (i * (300 << 10)) as u64, chunk, how);
-            let r: Write3Res = s.call(Nfs3Procedure::Write, &a);
+            let r: Write3Res = s.nfs(Nfs3Procedure::Write, &a);
             let NfsResult::Ok(ok) = r else {
                 panic!("WRITE in {base:?}: {r:?}")
             };
@@ -114,10 +114,10 @@ fn large_writes_on_any_file_system() {
 
 #[test]
 fn async_exports_report_the_requested_level() {
-    let s = TestServer::new("rw,no_root_squash,insecure,async");
+    let s = Kit::new("rw,no_root_squash,insecure,async", |_| {});
     fs::write(s.path().join("f"), b"").unwrap();
     let fh = s.handle("f");
-    let r: Write3Res = s.call(
+    let r: Write3Res = s.nfs(
         Nfs3Procedure::Write,
         &write_args(&fh, 0, b"x", StableHow::FileSync),
     );
@@ -134,7 +134,7 @@ fn async_exports_report_the_requested_level() {
 
 #[test]
 fn write_checks_count_type_offset_and_uses_count_bytes() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     fs::write(s.path().join("f"), b"").unwrap();
     fs::create_dir(s.path().join("d")).unwrap();
     std::os::unix::fs::symlink("f", s.path().join("l")).unwrap();
@@ -142,7 +142,7 @@ fn write_checks_count_type_offset_and_uses_count_bytes() {
 
     let mut a = write_args(&fh, 0, b"abcdef", StableHow::Unstable);
     a.count = 3;
-    let r: Write3Res = s.call(Nfs3Procedure::Write, &a);
+    let r: Write3Res = s.nfs(Nfs3Procedure::Write, &a);
     assert!(
         matches!(r, NfsResult::Ok(Write3ResOk { count: 3, .. })),
         "{r:?}"
@@ -150,22 +150,22 @@ fn write_checks_count_type_offset_and_uses_count_bytes() {
     assert_eq!(fs::read(s.path().join("f")).unwrap(), b"abc");
 
     a.count = 7;
-    let r: Write3Res = s.call(Nfs3Procedure::Write, &a);
+    let r: Write3Res = s.nfs(Nfs3Procedure::Write, &a);
     assert_eq!(r.status(), Nfsstat3::Inval, "count beyond the data");
 
     let a = write_args(&fh, u64::MAX, b"x", StableHow::Unstable);
-    let r: Write3Res = s.call(Nfs3Procedure::Write, &a);
+    let r: Write3Res = s.nfs(Nfs3Procedure::Write, &a);
     assert_eq!(r.status(), Nfsstat3::Fbig);
     let a = write_args(&fh, i64::MAX as u64, b"xy", StableHow::Unstable);
-    let r: Write3Res = s.call(Nfs3Procedure::Write, &a);
+    let r: Write3Res = s.nfs(Nfs3Procedure::Write, &a);
     assert_eq!(r.status(), Nfsstat3::Fbig);
 
-    let r: Write3Res = s.call(
+    let r: Write3Res = s.nfs(
         Nfs3Procedure::Write,
         &write_args(&s.handle("d"), 0, b"x", StableHow::Unstable),
     );
     assert_eq!(r.status(), Nfsstat3::Isdir);
-    let r: Write3Res = s.call(
+    let r: Write3Res = s.nfs(
         Nfs3Procedure::Write,
         &write_args(&s.handle("l"), 0, b"x", StableHow::Unstable),
     );
@@ -176,7 +176,7 @@ fn write_checks_count_type_offset_and_uses_count_bytes() {
 
 #[test]
 fn write_permission_with_owner_override() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     set_mode(s.path(), 0o755);
     fs::write(s.path().join("root-file"), b"").unwrap();
     set_mode(&s.path().join("root-file"), 0o644);
@@ -185,7 +185,7 @@ fn write_permission_with_owner_override() {
     set_mode(&s.path().join("mine"), 0o444);
 
     let a = write_args(&s.handle("root-file"), 0, b"x", StableHow::Unstable);
-    let r: Write3Res = s.call_as(1000, 1000, Nfs3Procedure::Write, &a);
+    let r: Write3Res = s.nfs_as(1000, 1000, Nfs3Procedure::Write, &a);
     assert_eq!(r.status(), Nfsstat3::Acces);
     assert!(matches!(
         r,
@@ -200,27 +200,27 @@ fn write_permission_with_owner_override() {
     assert_eq!(fs::read(s.path().join("root-file")).unwrap(), b"");
 
     let a = write_args(&s.handle("mine"), 0, b"owner", StableHow::FileSync);
-    let r: Write3Res = s.call_as(1000, 1000, Nfs3Procedure::Write, &a);
+    let r: Write3Res = s.nfs_as(1000, 1000, Nfs3Procedure::Write, &a);
     assert_eq!(r.status(), Nfsstat3::Ok, "owner override");
     assert_eq!(fs::read(s.path().join("mine")).unwrap(), b"owner");
 }
 
 #[test]
 fn writes_by_others_clear_setuid() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     set_mode(s.path(), 0o755);
     let p = s.path().join("suid");
     fs::write(&p, b"").unwrap();
     set_mode(&p, 0o4777);
     let a = write_args(&s.handle("suid"), 0, b"x", StableHow::Unstable);
-    let r: Write3Res = s.call_as(1000, 1000, Nfs3Procedure::Write, &a);
+    let r: Write3Res = s.nfs_as(1000, 1000, Nfs3Procedure::Write, &a);
     assert_eq!(r.status(), Nfsstat3::Ok);
     assert_eq!(lstat(&p).st_mode & 0o7777, 0o777);
 }
 
 #[test]
 fn setattr_size_mode_owner_and_times() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     let p = s.path().join("f");
     fs::write(&p, b"0123456789").unwrap();
     let fh = s.handle("f");
@@ -238,7 +238,7 @@ fn setattr_size_mode_owner_and_times() {
         atime: t(1_000_000),
         mtime: t(2_000_000),
     };
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &setattr_args(&fh, attrs));
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &setattr_args(&fh, attrs));
     let NfsResult::Ok(ok) = r else {
         panic!("SETATTR: {r:?}")
     };
@@ -268,12 +268,12 @@ fn setattr_size_mode_owner_and_times() {
         mtime: SetTime::ServerTime,
         ..Sattr3::default()
     };
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &setattr_args(&fh, attrs));
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &setattr_args(&fh, attrs));
     assert_eq!(r.status(), Nfsstat3::Ok);
     let md = fs::metadata(&p).unwrap();
     assert_eq!(md.len(), 100);
     assert!(md.mtime() > 2_000_000);
-    let r: Setattr3Res = s.call(
+    let r: Setattr3Res = s.nfs(
         Nfs3Procedure::Setattr,
         &setattr_args(&fh, Sattr3::default()),
     );
@@ -286,7 +286,7 @@ fn setattr_size_mode_owner_and_times() {
         }),
         ..Sattr3::default()
     };
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &setattr_args(&fh, bad));
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &setattr_args(&fh, bad));
     assert_eq!(
         r.status(),
         Nfsstat3::Inval,
@@ -296,7 +296,7 @@ fn setattr_size_mode_owner_and_times() {
 
 #[test]
 fn setattr_guard_and_types() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     fs::write(s.path().join("f"), b"abc").unwrap();
     fs::create_dir(s.path().join("d")).unwrap();
     std::os::unix::fs::symlink("f", s.path().join("l")).unwrap();
@@ -312,7 +312,7 @@ fn setattr_guard_and_types() {
         seconds: 1,
         nseconds: 2,
     });
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &a);
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &a);
     assert!(
         matches!(
             r,
@@ -332,7 +332,7 @@ fn setattr_guard_and_types() {
         seconds: st.st_ctime as u32,
         nseconds: st.st_ctime_nsec as u32,
     });
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &a);
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &a);
     assert_eq!(r.status(), Nfsstat3::Ok);
     assert_eq!(lstat(&s.path().join("f")).st_mode & 0o777, 0o600);
 
@@ -345,9 +345,9 @@ fn setattr_guard_and_types() {
             },
         )
     };
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &size(s.handle("d")));
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &size(s.handle("d")));
     assert_eq!(r.status(), Nfsstat3::Isdir);
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &size(s.handle("l")));
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &size(s.handle("l")));
     assert_eq!(r.status(), Nfsstat3::Inval);
 
     // A symlink's own times change (not its target's); its mode is ignored.
@@ -360,7 +360,7 @@ fn setattr_guard_and_types() {
         }),
         ..Sattr3::default()
     };
-    let r: Setattr3Res = s.call(Nfs3Procedure::Setattr, &setattr_args(&s.handle("l"), attrs));
+    let r: Setattr3Res = s.nfs(Nfs3Procedure::Setattr, &setattr_args(&s.handle("l"), attrs));
     assert_eq!(r.status(), Nfsstat3::Ok);
     assert_eq!(lstat(&s.path().join("l")).st_mtime, 12345);
     assert_eq!(lstat(&s.path().join("f")).st_mtime, target_mtime);
@@ -368,14 +368,14 @@ fn setattr_guard_and_types() {
 
 #[test]
 fn setattr_permissions_are_the_kernels() {
-    let s = TestServer::new(RW);
+    let s = Kit::new(RW, |_| {});
     set_mode(s.path(), 0o755);
     let p = s.path().join("f");
     fs::write(&p, b"abc").unwrap();
     set_mode(&p, 0o666);
     let fh = s.handle("f");
     let as_user = |attrs| -> Nfsstat3 {
-        let r: Setattr3Res = s.call_as(
+        let r: Setattr3Res = s.nfs_as(
             1000,
             1000,
             Nfs3Procedure::Setattr,
@@ -434,10 +434,10 @@ fn setattr_permissions_are_the_kernels() {
 
 #[test]
 fn read_only_exports_refuse_changes() {
-    let s = TestServer::new("ro,no_root_squash,insecure");
+    let s = Kit::new("ro,no_root_squash,insecure", |_| {});
     fs::write(s.path().join("f"), b"abc").unwrap();
     let fh = s.handle("f");
-    let r: Setattr3Res = s.call(
+    let r: Setattr3Res = s.nfs(
         Nfs3Procedure::Setattr,
         &setattr_args(
             &fh,
@@ -448,7 +448,7 @@ fn read_only_exports_refuse_changes() {
         ),
     );
     assert_eq!(r.status(), Nfsstat3::Rofs);
-    let r: Write3Res = s.call(
+    let r: Write3Res = s.nfs(
         Nfs3Procedure::Write,
         &write_args(&fh, 0, b"x", StableHow::Unstable),
     );
