@@ -49,10 +49,12 @@ pub struct ClientConfig {
     pub io_window: usize,
     /// Source port policy (default [`PortPolicy::Auto`]).
     pub privileged_port: PortPolicy,
-    /// Unstable (not yet committed) bytes a file keeps for re-sending before
-    /// it COMMITs on its own (default 256 MiB). A WRITE is not sent while
-    /// this much is held, so a file holds at most this plus the pieces in
-    /// flight (`io_window` x wsize).
+    /// Unstable (not yet committed) bytes a file keeps in memory for
+    /// re-sending before it COMMITs on its own (default 256 MiB). A WRITE
+    /// is not sent while this much is held, so a file holds at most this
+    /// plus the pieces in flight (`io_window` x wsize). Data written from
+    /// a local file ([`crate::File::write_from_file`]) is kept as ranges
+    /// of it, up to 1 GiB (or this, if larger) before a COMMIT.
     pub max_unstable_bytes: u64,
     /// Largest READ/WRITE piece, whatever the server allows (default 1 MiB).
     pub max_io_size: u32,

@@ -22,6 +22,12 @@ use crate::window::windowed;
 /// Write buffers a file keeps for reuse, at most.
 const MAX_POOLED_PIECES: usize = 64;
 
+/// Unstable bytes a file may hold in all when they are ranges of a local
+/// file ([`File::write_from_file`]); data in memory stays bounded by
+/// `max_unstable_bytes`. Measured on `nfsl cp` of 1 GiB (64 MiB in
+/// memory before): fewer COMMITs, each an fsync on the server, ~5% faster.
+const MAX_UNSTABLE_RANGES: u64 = 1 << 30;
+
 /// Rounds of "re-send, COMMIT" before `sync` gives up on a server whose
 /// verifier keeps changing.
 const MAX_SYNC_ROUNDS: u32 = 8;
@@ -378,8 +384,7 @@ impl File {
     /// short write) and journals what the server holds unstably.
     async fn write_piece(&self, mut offset: u64, mut data: Payload, resend: bool) -> Result<()> {
         // Bound the data kept for re-sending: COMMIT what is held first.
-        let max = self.nfs.shared.config.max_unstable_bytes;
-        if !resend && self.journal().bytes() >= max {
+        if !resend && self.journal_full(1) {
             self.sync().await?;
         }
         while !data.is_empty() {
@@ -426,12 +431,21 @@ impl File {
         }
         // Past half the bound, COMMIT early, while the other pieces in the
         // window keep the link busy, so the hard bound is rarely reached.
-        if !resend && self.journal().bytes() >= max / 2 {
+        if !resend && self.journal_full(2) {
             if let Ok(guard) = self.sync_lock.try_lock() {
                 self.sync_locked(guard).await?;
             }
         }
         Ok(())
+    }
+
+    /// Whether the journal holds `1/div` of what it may: `max_unstable_bytes`
+    /// in memory, or [`MAX_UNSTABLE_RANGES`] with file ranges (which cost
+    /// no memory; the bound is on what a server restart makes us re-send).
+    fn journal_full(&self, div: u64) -> bool {
+        let max = self.nfs.shared.config.max_unstable_bytes;
+        let j = self.journal();
+        j.memory_bytes() >= max / div || j.bytes() >= max.max(MAX_UNSTABLE_RANGES) / div
     }
 
     fn count_rpc_read(&self, bytes: usize) {

@@ -27,6 +27,8 @@ struct Entry {
 pub(crate) struct Journal {
     entries: BTreeMap<u64, Entry>,
     bytes: u64,
+    /// Of `bytes`, those held in memory (not ranges of a local file).
+    memory_bytes: u64,
     next_seq: u64,
     latest_verf: Option<Writeverf3>,
 }
@@ -35,6 +37,25 @@ impl Journal {
     /// Bytes held.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Bytes held in memory (file ranges excluded).
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_bytes
+    }
+
+    fn count_in(&mut self, data: &Payload) {
+        self.bytes += data.len() as u64;
+        if let Payload::Bytes(b) = data {
+            self.memory_bytes += b.len() as u64;
+        }
+    }
+
+    fn count_out(&mut self, data: &Payload) {
+        self.bytes -= data.len() as u64;
+        if let Payload::Bytes(b) = data {
+            self.memory_bytes -= b.len() as u64;
+        }
     }
 
     /// Whether nothing is held.
@@ -70,7 +91,7 @@ impl Journal {
         self.cut(offset, end);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.bytes += data.len() as u64;
+        self.count_in(&data);
         self.entries.insert(offset, Entry { data, verf, seq });
     }
 
@@ -95,11 +116,11 @@ impl Journal {
             let Some(e) = self.entries.remove(&off) else {
                 continue;
             };
-            self.bytes -= e.data.len() as u64;
+            self.count_out(&e.data);
             let e_end = off + e.data.len() as u64;
             if off < start {
                 let left = e.data.slice(..(start - off) as usize);
-                self.bytes += left.len() as u64;
+                self.count_in(&left);
                 self.entries.insert(
                     off,
                     Entry {
@@ -110,7 +131,7 @@ impl Journal {
             }
             if e_end > end {
                 let right = e.data.slice((end - off) as usize..);
-                self.bytes += right.len() as u64;
+                self.count_in(&right);
                 self.entries.insert(end, Entry { data: right, ..e });
             }
         }
@@ -138,7 +159,7 @@ impl Journal {
             .collect();
         for off in retired {
             if let Some(e) = self.entries.remove(&off) {
-                self.bytes -= e.data.len() as u64;
+                self.count_out(&e.data);
             }
         }
         self.entries.values().filter(|e| e.seq < before).count()
@@ -187,6 +208,30 @@ mod tests {
         j.truncate(5);
         assert_eq!(contents(&j), vec![(0, b"ddddd".to_vec())]);
         assert_eq!(j.bytes(), 5);
+        assert_eq!(j.memory_bytes(), 5);
+    }
+
+    #[test]
+    fn file_ranges_count_as_held_but_not_in_memory() {
+        use std::io::Write;
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"0123456789").unwrap();
+        let range = crate::FileRange::new(std::sync::Arc::new(f), 0, 10).unwrap();
+        let mut j = Journal::default();
+        j.insert(0, range.into(), A);
+        j.insert(4, Bytes::from_static(b"mm").into(), A);
+        assert_eq!((j.bytes(), j.memory_bytes()), (10, 2));
+        assert_eq!(
+            contents(&j),
+            vec![
+                (0, b"0123".to_vec()),
+                (4, b"mm".to_vec()),
+                (6, b"6789".to_vec())
+            ]
+        );
+        let before = j.seq();
+        assert_eq!(j.committed(before, A), 0);
+        assert_eq!((j.bytes(), j.memory_bytes()), (0, 0));
     }
 
     #[test]

@@ -297,3 +297,26 @@ async fn a_source_file_without_the_range_fails_only_that_write() {
     let d = fake.disk.lock().unwrap();
     assert!(d.durable[..data.len()] == data[..], "durable data differs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_ranges_are_not_bounded_by_the_memory_bound() {
+    let (fake, port) = start().await;
+    let config = ClientConfig {
+        max_unstable_bytes: 1 << 20,
+        ..config()
+    };
+    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config)
+        .await
+        .unwrap();
+    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    let data = pattern(4 << 20, 11);
+    let range = FileRange::new(source_file(&data), 0, data.len()).unwrap();
+    file.write_from_file(range, 0).await.unwrap();
+    // 4 MiB of ranges held, no COMMIT yet: they take no memory.
+    assert_eq!(file.unstable_bytes(), 4 << 20);
+    assert_eq!(fake.disk.lock().unwrap().commits, 0);
+    file.close().await.unwrap();
+    let d = fake.disk.lock().unwrap();
+    assert!(d.durable == data, "durable data differs");
+    assert_eq!(d.commits, 1);
+}
