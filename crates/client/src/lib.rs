@@ -41,8 +41,9 @@
 //!   that verifier, and re-sends it when a WRITE or COMMIT reply shows the
 //!   verifier changed (the server restarted). [`File::sync`] and
 //!   [`File::close`] make everything stable; `max_unstable_bytes` bounds
-//!   the data kept (a COMMIT is sent early, at half the bound, while the
-//!   writes go on, and WRITEs wait for it at the bound);
+//!   the data kept in memory, and 1 GiB the ranges of a local file kept
+//!   instead (a COMMIT is sent early, at half a bound, while the writes go
+//!   on, and WRITEs wait for it at the bound);
 //! - LOCALIO: when the server shares this host (the LOCALIO handshake
 //!   succeeds at mount), READ, WRITE and COMMIT go to the exported file
 //!   through fds the server opened for this client, on an io_uring IO
