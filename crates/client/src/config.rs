@@ -74,7 +74,8 @@ pub struct ClientConfig {
     /// Over RPC, large reads are pipelined instead (`io_window`).
     pub readahead: usize,
     /// Bytes of LOCALIO writes per file answered once queued on the IO
-    /// engine, before they are done (default 4 MiB; 0: every write waits).
+    /// engine, before they are done (default 4 MiB; 0: every write waits;
+    /// writes under 256 KiB always wait; URL `write-behind=`).
     /// See [`crate::local`] ("Write-behind").
     pub write_behind: usize,
 }

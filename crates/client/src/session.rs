@@ -109,6 +109,9 @@ impl Nfs {
         if let Some(socket) = &url.localio_socket {
             config.localio_socket = Some(socket.clone());
         }
+        if let Some(write_behind) = url.write_behind {
+            config.write_behind = write_behind;
+        }
         if let Some(readahead) = url.readahead {
             config.readahead = readahead;
         }

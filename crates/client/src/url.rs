@@ -15,8 +15,9 @@
 //!   set [`crate::ClientConfig::localio`] and [`crate::ClientConfig::direct`]
 //!   (see [`crate::local`]); `localio-socket=PATH` sets
 //!   [`crate::ClientConfig::localio_socket`] (a server started with another
-//!   socket than the default); `readahead=N` (libnfs's name) sets
-//!   [`crate::ClientConfig::readahead`], in bytes;
+//!   socket than the default); `readahead=N` (libnfs's name) and
+//!   `write-behind=N` set [`crate::ClientConfig::readahead`] and
+//!   [`crate::ClientConfig::write_behind`], in bytes;
 //! - the path is taken as written (no percent-decoding), must be absolute,
 //!   and an empty path means `/`.
 
@@ -46,6 +47,8 @@ pub struct NfsUrl {
     pub direct: Option<DirectPolicy>,
     /// `readahead=N` (bytes), overriding the configuration.
     pub readahead: Option<usize>,
+    /// `write-behind=N` (bytes), overriding the configuration.
+    pub write_behind: Option<usize>,
     /// `localio-socket=PATH`, overriding the configuration.
     pub localio_socket: Option<std::path::PathBuf>,
 }
@@ -114,6 +117,7 @@ impl NfsUrl {
             localio: None,
             direct: None,
             readahead: None,
+            write_behind: None,
             localio_socket: None,
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -159,6 +163,7 @@ impl NfsUrl {
                     })?)
                 }
                 "readahead" => url.readahead = Some(num("readahead")? as usize),
+                "write-behind" => url.write_behind = Some(num("write-behind")? as usize),
                 "localio-socket" => {
                     if !value.starts_with('/') || value.contains('&') {
                         return Err(err(format!(
@@ -235,6 +240,9 @@ impl fmt::Display for NfsUrl {
         if let Some(r) = self.readahead {
             write!(f, "&readahead={r}")?;
         }
+        if let Some(w) = self.write_behind {
+            write!(f, "&write-behind={w}")?;
+        }
         if let Some(s) = &self.localio_socket {
             write!(f, "&localio-socket={}", s.display())?;
         }
@@ -280,8 +288,8 @@ mod tests {
 
     #[test]
     fn readahead_option_is_libnfs_s_bytes() {
-        let u = NfsUrl::parse("nfs://h/e?readahead=1048576").unwrap();
-        assert_eq!(u.readahead, Some(1 << 20));
+        let u = NfsUrl::parse("nfs://h/e?readahead=1048576&write-behind=0").unwrap();
+        assert_eq!((u.readahead, u.write_behind), (Some(1 << 20), Some(0)));
         assert_eq!(NfsUrl::parse(&u.to_string()).unwrap(), u);
         assert!(NfsUrl::parse("nfs://h/e?readahead=lots").is_err());
     }

@@ -5,8 +5,7 @@
 //! run, default 1; NFSL_BENCH_REPEATS, default 3; NFSL_BENCH_DIR, default
 //! CARGO_TARGET_DIR or /var/tmp: must support O_DIRECT; NFSL_BENCH_ONLY, a
 //! substring of the workload names to run; NFSL_BENCH_WORKERS, engine
-//! workers, default 2; NFSL_BENCH_WRITEBACK_AFTER, the engine's
-//! `writeback_after`).
+//! workers, default 2).
 //!
 //! Workloads: 4 KiB random reads (engine at queue depth 1 and 8) and 1 MiB
 //! sequential reads and writes over the whole file, each direct (O_DIRECT,

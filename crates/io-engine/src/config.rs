@@ -46,13 +46,6 @@ pub struct EngineConfig {
     /// Largest read or write accepted (default 64 MiB); larger ones fail with
     /// [`IoError::TooLarge`] instead of allocating.
     pub max_request_bytes: usize,
-    /// Unstable buffered writes of at least this many bytes start the
-    /// writeback of what they wrote at once (`sync_file_range`, without
-    /// waiting for it); 0 never does (default 256 KiB). Why: a stream of
-    /// writes otherwise leaves all its dirty pages for the final fsync
-    /// (COMMIT) to flush at once, whereas started early the device works
-    /// while the writer goes on, and the pages stay cached for reads.
-    pub writeback_after: usize,
     /// Prefix of the worker threads' names (default `nfsl-io`).
     pub thread_name: String,
 }
@@ -66,7 +59,6 @@ impl Default for EngineConfig {
             direct: DirectPolicy::Auto,
             auto_direct_min: 64 * 1024,
             max_request_bytes: 64 * 1024 * 1024,
-            writeback_after: 256 * 1024,
             thread_name: "nfsl-io".to_string(),
         }
     }

@@ -27,9 +27,6 @@
 //!   itself (`pwrite`), as the loop device does buffered IO: on file systems
 //!   without non-blocking buffered writes (ext4) io_uring would hand each
 //!   to an io-wq thread, a second hop that halved 1 MiB write throughput.
-//!   Large ones then start their writeback at once
-//!   ([`EngineConfig::writeback_after`]), so a COMMIT at the end of a
-//!   stream finds little left to flush and the pages stay cached.
 //!
 //! Direct IO is used by [`DirectPolicy`] when the [`IoFile`] has an
 //! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut

@@ -28,9 +28,6 @@ pub struct EngineStats {
     /// Buffered unstable write calls done on a worker thread itself
     /// (`pwrite`), not through its ring.
     pub sync_writes: u64,
-    /// Writebacks started right after a large unstable buffered write
-    /// ([`crate::EngineConfig::writeback_after`]).
-    pub writebacks_started: u64,
     /// Fsync requests completed successfully.
     pub syncs: u64,
     /// Submissions that found the queue full and waited for space.
@@ -63,7 +60,6 @@ counters!(
     direct_retries,
     dsync_writes,
     sync_writes,
-    writebacks_started,
     syncs,
     queue_full_waits,
     errors,

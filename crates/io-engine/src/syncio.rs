@@ -1,7 +1,7 @@
 //! The IO a worker does itself rather than through its ring: buffered
-//! unstable writes (see [`sync_write`]) and the writeback hint after them.
+//! unstable writes (see [`sync_write`]).
 
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 
 /// Writes `data` at `offset` through the buffered fd, here on the worker:
 /// the result as a CQE would carry it (bytes written, or -errno).
@@ -20,22 +20,6 @@ pub(crate) fn sync_write(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> i32 {
         Ok(n) => n as i32,
         Err(e) => -e.raw_os_error(),
     }
-}
-
-/// Starts the writeback of `len` bytes at `offset` without waiting for it
-/// (see [`crate::EngineConfig::writeback_after`]). Only a hint: an error shows
-/// again at the next fsync, which is what reports write-back errors.
-pub(crate) fn start_writeback(fd: BorrowedFd<'_>, offset: u64, len: usize) {
-    // SAFETY: sync_file_range reads no memory of ours; the fd is valid
-    // for the call (borrowed from the in-flight entry).
-    unsafe {
-        libc::sync_file_range(
-            fd.as_raw_fd(),
-            offset as libc::off64_t,
-            len as libc::off64_t,
-            libc::SYNC_FILE_RANGE_WRITE,
-        )
-    };
 }
 
 /// The most one read(2)/write(2) moves (Linux's MAX_RW_COUNT).

@@ -13,7 +13,7 @@ use crate::inflight::{seg_addr, Body, InFlight, MAX_SEGS};
 use crate::queue::JobQueue;
 use crate::request::Job;
 use crate::stats::{add, Counters};
-use crate::syncio::{start_writeback, sync_write};
+use crate::syncio::sync_write;
 use crate::EngineConfig;
 
 /// What the engine and its workers share.
@@ -269,11 +269,6 @@ impl Worker {
                         let fd = inf.file.buffered_fd();
                         let res = sync_write(fd, &data[from..seg.start + seg.len], file_off);
                         add(&self.shared.stats.sync_writes, 1);
-                        let after = self.shared.config.writeback_after;
-                        if res > 0 && after > 0 && inf.len >= after {
-                            start_writeback(fd, file_off, res as usize);
-                            add(&self.shared.stats.writebacks_started, 1);
-                        }
                         if self.progress(slot, i, res) {
                             continue;
                         }

@@ -152,39 +152,6 @@ async fn fsync_and_fdatasync() {
     assert!(pread(&path, 0, 10_000) == pattern(6, 10_000));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_unstable_buffered_writes_start_their_writeback() {
-    let Some(dir) = direct_dir() else { return };
-    let path = dir.path().join("writeback");
-    create(&path, &[]);
-    let file = Arc::new(IoFile::open(&path, true).unwrap());
-    let engine = IoEngine::start(EngineConfig {
-        direct: DirectPolicy::Never,
-        writeback_after: 64 * 1024,
-        ..EngineConfig::default()
-    })
-    .unwrap();
-    let big = pattern(7, 256 * 1024);
-    let small = pattern(8, 4096);
-    engine.write(&file, 0, big.clone(), false).await.unwrap();
-    engine
-        .write(&file, 1 << 20, small.clone(), false)
-        .await
-        .unwrap();
-    engine
-        .write(&file, 2 << 20, big.clone(), true)
-        .await
-        .unwrap();
-    let s = engine.stats();
-    // Only the large unstable write (stable ones are on disk already).
-    assert_eq!(s.writebacks_started, 1, "{s:?}");
-    assert_eq!(s.sync_writes, 2, "{s:?}");
-    engine.fsync(&file, false).await.unwrap();
-    assert!(pread(&path, 0, big.len()) == big);
-    assert!(pread(&path, 1 << 20, small.len()) == small);
-    assert!(pread(&path, 2 << 20, big.len()) == big);
-}
-
 #[test]
 fn dropping_the_engine_with_io_in_flight_neither_hangs_nor_loses_answers() {
     let Some(dir) = direct_dir() else { return };

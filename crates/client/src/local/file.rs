@@ -21,6 +21,13 @@ use crate::stats::Counters;
 use crate::types::FileHandle;
 use crate::window::windowed;
 
+/// Smallest write answered once queued (write-behind). Smaller ones wait:
+/// measured with 4 KiB random writes at queue depth 8, queueing them cost
+/// a quarter (buffered) to half (direct) of their rate, as hundreds of
+/// tiny queued writes stand in each other's way, while a writer of large
+/// pieces gains the overlap (direct 1 MiB writes: 0.95x -> 1.34x of pwrite).
+const WRITE_BEHIND_MIN: usize = 256 * 1024;
+
 /// The fds of the current session, and refusals remembered per session.
 #[derive(Default)]
 struct Cached {
@@ -265,8 +272,9 @@ impl FileLocal {
     /// Writes the data `data` makes at `offset` locally (UNSTABLE: page
     /// cache) and returns its length; `Ok(None)` if the write must go over
     /// RPC (all of it: nothing is reported written unless all of it was).
-    /// `data` is called only when the write goes local. Up to
-    /// `write_behind` bytes are answered once queued (see [`WriteBehind`]);
+    /// `data` is called only when the write goes local. Writes of at least
+    /// [`WRITE_BEHIND_MIN`] bytes, up to `write_behind` bytes queued, are
+    /// answered once queued (see [`WriteBehind`]);
     /// an error is that of an earlier written-behind write.
     pub(crate) async fn write(
         &self,
@@ -292,7 +300,7 @@ impl FileLocal {
         let config = &nfs.shared.config;
         let piece = (config.max_io_size as usize).max(1);
         let limit = config.write_behind;
-        let behind = len <= limit;
+        let behind = (WRITE_BEHIND_MIN..=limit).contains(&len);
         queue
             .settle_for(
                 nfs,

@@ -54,7 +54,7 @@
 //! back to an RPC COMMIT (the server's `fsync` flushes the same pages).
 //!
 //! # Write-behind
-//! A local write of at most [`crate::ClientConfig::write_behind`] bytes
+//! A local write of 256 KiB to [`crate::ClientConfig::write_behind`] bytes
 //! (default 4 MiB per file; 0 turns it off) is answered once it is queued
 //! on the engine, as the kernel client answers once data is in its page
 //! cache; at most that many bytes per file are queued. A write never

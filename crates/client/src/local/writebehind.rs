@@ -7,7 +7,8 @@
 //! writer's throughput. The kernel's NFS client answers a write once the
 //! data is in its own page cache and writes back later; here a write is
 //! answered once it is queued on the engine, within a bound of
-//! [`crate::ClientConfig::write_behind`] bytes per file.
+//! [`crate::ClientConfig::write_behind`] bytes per file (large writes
+//! only: small ones gain nothing from it and lose to the queueing).
 //!
 //! What stays true:
 //! - Order: a write never overlaps a queued one (the older ones up to the
