@@ -6,6 +6,8 @@ use std::path::Path;
 
 use rustix::fs::{self, AtFlags, Mode, OFlags, StatxFlags};
 
+use crate::strand::WriteStrand;
+
 use crate::IoError;
 
 /// `STATX_DIO_READ_ALIGN` (Linux 6.14): `stx_dio_read_offset_align` is valid.
@@ -70,6 +72,8 @@ pub struct IoFile {
     direct: Option<OwnedFd>,
     align: DioAlignment,
     writable: bool,
+    /// One worker at a time writes buffered data to the file.
+    pub(crate) strand: WriteStrand,
 }
 
 impl IoFile {
@@ -101,6 +105,7 @@ impl IoFile {
             }
         }
         Ok(IoFile {
+            strand: WriteStrand::default(),
             buffered,
             direct,
             align,

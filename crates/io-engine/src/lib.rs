@@ -27,6 +27,9 @@
 //!   itself (`pwrite`), as the loop device does buffered IO: on file systems
 //!   without non-blocking buffered writes (ext4) io_uring would hand each
 //!   to an io-wq thread, a second hop that halved 1 MiB write throughput.
+//!   One worker at a time writes a given file that way (the others leave
+//!   their jobs for it to take): the inode lock would serialize them
+//!   anyway, with the other worker spinning on it.
 //!
 //! Direct IO is used by [`DirectPolicy`] when the [`IoFile`] has an
 //! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut
@@ -80,6 +83,7 @@ mod queue;
 mod request;
 pub mod split;
 mod stats;
+mod strand;
 mod syncio;
 mod worker;
 

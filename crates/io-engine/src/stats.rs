@@ -28,6 +28,8 @@ pub struct EngineStats {
     /// Buffered unstable write calls done on a worker thread itself
     /// (`pwrite`), not through its ring.
     pub sync_writes: u64,
+    /// Buffered writes a worker left to the one already writing their file.
+    pub strand_waits: u64,
     /// Fsync requests completed successfully.
     pub syncs: u64,
     /// Submissions that found the queue full and waited for space.
@@ -60,6 +62,7 @@ counters!(
     direct_retries,
     dsync_writes,
     sync_writes,
+    strand_waits,
     syncs,
     queue_full_waits,
     errors,

@@ -11,9 +11,11 @@ use io_uring::{opcode, squeue, types, IoUring};
 
 use crate::inflight::{seg_addr, Body, InFlight, MAX_SEGS};
 use crate::queue::JobQueue;
-use crate::request::Job;
+use crate::request::{Job, JobOp};
 use crate::stats::{add, Counters};
+use crate::strand::WriteStrand;
 use crate::syncio::sync_write;
+use crate::DirectPolicy;
 use crate::EngineConfig;
 
 /// What the engine and its workers share.
@@ -101,7 +103,7 @@ impl Worker {
             while self.has_room() {
                 match shared.queue.try_pop() {
                     Some(job) => {
-                        self.start(job);
+                        self.take(job);
                         self.submit_now();
                     }
                     None => break,
@@ -198,6 +200,50 @@ impl Worker {
                 self.table.push(Some(inflight));
                 self.table.len() - 1
             }
+        }
+    }
+
+    /// Starts a job; a buffered unstable write goes through its file's
+    /// [`WriteStrand`]: run here now with the
+    /// file's other waiting writes, or left to the worker writing the file.
+    fn take(&mut self, job: Job) {
+        if !self.is_buffered_write(&job) {
+            return self.start(job);
+        }
+        let file = Arc::clone(&job.file);
+        let Some(mut job) = file.strand.enter(job) else {
+            add(&self.shared.stats.strand_waits, 1);
+            return;
+        };
+        /// Answers the strand's waiting jobs if `start` panics.
+        struct Unwinding<'a>(&'a WriteStrand);
+        impl Drop for Unwinding<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.abandon();
+                }
+            }
+        }
+        let _guard = Unwinding(&file.strand);
+        loop {
+            self.start(job);
+            match file.strand.next() {
+                Some(next) => job = next,
+                None => return,
+            }
+        }
+    }
+
+    /// True for a write done here with `pwrite` as a whole: unstable, and
+    /// buffered by policy or because the file has no direct fd.
+    fn is_buffered_write(&self, job: &Job) -> bool {
+        match &job.op {
+            JobOp::Write { stable, policy, .. } => {
+                !*stable
+                    && (policy.unwrap_or(self.shared.config.direct) == DirectPolicy::Never
+                        || !job.file.direct_capable())
+            }
+            _ => false,
         }
     }
 
