@@ -26,7 +26,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{env_usize, have, make_file, median, rate, shell, timed, url, Nfsl};
+use common::{median, rate, shell, timed, url, Nfsl, Setup};
 
 const NFSL: &str = env!("CARGO_BIN_EXE_nfsl");
 
@@ -37,25 +37,20 @@ struct Case {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo bench -- --list` / `cargo test --benches` probes
-    }
-    for tool in ["nfs-cp", "nfs-cat"] {
-        if !have(tool) {
-            eprintln!(
-                "client_vs_libnfs: {tool} not installed (apt-get install libnfs-utils); skipping"
-            );
-            return;
-        }
-    }
-    let mib = env_usize("NFSL_BENCH_MIB", 1024);
-    let repeats = env_usize("NFSL_BENCH_REPEATS", 5).max(1);
-    let root = tempfile::Builder::new()
-        .prefix("nfsl-bench-")
-        .tempdir_in("/var/tmp")
-        .unwrap();
-    let src = root.path().join("client-source.bin");
-    make_file(&src, mib);
+    let Some(Setup {
+        mib,
+        repeats,
+        root,
+        src,
+    }) = Setup::new(
+        "client_vs_libnfs",
+        &["nfs-cp", "nfs-cat"],
+        "libnfs-utils",
+        5,
+    )
+    else {
+        return;
+    };
     let export = root.path().join("export");
     std::fs::create_dir(&export).unwrap();
     std::fs::copy(&src, export.join("source.bin")).unwrap();

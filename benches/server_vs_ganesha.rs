@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{env_usize, free_port, have, make_file, median, timed, url, Nfsl};
+use common::{free_port, median, timed, url, Nfsl, Setup};
 
 struct Ganesha(PathBuf);
 
@@ -102,23 +102,20 @@ fn local_read(path: &Path) -> Duration {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo bench -- --list` / `cargo test --benches` probes
-    }
-    for tool in ["nfs-cp", "nfs-cat", "ganesha.nfsd"] {
-        if !have(tool) {
-            eprintln!("server_vs_ganesha: {tool} not installed (apt-get install libnfs-utils nfs-ganesha nfs-ganesha-vfs rpcbind); skipping");
-            return;
-        }
-    }
-    let mib = env_usize("NFSL_BENCH_MIB", 1024);
-    let repeats = env_usize("NFSL_BENCH_REPEATS", 3).max(1);
-    let root = tempfile::Builder::new()
-        .prefix("nfsl-bench-")
-        .tempdir_in("/var/tmp")
-        .unwrap();
-    let src = root.path().join("client-source.bin");
-    make_file(&src, mib);
+    let Some(Setup {
+        mib,
+        repeats,
+        root,
+        src,
+    }) = Setup::new(
+        "server_vs_ganesha",
+        &["nfs-cp", "nfs-cat", "ganesha.nfsd"],
+        "libnfs-utils nfs-ganesha nfs-ganesha-vfs rpcbind",
+        3,
+    )
+    else {
+        return;
+    };
     let mut exports = Vec::new();
     for name in ["nfsl-export", "ganesha-export"] {
         let dir = root.path().join(name);

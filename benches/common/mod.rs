@@ -142,3 +142,41 @@ pub fn url(export: &Path, file: &str, nfs: u16, mnt: u16) -> String {
         export.display()
     )
 }
+
+/// What every benchmark starts with: its peers checked, its size and
+/// repeats read from the environment, a scratch directory on disk and a
+/// source file of `mib` MiB in it.
+pub struct Setup {
+    pub mib: usize,
+    pub repeats: usize,
+    pub root: tempfile::TempDir,
+    pub src: std::path::PathBuf,
+}
+
+impl Setup {
+    /// `None` (after saying why) when a tool in `tools` is missing, or when
+    /// cargo only probes the benchmark (`--list`).
+    pub fn new(bench: &str, tools: &[&str], install: &str, repeats: usize) -> Option<Setup> {
+        if std::env::args().any(|a| a == "--list") {
+            return None; // `cargo bench -- --list` / `cargo test --benches` probes
+        }
+        if let Some(tool) = tools.iter().find(|t| !have(t)) {
+            eprintln!("{bench}: {tool} not installed (apt-get install {install}); skipping");
+            return None;
+        }
+        let mib = env_usize("NFSL_BENCH_MIB", 1024);
+        let repeats = env_usize("NFSL_BENCH_REPEATS", repeats).max(1);
+        let root = tempfile::Builder::new()
+            .prefix("nfsl-bench-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let src = root.path().join("client-source.bin");
+        make_file(&src, mib);
+        Some(Setup {
+            mib,
+            repeats,
+            root,
+            src,
+        })
+    }
+}
