@@ -495,6 +495,13 @@ fn overlapping_writes_behind_land_in_order() {
                 assert!(parts.concat() == model, "read after write {i} differs");
             }
         }
+        // A write past the end, answered once queued: the size shows it.
+        let tail = pseudo_random_bytes(512 * 1024, 7);
+        f.write_at_bytes(tail.clone().into(), SIZE as u64)
+            .await
+            .unwrap();
+        assert_eq!(f.metadata().await.unwrap().size, (SIZE + tail.len()) as u64);
+        model.extend_from_slice(&tail);
         f.close().await.unwrap();
         let s = nfs.stats();
         assert_eq!((s.rpc_writes, s.localio_fallbacks), (0, 0), "{s:?}");

@@ -115,6 +115,11 @@ impl File {
 
     /// Current attributes (GETATTR).
     pub async fn metadata(&self) -> Result<Metadata> {
+        // Written-behind writes first: the size and times must show them,
+        // as the kernel client flushes before a stat.
+        self.local
+            .settle_writes(&self.nfs, &self.handle, None)
+            .await;
         self.nfs
             .getattr(&self.handle)
             .await

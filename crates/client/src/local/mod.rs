@@ -59,9 +59,10 @@
 //! on the engine, as the kernel client answers once data is in its page
 //! cache; at most that many bytes per file are queued. A write never
 //! overlaps a queued one (older writes are waited for first), a read waits
-//! for the queued writes it overlaps, and a sync waits for all of them
-//! before the `fsync`. A queued write that fails locally is written again
-//! over RPC (`FILE_SYNC`) and the mount falls back; if that fails too, its
+//! for the queued writes it overlaps, and a sync or [`crate::File::metadata`]
+//! waits for all of them (before the `fsync`; the size must show them). A
+//! queued write that fails locally is written again over RPC
+//! (`FILE_SYNC`) and the mount falls back; if that fails too, its
 //! error is returned by the file's next write or sync, which then does not
 //! report the data durable. Other clients see a written-behind write once
 //! it is done (microseconds later), within NFS's close-to-open consistency.

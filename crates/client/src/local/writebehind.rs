@@ -19,7 +19,8 @@
 //!   mount falls back to RPC; if that fails too, the error is kept and
 //!   returned by the file's next write or sync (as write-back errors are
 //!   reported by `fsync`), and the data is not reported durable.
-//! - Durability: a sync waits for every queued write before the `fsync`.
+//! - Durability: a sync waits for every queued write before the `fsync`;
+//!   so does [`crate::File::metadata`], whose size must show them.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
