@@ -137,7 +137,7 @@ impl IoEngine {
     /// and returns the future of its result. The IO runs on a worker thread.
     pub async fn submit<R: Request>(&self, request: R) -> Pending<R::Output> {
         let (job, pending) = request.into_job();
-        if let Some(job) = self.admit(job) {
+        if let Some(job) = self.admit(job).and_then(|j| self.park(j)) {
             self.shared.queue.push(job, &self.shared.stats).await;
         }
         pending
@@ -147,10 +147,31 @@ impl IoEngine {
     /// while the queue is full. Wait for the result with [`Pending::wait`].
     pub fn submit_blocking<R: Request>(&self, request: R) -> Pending<R::Output> {
         let (job, pending) = request.into_job();
-        if let Some(job) = self.admit(job) {
+        if let Some(job) = self.admit(job).and_then(|j| self.park(j)) {
             self.shared.queue.push_blocking(job, &self.shared.stats);
         }
         pending
+    }
+
+    /// Leaves a buffered write with the worker already writing its file,
+    /// if one is and the queue has room (else `Some`: queue it as usual).
+    fn park(&self, job: Job) -> Option<Job> {
+        let queue = &self.shared.queue;
+        if !job.is_buffered_write(self.shared.config.direct) || !queue.has_room() {
+            return Some(job);
+        }
+        queue.hold();
+        let file = Arc::clone(&job.file);
+        match file.strand.append_if_busy(job) {
+            Ok(()) => {
+                add(&self.shared.stats.strand_waits, 1);
+                None
+            }
+            Err(job) => {
+                queue.release();
+                Some(job)
+            }
+        }
     }
 
     /// Reads `len` bytes at `offset` (fewer only at end of file).

@@ -65,6 +65,9 @@ pub(crate) struct JobQueue {
     space: Notify,
     wakes: Vec<WorkerWake>,
     next_wake: AtomicUsize,
+    /// Jobs parked in files' write strands (see [`crate::strand`]): they
+    /// count against `capacity` as queued ones do.
+    held: AtomicUsize,
 }
 
 enum PushError {
@@ -81,6 +84,7 @@ impl JobQueue {
             space: Notify::new(),
             wakes,
             next_wake: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
         }
     }
 
@@ -99,7 +103,7 @@ impl JobQueue {
         if st.closed {
             return Err(PushError::Closed(job));
         }
-        if st.jobs.len() >= self.capacity {
+        if self.is_full(&st) {
             return Err(PushError::Full(job));
         }
         st.jobs.push_back(job);
@@ -135,7 +139,7 @@ impl JobQueue {
     pub(crate) fn push_blocking(&self, job: Job, stats: &Counters) {
         let mut st = self.lock();
         let mut counted = false;
-        while !st.closed && st.jobs.len() >= self.capacity {
+        while !st.closed && self.is_full(&st) {
             if !counted {
                 add(&stats.queue_full_waits, 1);
                 counted = true;
@@ -149,6 +153,32 @@ impl JobQueue {
         st.jobs.push_back(job);
         drop(st);
         self.wake_one();
+    }
+
+    fn is_full(&self, st: &State) -> bool {
+        st.jobs.len() + self.held.load(SeqCst) >= self.capacity
+    }
+
+    /// True if a job could be queued now without waiting.
+    pub(crate) fn has_room(&self) -> bool {
+        let st = self.lock();
+        !st.closed && !self.is_full(&st)
+    }
+
+    /// Counts a job parked in a write strand.
+    pub(crate) fn hold(&self) {
+        self.held.fetch_add(1, SeqCst);
+    }
+
+    /// A parked job was taken (or failed): its room is free again.
+    pub(crate) fn release(&self) {
+        // Under the lock, so a blocking pusher that found the queue full
+        // is already waiting on `not_full` (no lost wake-up).
+        let st = self.lock();
+        self.held.fetch_sub(1, SeqCst);
+        drop(st);
+        self.space.notify_one();
+        self.not_full.notify_one();
     }
 
     /// Takes the oldest job, if any (None also when closed).

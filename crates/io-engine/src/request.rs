@@ -143,6 +143,22 @@ pub struct Job {
 }
 
 impl Job {
+    /// True for a write a worker does with `pwrite` as a whole: unstable,
+    /// and buffered by policy (`default` unless the request says) or
+    /// because the file has no direct fd.
+    pub(crate) fn is_buffered_write(&self, default: DirectPolicy) -> bool {
+        match &self.op {
+            JobOp::Write { stable, policy, .. } => {
+                !*stable
+                    && (policy.unwrap_or(default) == DirectPolicy::Never
+                        || !self.file.direct_capable())
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Job {
     /// Answers the request with `err` without doing it.
     pub(crate) fn fail(self, err: IoError) {
         // A dropped receiver means nobody waits for the answer: nothing to do.

@@ -48,17 +48,33 @@ impl WriteStrand {
         }
     }
 
+    /// Leaves `job` for the worker writing this file, if one is (`Err`
+    /// gives it back otherwise): a submitter's write then wakes no worker
+    /// that would only find the file busy.
+    pub(crate) fn append_if_busy(&self, job: Job) -> Result<(), Job> {
+        let mut st = self.state();
+        if st.busy {
+            st.waiting.push_back(job);
+            Ok(())
+        } else {
+            Err(job)
+        }
+    }
+
     /// Fails every job left here and frees the strand: the writing worker
     /// is unwinding from a panic, and nobody else would ever answer them.
-    pub(crate) fn abandon(&self) {
+    /// Returns how many there were.
+    pub(crate) fn abandon(&self) -> usize {
         let jobs = {
             let mut st = self.state();
             st.busy = false;
             std::mem::take(&mut st.waiting)
         };
+        let n = jobs.len();
         for job in jobs {
             job.fail(IoError::ShutDown);
         }
+        n
     }
 
     /// The next job left for the writing worker, or `None`: it no longer

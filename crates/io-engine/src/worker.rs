@@ -11,11 +11,10 @@ use io_uring::{opcode, squeue, types, IoUring};
 
 use crate::inflight::{seg_addr, Body, InFlight, MAX_SEGS};
 use crate::queue::JobQueue;
-use crate::request::{Job, JobOp};
+use crate::request::Job;
 use crate::stats::{add, Counters};
 use crate::strand::WriteStrand;
 use crate::syncio::sync_write;
-use crate::DirectPolicy;
 use crate::EngineConfig;
 
 /// What the engine and its workers share.
@@ -207,43 +206,40 @@ impl Worker {
     /// [`WriteStrand`]: run here now with the
     /// file's other waiting writes, or left to the worker writing the file.
     fn take(&mut self, job: Job) {
-        if !self.is_buffered_write(&job) {
+        if !job.is_buffered_write(self.shared.config.direct) {
             return self.start(job);
         }
         let file = Arc::clone(&job.file);
+        let queue = &self.shared.queue;
+        // Counted before it is parked: the writing worker may take it at once.
+        queue.hold();
         let Some(mut job) = file.strand.enter(job) else {
             add(&self.shared.stats.strand_waits, 1);
             return;
         };
+        queue.release();
         /// Answers the strand's waiting jobs if `start` panics.
-        struct Unwinding<'a>(&'a WriteStrand);
+        struct Unwinding<'a>(&'a WriteStrand, &'a JobQueue);
         impl Drop for Unwinding<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    self.0.abandon();
+                    for _ in 0..self.0.abandon() {
+                        self.1.release();
+                    }
                 }
             }
         }
-        let _guard = Unwinding(&file.strand);
+        let shared = Arc::clone(&self.shared);
+        let _guard = Unwinding(&file.strand, &shared.queue);
         loop {
             self.start(job);
             match file.strand.next() {
-                Some(next) => job = next,
+                Some(next) => {
+                    shared.queue.release();
+                    job = next;
+                }
                 None => return,
             }
-        }
-    }
-
-    /// True for a write done here with `pwrite` as a whole: unstable, and
-    /// buffered by policy or because the file has no direct fd.
-    fn is_buffered_write(&self, job: &Job) -> bool {
-        match &job.op {
-            JobOp::Write { stable, policy, .. } => {
-                !*stable
-                    && (policy.unwrap_or(self.shared.config.direct) == DirectPolicy::Never
-                        || !job.file.direct_capable())
-            }
-            _ => false,
         }
     }
 

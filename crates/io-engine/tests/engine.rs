@@ -135,6 +135,58 @@ async fn read_only_file_refuses_writes() {
     assert_eq!(engine.stats().errors, 1);
 }
 
+/// Buffered writes to one file from many tasks through two workers: one
+/// worker writes the file at a time and the other's jobs (and submitters'
+/// jobs) wait in its strand, still counted against a queue of one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn buffered_writes_to_one_file_through_its_strand_with_a_queue_of_one() {
+    let Some(dir) = direct_dir() else { return };
+    let path = dir.path().join("strand");
+    create(&path, &[]);
+    let file = Arc::new(IoFile::open(&path, true).unwrap());
+    let engine = Arc::new(
+        IoEngine::start(EngineConfig {
+            workers: 2,
+            queue_capacity: 1,
+            direct: DirectPolicy::Never,
+            ..EngineConfig::default()
+        })
+        .unwrap(),
+    );
+    const LEN: u64 = 64 * 1024;
+    let mut tasks = Vec::new();
+    for t in 0..16u64 {
+        let (engine, file) = (engine.clone(), file.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut pending = Vec::new();
+            for i in 0..8u64 {
+                let offset = (t * 8 + i) * LEN;
+                let req = Write::new(file.clone(), offset, pattern(offset, LEN as usize));
+                pending.push(engine.submit(req).await);
+            }
+            for p in pending {
+                assert_eq!(p.await.unwrap(), LEN as usize);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let content = std::fs::read(&path).unwrap();
+    assert_eq!(content.len() as u64, 128 * LEN);
+    for k in 0..128u64 {
+        let at = (k * LEN) as usize;
+        assert!(
+            content[at..at + LEN as usize] == pattern(k * LEN, LEN as usize)[..],
+            "block {k}"
+        );
+    }
+    let s = engine.stats();
+    assert_eq!((s.writes, s.errors, s.sync_writes), (128, 0, 128), "{s:?}");
+    assert!(s.queue_full_waits > 0, "{s:?}");
+    eprintln!("writes left in the strand: {}", s.strand_waits);
+}
+
 #[tokio::test]
 async fn fsync_and_fdatasync() {
     let Some(dir) = direct_dir() else { return };
