@@ -160,6 +160,16 @@ async fn start() -> (Arc<Fake>, u16) {
     (fake, port)
 }
 
+/// A fake server, and its one file opened through a client with `config`.
+async fn fake_file(config: ClientConfig) -> (Arc<Fake>, nfsl_client::File) {
+    let (fake, port) = start().await;
+    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config)
+        .await
+        .unwrap();
+    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    (fake, file)
+}
+
 fn config() -> ClientConfig {
     ClientConfig {
         timeout: Duration::from_secs(5),
@@ -177,11 +187,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_lost_in_a_crash_is_written_again() {
-    let (fake, port) = start().await;
-    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config())
-        .await
-        .unwrap();
-    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    let (fake, file) = fake_file(config()).await;
     let first = pattern(3 << 20, 7);
     file.write_at(&first, 0).await.unwrap();
     assert_eq!(fake.disk.lock().unwrap().current, first);
@@ -216,15 +222,11 @@ async fn data_lost_in_a_crash_is_written_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_commit_rounds_is_survived() {
-    let (fake, port) = start().await;
-    let config = ClientConfig {
+    let (fake, file) = fake_file(ClientConfig {
         max_unstable_bytes: 1 << 20,
         ..config()
-    };
-    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config)
-        .await
-        .unwrap();
-    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    })
+    .await;
     let data = pattern(4 << 20, 3);
     // Crash repeatedly while writing in 512 KiB calls: each crash loses
     // whatever was not committed yet.
@@ -252,11 +254,7 @@ fn source_file(data: &[u8]) -> Arc<std::fs::File> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_sent_from_a_file_is_sent_again_from_it() {
-    let (fake, port) = start().await;
-    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config())
-        .await
-        .unwrap();
-    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    let (fake, file) = fake_file(config()).await;
     // 3 MiB + 5 bytes from offset 3 of the source: pieces not aligned to
     // anything, the last one needing XDR padding.
     let data = pattern((3 << 20) + 8, 5);
@@ -278,11 +276,7 @@ async fn data_sent_from_a_file_is_sent_again_from_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_file_without_the_range_fails_only_that_write() {
-    let (fake, port) = start().await;
-    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config())
-        .await
-        .unwrap();
-    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    let (fake, file) = fake_file(config()).await;
     let data = pattern(100 << 10, 1);
     let src = source_file(&data);
     // The file has 100 KiB; the range asks for 200 KiB (as if the file
@@ -300,15 +294,11 @@ async fn a_source_file_without_the_range_fails_only_that_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_ranges_are_not_bounded_by_the_memory_bound() {
-    let (fake, port) = start().await;
-    let config = ClientConfig {
+    let (fake, file) = fake_file(ClientConfig {
         max_unstable_bytes: 1 << 20,
         ..config()
-    };
-    let nfs = Nfs::mount("127.0.0.1", port, port, "/fake", config)
-        .await
-        .unwrap();
-    let file = nfs.open_handle(nfsl_client::FileHandle::from_bytes(FILE));
+    })
+    .await;
     let data = pattern(4 << 20, 11);
     let range = FileRange::new(source_file(&data), 0, data.len()).unwrap();
     file.write_from_file(range, 0).await.unwrap();
