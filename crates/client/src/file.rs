@@ -2,13 +2,14 @@
 //! unstable-write safety net (journal, COMMIT, re-send on a verifier
 //! change). Opening and creating files is in [`crate::open`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use nfsl_proto::nfs3::*;
 
 use crate::error::{Error, Result};
+pub use crate::file_stats::FileStats;
+use crate::file_stats::{Count, FileCounters};
 use crate::journal::Journal;
 use crate::local::FileLocal;
 use crate::payload::{FileRange, Payload};
@@ -31,35 +32,6 @@ const MAX_UNSTABLE_RANGES: u64 = 1 << 30;
 /// Rounds of "re-send, COMMIT" before `sync` gives up on a server whose
 /// verifier keeps changing.
 const MAX_SYNC_ROUNDS: u32 = 8;
-
-/// Counters of one open file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FileStats {
-    /// Verifier changes seen in this file's WRITE/COMMIT replies.
-    pub verifier_changes: u64,
-    /// WRITE pieces re-sent because their data may have been lost.
-    pub resent_writes: u64,
-    /// Bytes re-sent.
-    pub resent_bytes: u64,
-    /// COMMITs that succeeded.
-    pub commits: u64,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Count {
-    VerifierChanges,
-    ResentWrites,
-    ResentBytes,
-    Commits,
-}
-
-#[derive(Debug, Default)]
-struct FileCounters {
-    verifier_changes: AtomicU64,
-    resent_writes: AtomicU64,
-    resent_bytes: AtomicU64,
-    commits: AtomicU64,
-}
 
 /// An open regular file. Usable from many tasks (`&self` methods);
 /// unstable data is kept until a COMMIT covers it: call [`File::sync`] or
@@ -128,13 +100,7 @@ impl File {
 
     /// This file's counters.
     pub fn stats(&self) -> FileStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        FileStats {
-            verifier_changes: get(&self.counters.verifier_changes),
-            resent_writes: get(&self.counters.resent_writes),
-            resent_bytes: get(&self.counters.resent_bytes),
-            commits: get(&self.counters.commits),
-        }
+        self.counters.snapshot()
     }
 
     /// Unstable bytes held for re-sending.
@@ -461,23 +427,7 @@ impl File {
 
     /// Adds `n` to one of this file's counters and to the client's.
     fn count(&self, which: Count, n: u64) {
-        let (mine, all) = match which {
-            Count::VerifierChanges => (
-                &self.counters.verifier_changes,
-                &self.nfs.shared.counters.verifier_changes,
-            ),
-            Count::ResentWrites => (
-                &self.counters.resent_writes,
-                &self.nfs.shared.counters.resent_writes,
-            ),
-            Count::ResentBytes => (
-                &self.counters.resent_bytes,
-                &self.nfs.shared.counters.resent_bytes,
-            ),
-            Count::Commits => (&self.counters.commits, &self.nfs.shared.counters.commits),
-        };
-        Counters::add(mine, n);
-        Counters::add(all, n);
+        self.counters.add(which, n, &self.nfs.shared.counters);
     }
 
     /// Makes everything written so far durable: COMMIT; if the server's

@@ -94,6 +94,7 @@ mod dir;
 mod error;
 pub mod exchange;
 mod file;
+mod file_stats;
 mod journal;
 pub mod local;
 mod localio_probe;
