@@ -160,17 +160,13 @@ impl IoEngine {
         if !job.is_buffered_write(self.shared.config.direct) || !queue.has_room() {
             return Some(job);
         }
-        queue.hold();
         let file = Arc::clone(&job.file);
-        match file.strand.append_if_busy(job) {
+        match file.strand.append_if_busy(job, queue) {
             Ok(()) => {
                 add(&self.shared.stats.strand_waits, 1);
                 None
             }
-            Err(job) => {
-                queue.release();
-                Some(job)
-            }
+            Err(job) => Some(job),
         }
     }
 

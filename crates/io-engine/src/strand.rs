@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use crate::queue::JobQueue;
 use crate::request::Job;
 use crate::IoError;
 
@@ -36,10 +37,11 @@ impl WriteStrand {
 
     /// `Some(job)`: the caller now writes this file and runs `job`, then
     /// asks [`WriteStrand::next`]. `None`: another worker is writing it
-    /// and will run `job`.
-    pub(crate) fn enter(&self, job: Job) -> Option<Job> {
+    /// and will run `job`, which counts against `queue`'s bound meanwhile.
+    pub(crate) fn enter(&self, job: Job, queue: &JobQueue) -> Option<Job> {
         let mut st = self.state();
         if st.busy {
+            queue.hold();
             st.waiting.push_back(job);
             None
         } else {
@@ -51,9 +53,10 @@ impl WriteStrand {
     /// Leaves `job` for the worker writing this file, if one is (`Err`
     /// gives it back otherwise): a submitter's write then wakes no worker
     /// that would only find the file busy.
-    pub(crate) fn append_if_busy(&self, job: Job) -> Result<(), Job> {
+    pub(crate) fn append_if_busy(&self, job: Job, queue: &JobQueue) -> Result<(), Job> {
         let mut st = self.state();
         if st.busy {
+            queue.hold();
             st.waiting.push_back(job);
             Ok(())
         } else {
@@ -63,27 +66,31 @@ impl WriteStrand {
 
     /// Fails every job left here and frees the strand: the writing worker
     /// is unwinding from a panic, and nobody else would ever answer them.
-    /// Returns how many there were.
-    pub(crate) fn abandon(&self) -> usize {
+    pub(crate) fn abandon(&self, queue: &JobQueue) {
         let jobs = {
             let mut st = self.state();
             st.busy = false;
             std::mem::take(&mut st.waiting)
         };
-        let n = jobs.len();
         for job in jobs {
+            queue.release();
             job.fail(IoError::ShutDown);
         }
-        n
     }
 
     /// The next job left for the writing worker, or `None`: it no longer
     /// writes this file.
-    pub(crate) fn next(&self) -> Option<Job> {
-        let mut st = self.state();
-        let job = st.waiting.pop_front();
-        if job.is_none() {
-            st.busy = false;
+    pub(crate) fn next(&self, queue: &JobQueue) -> Option<Job> {
+        let job = {
+            let mut st = self.state();
+            let job = st.waiting.pop_front();
+            if job.is_none() {
+                st.busy = false;
+            }
+            job
+        };
+        if job.is_some() {
+            queue.release();
         }
         job
     }

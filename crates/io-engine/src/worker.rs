@@ -210,34 +210,25 @@ impl Worker {
             return self.start(job);
         }
         let file = Arc::clone(&job.file);
-        let queue = &self.shared.queue;
-        // Counted before it is parked: the writing worker may take it at once.
-        queue.hold();
-        let Some(mut job) = file.strand.enter(job) else {
-            add(&self.shared.stats.strand_waits, 1);
+        let shared = Arc::clone(&self.shared);
+        let Some(mut job) = file.strand.enter(job, &shared.queue) else {
+            add(&shared.stats.strand_waits, 1);
             return;
         };
-        queue.release();
         /// Answers the strand's waiting jobs if `start` panics.
         struct Unwinding<'a>(&'a WriteStrand, &'a JobQueue);
         impl Drop for Unwinding<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    for _ in 0..self.0.abandon() {
-                        self.1.release();
-                    }
+                    self.0.abandon(self.1);
                 }
             }
         }
-        let shared = Arc::clone(&self.shared);
         let _guard = Unwinding(&file.strand, &shared.queue);
         loop {
             self.start(job);
-            match file.strand.next() {
-                Some(next) => {
-                    shared.queue.release();
-                    job = next;
-                }
+            match file.strand.next(&shared.queue) {
+                Some(next) => job = next,
                 None => return,
             }
         }
