@@ -15,6 +15,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use nfsl_io_engine::buffer::{aligned_bytes_mut, COPY_ALIGN};
 
 use crate::error::{Error, Result};
 
@@ -77,9 +78,12 @@ impl FileRange {
     }
 
     /// Reads the range into memory (`pread`); a file that no longer has
-    /// all of it is an `UnexpectedEof` error.
+    /// all of it is an `UnexpectedEof` error. The memory starts at a cache
+    /// line, where the kernel's copies in (this read) and out (a LOCALIO
+    /// write's) are fastest ([`nfsl_io_engine::buffer`]).
     pub fn read(&self) -> io::Result<Bytes> {
-        let mut buf = vec![0; self.len];
+        let mut buf = aligned_bytes_mut(self.len, COPY_ALIGN);
+        buf.resize(self.len, 0);
         let mut filled = 0;
         while filled < buf.len() {
             match self
@@ -92,7 +96,7 @@ impl FileRange {
                 Err(e) => return Err(e),
             }
         }
-        Ok(buf.into())
+        Ok(buf.freeze())
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::buffer::COPY_ALIGN;
 use crate::request::{Job, JobOp, Reply};
 use crate::split::{AlignedBuf, Split};
 use crate::stats::{add, Counters};
@@ -179,21 +180,22 @@ impl InFlight {
                     len,
                     true,
                 );
-                let direct_at = segs.iter().find(|s| s.direct).map(|s| s.start);
-                let extra = if direct_at.is_some() { mem_align } else { 0 };
+                // The direct segment's memory at the file's alignment;
+                // otherwise the data at a cache line (see `crate::buffer`).
+                let (align, rel) = match segs.iter().find(|s| s.direct) {
+                    Some(s) => (mem_align, s.start),
+                    None => (COPY_ALIGN, 0),
+                };
                 // A caller's buffer is reused (emptied; grown if too small).
                 let mut buf = buf.unwrap_or_default();
                 buf.clear();
-                buf.reserve(len + extra);
+                buf.reserve(len + align);
                 let start = buf.as_mut_ptr();
-                let pad = direct_at.map_or(0, |rel| {
-                    let addr = start as usize + rel;
-                    (mem_align - addr % mem_align) % mem_align
-                });
-                // SAFETY: pad < mem_align = extra, so [start, start + pad) is
-                // within the capacity; zeroing it makes the bytes before the
-                // data initialized (they become part of `len` for an instant
-                // in `finish`).
+                let pad = (align - (start as usize + rel) % align) % align;
+                // SAFETY: pad < align, so [start, start + pad) is within
+                // the capacity (len + align); zeroing it makes the bytes
+                // before the data initialized (they become part of `len`
+                // for an instant in `finish`).
                 unsafe { std::ptr::write_bytes(start, 0, pad) };
                 // SAFETY: pad + len <= capacity.
                 let base = unsafe { start.add(pad) };

@@ -35,7 +35,8 @@
 //! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut
 //! into a buffered head, an aligned direct middle and a buffered tail
 //! ([`split::Split`], the approach of Linux's LOCALIO), with the read buffer
-//! placed so the middle is memory-aligned and misaligned write data copied
+//! placed so the middle is memory-aligned (a buffered read's data at a cache
+//! line: [`buffer`]) and misaligned write data copied
 //! into an aligned bounce buffer; an EINVAL from a direct IO is redone
 //! buffered. A write's direct middle is cut at page boundaries (not just at
 //! the file's 512-byte `offset_align`) so that no page is written buffered
@@ -74,6 +75,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod buffer;
 mod config;
 mod engine;
 mod error;

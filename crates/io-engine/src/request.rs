@@ -302,6 +302,11 @@ pub struct Pending<T> {
 }
 
 impl<T> Pending<T> {
+    /// True once the result has arrived: awaiting it will not wait.
+    pub fn is_ready(&self) -> bool {
+        !self.rx.is_empty()
+    }
+
     /// Blocks the calling thread until the request completes. Do not call
     /// it from async code (it panics inside a tokio runtime): `.await` instead.
     pub fn wait(self) -> Result<T, IoError> {
