@@ -301,6 +301,7 @@ impl FileLocal {
         let piece = (config.max_io_size as usize).max(1);
         let limit = config.write_behind;
         let behind = (WRITE_BEHIND_MIN..=limit).contains(&len);
+        queue.settle_done(nfs, handle).await;
         queue
             .settle_for(
                 nfs,
