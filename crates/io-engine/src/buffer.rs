@@ -4,9 +4,10 @@
 //! (`rep movsb` on this machine's AMD EPYC) run far slower when the user
 //! buffer starts 16 bytes past a 64-byte cache line, which is where
 //! `malloc` puts a large allocation: a 1 MiB buffered `pread` of cached
-//! data ran at 7.8 GB/s into such a buffer and 15.4-16.3 GB/s into one at
-//! 0, 32 or 64 bytes; a 1 MiB `pwrite` from one, 8.8 against 12.6-13.0
-//! GB/s (measured with a plain loop, `docs/BENCHMARKS.md`).
+//! data ran at 8.7-8.9 GB/s into such a buffer and 19.6-20.1 GB/s into one
+//! at 0 or 64 bytes; a 1 MiB `pwrite` from one, 9.3-9.4 against 13.5-13.8
+//! GB/s (`cargo run --release -p nfsl-io-engine --example copy_cost`,
+//! figures in `docs/BENCHMARKS.md`).
 
 use bytes::{Buf, BytesMut};
 
