@@ -72,7 +72,9 @@ fn run(file: &File, write: bool, count: usize, shift: usize, handoff: bool) -> f
                 if write {
                     worker_file.write_all_at(buf.data(), at).expect("pwrite");
                 } else {
-                    worker_file.read_exact_at(buf.data_mut(), at).expect("pread");
+                    worker_file
+                        .read_exact_at(buf.data_mut(), at)
+                        .expect("pread");
                 }
                 let _ = to_caller.send(buf);
             }
@@ -108,8 +110,14 @@ fn main() {
         file.write_all_at(&chunk, i * MIB as u64).expect("filling");
     }
     file.sync_all().expect("fsync");
-    println!("1 MiB buffered IO on a cached 1 GiB file, {} s per row", RUN.as_secs());
-    println!("{:<6} {:>7} {:>7} {:>8} {:>8}", "op", "buffers", "shift", "thread", "MB/s");
+    println!(
+        "1 MiB buffered IO on a cached 1 GiB file, {} s per row",
+        RUN.as_secs()
+    );
+    println!(
+        "{:<6} {:>7} {:>7} {:>8} {:>8}",
+        "op", "buffers", "shift", "thread", "MB/s"
+    );
     let rows: &[(bool, usize, usize, bool)] = &[
         (true, 1, 0, false),
         (true, 1, 16, false),
