@@ -80,7 +80,7 @@ pub struct ServeArgs {
 /// The exports the command line asks for.
 fn export_table(args: &ServeArgs) -> anyhow::Result<ExportTable> {
     match (&args.exports, &args.dir) {
-        (Some(file), _) => read_exports_file(file),
+        (Some(file), _) => read_exports_file(file, true),
         (None, Some(dir)) => Ok(ExportTable::single(
             dir,
             ExportOptions::parse_list(&args.options)?,
@@ -89,12 +89,14 @@ fn export_table(args: &ServeArgs) -> anyhow::Result<ExportTable> {
     }
 }
 
-/// Reads and parses an exports file that must list at least one export.
-fn read_exports_file(file: &Path) -> anyhow::Result<ExportTable> {
+/// Reads and parses an exports file. At startup it must list at least one
+/// export (serving nothing is surely a mistake); on reload an empty file
+/// unexports everything, as `exportfs -r` does with an empty /etc/exports.
+fn read_exports_file(file: &Path, at_startup: bool) -> anyhow::Result<ExportTable> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let table = ExportTable::parse(&text).with_context(|| format!("{}", file.display()))?;
-    if table.exports.is_empty() {
+    if at_startup && table.exports.is_empty() {
         bail!("{} lists no exports", file.display());
     }
     Ok(table)
@@ -123,19 +125,27 @@ async fn reload_on_hup(mut hup: Signal, file: Option<PathBuf>, exports: ExportsH
         let handle = exports.clone();
         // Parsing resolves host names and validating touches the disk.
         let done = tokio::task::spawn_blocking(move || {
-            let table = read_exports_file(&file)?;
+            let table = read_exports_file(&file, false)?;
             let summary = handle.reload(table)?;
             anyhow::Ok((file, summary))
         })
         .await;
         match done {
             Ok(Ok((file, summary))) => {
-                tracing::info!(
-                    "SIGHUP: exports reloaded from {}: {summary}",
-                    file.display()
-                );
-                if !summary.is_noop() {
-                    log_exports(&exports.exports());
+                let now = exports.exports();
+                if now.is_empty() {
+                    tracing::warn!(
+                        "SIGHUP: exports reloaded from {}: {summary}; it lists none: nothing is exported now",
+                        file.display()
+                    );
+                } else {
+                    tracing::info!(
+                        "SIGHUP: exports reloaded from {}: {summary}",
+                        file.display()
+                    );
+                    if !summary.is_noop() {
+                        log_exports(&now);
+                    }
                 }
             }
             Ok(Err(e)) => {

@@ -4,7 +4,8 @@
 //! at the next write, reads carry on, local writes made before are still
 //! synced, and the client goes local again after its re-probe; a removed
 //! export's handles are `Stale` (locally and over RPC) and it can no
-//! longer be mounted; an invalid file changes nothing; and a revocation
+//! longer be mounted; an invalid file changes nothing, an empty one
+//! unexports everything until the export is back; and a revocation
 //! in the middle of a write/read workload loses or corrupts nothing.
 
 mod common;
@@ -254,6 +255,47 @@ fn invalid_exports_file_keeps_the_old_exports() {
 }
 
 #[test]
+fn emptied_exports_file_unexports_everything_until_restored() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("f"), b"served again").unwrap();
+    let conf = tempdir();
+    let exports = conf.path().join("exports");
+    write_exports(&exports, &[(dir.path(), RW)]);
+    let server = NfslServer::start_with_exports(&exports);
+    rt().block_on(async {
+        let nfs = mount_at(&server, server.export(), LocalioMode::Auto).await;
+        let f = nfs
+            .open("/f", &OpenOptions::new().read(true))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        f.read_at(&mut buf, 0).await.unwrap();
+
+        // As `exportfs -r` with an empty /etc/exports: nothing is exported.
+        std::fs::write(&exports, "# nothing\n").unwrap();
+        let line = server.sighup();
+        assert!(
+            line.contains("1 removed") && line.contains("nothing is exported"),
+            "{line}"
+        );
+        let e = f.read_at(&mut buf, 0).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Stale, "{e}");
+        let config = localio_config(LocalioMode::Off, &server.localio_socket());
+        let e = try_mount_export(&server, server.export(), config)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Mount, "{e}");
+
+        // Exported again under the same id: the old handles work again.
+        write_exports(&exports, &[(dir.path(), RW)]);
+        let line = server.sighup();
+        assert!(line.contains("1 added"), "{line}");
+        let n = f.read_at(&mut buf, 0).await.unwrap();
+        assert_eq!(&buf[..n], b"served again");
+    });
+}
+
+#[test]
 fn sighup_without_an_exports_file_changes_nothing() {
     let dir = tempdir();
     let server = NfslServer::start(dir.path(), RW);
@@ -324,7 +366,11 @@ fn revocation_mid_workload_loses_nothing() {
     assert!(nfs.stats().local_writes > 0, "{:?}", nfs.stats());
     // Options change (async), then back: each revokes the session.
     write_exports(&exports, &[(dir.path(), &format!("{RW},async"))]);
-    assert!(server.sighup().contains("revoked"));
+    let line = server.sighup();
+    assert!(
+        line.contains("LOCALIO session") && line.contains("revoked"),
+        "{line}"
+    );
     wait_stats("no fallback", &|s| s.localio_fallbacks >= 1);
     wait_stats("no re-probe", &|s| {
         s.local_active && s.localio_reprobes >= 1
@@ -332,7 +378,11 @@ fn revocation_mid_workload_loses_nothing() {
     let r = rounds.load(Ordering::SeqCst);
     wait_rounds(r + 4);
     write_exports(&exports, &[(dir.path(), RW)]);
-    assert!(server.sighup().contains("revoked"));
+    let line = server.sighup();
+    assert!(
+        line.contains("LOCALIO session") && line.contains("revoked"),
+        "{line}"
+    );
     wait_stats("no second fallback", &|s| s.localio_fallbacks >= 2);
     let r = rounds.load(Ordering::SeqCst);
     wait_rounds(r + 4);

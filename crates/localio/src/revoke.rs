@@ -50,6 +50,12 @@ impl Revocations {
         generation
     }
 
+    /// LOCALIO connections open now on the listeners that use this value:
+    /// the sessions a [`Revocations::revoke_all`] would reach.
+    pub fn sessions(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// The current generation (how many times sessions were revoked).
     pub fn generation(&self) -> u64 {
         *self.tx.borrow()

@@ -149,9 +149,10 @@ pub struct ReloadSummary {
     pub changed: Vec<PathBuf>,
     /// Exports kept exactly as they were.
     pub unchanged: usize,
-    /// Whether LOCALIO sessions holding fds were revoked (something was
-    /// removed or changed).
-    pub localio_revoked: bool,
+    /// LOCALIO sessions (connections to the local channel) revoked because
+    /// something was removed or changed: they drop their fds. 0 when
+    /// nothing was, or no client was local (or LOCALIO is off).
+    pub localio_sessions_revoked: usize,
 }
 
 impl ReloadSummary {
@@ -163,7 +164,7 @@ impl ReloadSummary {
 
 impl fmt::Display for ReloadSummary {
     /// E.g. `1 added (/srv/b), 1 removed (/srv/a), 0 changed, 2 unchanged;
-    /// LOCALIO sessions revoked`.
+    /// 1 LOCALIO session revoked`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let list = |f: &mut fmt::Formatter<'_>, what: &str, paths: &[PathBuf]| {
             write!(f, "{} {what}", paths.len())?;
@@ -179,8 +180,10 @@ impl fmt::Display for ReloadSummary {
         f.write_str(", ")?;
         list(f, "changed", &self.changed)?;
         write!(f, ", {} unchanged", self.unchanged)?;
-        if self.localio_revoked {
-            f.write_str("; LOCALIO sessions revoked")?;
+        match self.localio_sessions_revoked {
+            0 => {}
+            1 => f.write_str("; 1 LOCALIO session revoked")?,
+            n => write!(f, "; {n} LOCALIO sessions revoked")?,
         }
         Ok(())
     }
@@ -209,8 +212,8 @@ impl ExportsHandle {
         if !summary.removed.is_empty() || !summary.changed.is_empty() {
             // After the swap: an open authorized from now on sees the new
             // table, and one that began before is refused its fds.
+            summary.localio_sessions_revoked = self.shared.revocations.sessions();
             self.shared.revocations.revoke_all();
-            summary.localio_revoked = true;
         }
         Ok(summary)
     }
