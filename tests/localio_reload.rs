@@ -10,13 +10,14 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nfsl_client::{ClientStats, ErrorKind, LocalioMode, Nfs, OpenOptions};
+use nfsl_client::{ClientStats, ErrorKind, File, LocalioMode, Nfs, OpenOptions};
+use tempfile::TempDir;
 
 /// How long a client may take to notice a revocation or to re-probe
 /// (the first re-probe comes after a 1 s backoff, the next after 2 s).
@@ -39,6 +40,30 @@ fn write_exports(file: &Path, entries: &[(&Path, &str)]) {
         .map(|(dir, options)| format!("{} *({options})\n", canonical(dir)))
         .collect();
     std::fs::write(file, text).unwrap();
+}
+
+/// A server exporting one directory, which holds `f` with `content`,
+/// through an exports file: (the directory and the file's folder, the
+/// exports file, the server).
+fn one_export(content: &[u8]) -> ((TempDir, TempDir), PathBuf, NfslServer) {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("f"), content).unwrap();
+    let conf = tempdir();
+    let exports = conf.path().join("exports");
+    write_exports(&exports, &[(dir.path(), RW)]);
+    let server = NfslServer::start_with_exports(&exports);
+    ((dir, conf), exports, server)
+}
+
+/// Mounts the server's export and opens `f` for reading, read once.
+async fn mount_and_open_f(server: &NfslServer, mode: LocalioMode) -> (Nfs, File) {
+    let nfs = mount_at(server, server.export(), mode).await;
+    let f = nfs
+        .open("/f", &OpenOptions::new().read(true))
+        .await
+        .unwrap();
+    f.read_at(&mut [0u8; 64], 0).await.unwrap();
+    (nfs, f)
 }
 
 const RW: &str = "rw,no_root_squash,insecure";
@@ -211,20 +236,10 @@ fn removed_export_is_stale_and_cannot_be_mounted() {
 
 #[test]
 fn invalid_exports_file_keeps_the_old_exports() {
-    let dir = tempdir();
-    std::fs::write(dir.path().join("f"), b"still served").unwrap();
-    let conf = tempdir();
-    let exports = conf.path().join("exports");
-    write_exports(&exports, &[(dir.path(), RW)]);
-    let server = NfslServer::start_with_exports(&exports);
+    let (_dirs, exports, server) = one_export(b"still served");
     rt().block_on(async {
-        let nfs = mount_at(&server, server.export(), LocalioMode::On).await;
-        let f = nfs
-            .open("/f", &OpenOptions::new().read(true))
-            .await
-            .unwrap();
+        let (nfs, f) = mount_and_open_f(&server, LocalioMode::On).await;
         let mut buf = [0u8; 64];
-        f.read_at(&mut buf, 0).await.unwrap();
 
         std::fs::write(
             &exports,
@@ -256,20 +271,10 @@ fn invalid_exports_file_keeps_the_old_exports() {
 
 #[test]
 fn emptied_exports_file_unexports_everything_until_restored() {
-    let dir = tempdir();
-    std::fs::write(dir.path().join("f"), b"served again").unwrap();
-    let conf = tempdir();
-    let exports = conf.path().join("exports");
-    write_exports(&exports, &[(dir.path(), RW)]);
-    let server = NfslServer::start_with_exports(&exports);
+    let ((dir, _conf), exports, server) = one_export(b"served again");
     rt().block_on(async {
-        let nfs = mount_at(&server, server.export(), LocalioMode::Auto).await;
-        let f = nfs
-            .open("/f", &OpenOptions::new().read(true))
-            .await
-            .unwrap();
+        let (_nfs, f) = mount_and_open_f(&server, LocalioMode::Auto).await;
         let mut buf = [0u8; 64];
-        f.read_at(&mut buf, 0).await.unwrap();
 
         // As `exportfs -r` with an empty /etc/exports: nothing is exported.
         std::fs::write(&exports, "# nothing\n").unwrap();
