@@ -4,8 +4,8 @@
 //! (`rep movsb` on this machine's AMD EPYC) run far slower when the user
 //! buffer starts 16 bytes past a 64-byte cache line, which is where
 //! `malloc` puts a large allocation: a 1 MiB buffered `pread` of cached
-//! data ran at 8.7-8.9 GB/s into such a buffer and 19.6-20.1 GB/s into one
-//! at 0 or 64 bytes; a 1 MiB `pwrite` from one, 9.3-9.4 against 13.5-13.8
+//! data ran at 8.7-8.9 GB/s into such a buffer and 19.6-20.5 GB/s into one
+//! at 0 or 64 bytes; a 1 MiB `pwrite` from one, 9.2 against 13.1-13.6
 //! GB/s (`cargo run --release -p nfsl-io-engine --example copy_cost`,
 //! figures in `docs/BENCHMARKS.md`).
 
