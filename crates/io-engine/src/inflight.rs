@@ -257,69 +257,67 @@ impl InFlight {
 
     /// Answers the job's caller (no SQE of the job is active any more).
     pub(crate) fn answer(self, stats: &Counters) {
-        let inf = self;
-        let (offset, len) = (inf.offset, inf.len);
-        let fail = |op: OpKind, source: io::Error| {
-            add(&stats.errors, 1);
-            IoError::Io {
-                op,
-                offset,
-                len,
-                source,
+        let InFlight {
+            body,
+            segs,
+            error,
+            offset,
+            len,
+            ..
+        } = self;
+        // The job's error, counted, or what `ok` makes of its success.
+        let outcome = |op: OpKind, ok: &mut dyn FnMut()| match error {
+            Some(source) => {
+                add(&stats.errors, 1);
+                Err(IoError::Io {
+                    op,
+                    offset,
+                    len,
+                    source,
+                })
+            }
+            None => {
+                ok();
+                Ok(())
             }
         };
-        match inf.body {
+        match body {
             Body::Read {
                 mut buf,
                 pad,
                 reply,
                 ..
             } => {
-                let result = match inf.error {
-                    Some(e) => Err(fail(OpKind::Read, e)),
-                    None => {
-                        // The answer is the contiguous prefix that was read.
-                        let mut total = 0;
-                        for seg in &inf.segs {
-                            total += seg.done;
-                            if seg.done < seg.len {
-                                break;
-                            }
+                let read = outcome(OpKind::Read, &mut || {
+                    // The answer is the contiguous prefix that was read.
+                    let mut total = 0;
+                    for seg in &segs {
+                        total += seg.done;
+                        if seg.done < seg.len {
+                            break;
                         }
-                        // SAFETY: [0, pad) was zeroed in `start`, and
-                        // [pad, pad + total) was written by completed reads
-                        // (the prefix of segments read in full, then the
-                        // done part of the first short one); pad + total is
-                        // within the capacity. No IO of this job is active.
-                        unsafe { buf.set_len(pad + total) };
-                        buf.advance(pad);
-                        add(&stats.reads, 1);
-                        add(&stats.bytes_read, total as u64);
-                        Ok(buf)
                     }
-                };
-                let _ = reply.send(result);
+                    // SAFETY: [0, pad) was zeroed in `start`, and
+                    // [pad, pad + total) was written by completed reads
+                    // (the prefix of segments read in full, then the done
+                    // part of the first short one); pad + total is within
+                    // the capacity. No IO of this job is active.
+                    unsafe { buf.set_len(pad + total) };
+                    buf.advance(pad);
+                    add(&stats.reads, 1);
+                    add(&stats.bytes_read, total as u64);
+                });
+                let _ = reply.send(read.map(|()| buf));
             }
             Body::Write { reply, .. } => {
-                let result = match inf.error {
-                    Some(e) => Err(fail(OpKind::Write, e)),
-                    None => {
-                        add(&stats.writes, 1);
-                        add(&stats.bytes_written, len as u64);
-                        Ok(len)
-                    }
-                };
-                let _ = reply.send(result);
+                let wrote = outcome(OpKind::Write, &mut || {
+                    add(&stats.writes, 1);
+                    add(&stats.bytes_written, len as u64);
+                });
+                let _ = reply.send(wrote.map(|()| len));
             }
             Body::Fsync { reply, .. } => {
-                let result = match inf.error {
-                    Some(e) => Err(fail(OpKind::Fsync, e)),
-                    None => {
-                        add(&stats.syncs, 1);
-                        Ok(())
-                    }
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(outcome(OpKind::Fsync, &mut || add(&stats.syncs, 1)));
             }
         }
     }
