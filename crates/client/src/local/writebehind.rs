@@ -67,11 +67,10 @@ impl Outcome {
         }
     }
 
-    async fn result(mut self) -> std::result::Result<usize, IoError> {
-        self.wait().await;
+    async fn result(self) -> std::result::Result<usize, IoError> {
         match self {
+            Outcome::Pending(p) => p.await,
             Outcome::Done(r) => r,
-            Outcome::Pending(_) => unreachable!("waited for"),
         }
     }
 }
