@@ -64,7 +64,10 @@ fn local_write_failures_go_over_rpc_and_lose_nothing() {
     let server = NfslServer::start(dir.path(), "rw,no_root_squash");
     let sock = server.localio_socket();
     rt().block_on(async {
-        let behind = mount(&server, config(&sock, 4 << 20)).await;
+        // A 1 MiB window: the 4 MiB written fill it again and again, so
+        // full windows are drained (at half, one wake-up) while the
+        // queued writes past the limit fail.
+        let behind = mount(&server, config(&sock, 1 << 20)).await;
         let waiting = mount(&server, config(&sock, 0)).await;
         assert!(behind.stats().local_active && waiting.stats().local_active);
 
