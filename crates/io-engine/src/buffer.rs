@@ -27,9 +27,29 @@ pub fn aligned_bytes_mut(capacity: usize, align: usize) -> BytesMut {
     b
 }
 
+/// A copy of `data` in a new buffer aligned to `align` (a direct write's
+/// bounce buffer when its memory is misaligned); `None` if `align` is not
+/// a power of two.
+pub(crate) fn aligned_copy(data: &[u8], align: usize) -> Option<BytesMut> {
+    align.is_power_of_two().then(|| {
+        let mut b = aligned_bytes_mut(data.len(), align);
+        b.extend_from_slice(data);
+        b
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_copy_is_aligned_and_holds_data() {
+        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let b = aligned_copy(&data[3..], 4096).unwrap();
+        assert_eq!(b.as_ptr() as usize % 4096, 0);
+        assert_eq!(&b[..], &data[3..]);
+        assert!(aligned_copy(&data, 3).is_none());
+    }
 
     #[test]
     fn buffers_start_aligned_and_stay_aligned_when_recycled() {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::buffer::COPY_ALIGN;
+use crate::buffer::{aligned_copy, COPY_ALIGN};
 use crate::request::{Job, JobOp, Reply};
-use crate::split::{AlignedBuf, Split};
+use crate::split::Split;
 use crate::stats::{add, Counters};
 use crate::{DirectPolicy, EngineConfig, IoError, IoFile, OpKind};
 
@@ -25,7 +25,7 @@ pub(crate) struct Seg {
     pub(crate) done: usize,
     pub(crate) direct: bool,
     /// Aligned copy of a direct write's data whose memory was misaligned.
-    pub(crate) bounce: Option<AlignedBuf>,
+    pub(crate) bounce: Option<BytesMut>,
 }
 
 impl Seg {
@@ -233,8 +233,7 @@ impl InFlight {
                 );
                 for seg in segs.iter_mut().filter(|s| s.direct) {
                     if !(data.as_ptr() as usize + seg.start).is_multiple_of(mem_align) {
-                        seg.bounce =
-                            AlignedBuf::copy_from(&data[seg.start..seg.start + seg.len], mem_align);
+                        seg.bounce = aligned_copy(&data[seg.start..seg.start + seg.len], mem_align);
                         seg.direct = seg.bounce.is_some();
                     }
                 }

@@ -1,5 +1,4 @@
-//! The head / middle / tail split of a misaligned request (pure arithmetic),
-//! and the aligned bounce buffer used when a write's memory is misaligned.
+//! The head / middle / tail split of a misaligned request (pure arithmetic).
 //!
 //! Direct IO needs the file offset and length aligned to the file's
 //! `offset_align` and the memory aligned to `mem_align`. Like Linux's
@@ -7,7 +6,6 @@
 //! buffered head up to the first aligned offset, a direct middle of whole
 //! aligned blocks, and a buffered tail after the last aligned offset.
 
-use std::alloc::{self, Layout};
 use std::ops::Range;
 
 /// A request range `[offset, offset + len)` cut at alignment boundaries.
@@ -60,44 +58,6 @@ impl Split {
     }
 }
 
-/// A heap buffer whose start is aligned (for direct writes from misaligned memory).
-pub(crate) struct AlignedBuf {
-    ptr: *mut u8,
-    layout: Layout,
-}
-
-// SAFETY: AlignedBuf uniquely owns its allocation, like a Box<[u8]>.
-unsafe impl Send for AlignedBuf {}
-
-impl AlignedBuf {
-    /// Copies `data` into a new buffer aligned to `align` (a power of two).
-    /// Returns None if the layout is impossible (align not a power of two).
-    pub(crate) fn copy_from(data: &[u8], align: usize) -> Option<AlignedBuf> {
-        let layout = Layout::from_size_align(data.len().max(1), align).ok()?;
-        // SAFETY: the layout has a non-zero size.
-        let ptr = unsafe { alloc::alloc(layout) };
-        if ptr.is_null() {
-            alloc::handle_alloc_error(layout);
-        }
-        // SAFETY: ptr is valid for layout.size() >= data.len() bytes and
-        // does not overlap `data` (fresh allocation).
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, data.len()) };
-        Some(AlignedBuf { ptr, layout })
-    }
-
-    /// The buffer's start.
-    pub(crate) fn as_ptr(&self) -> *const u8 {
-        self.ptr
-    }
-}
-
-impl Drop for AlignedBuf {
-    fn drop(&mut self) {
-        // SAFETY: ptr was allocated with this layout in copy_from.
-        unsafe { alloc::dealloc(self.ptr, self.layout) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,17 +77,6 @@ mod tests {
         assert_eq!(Split::new(511, 2, 512).head, 511..513);
         assert!(Split::new(511, 2, 512).middle.is_empty());
         assert_eq!(Split::new(5, 100, 0).head, 5..105);
-    }
-
-    #[test]
-    fn aligned_buf_is_aligned_and_holds_data() {
-        let data: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
-        let b = AlignedBuf::copy_from(&data[3..], 4096).unwrap();
-        assert_eq!(b.as_ptr() as usize % 4096, 0);
-        // SAFETY: the buffer holds 997 initialized bytes.
-        let copy = unsafe { std::slice::from_raw_parts(b.as_ptr(), 997) };
-        assert_eq!(copy, &data[3..]);
-        assert!(AlignedBuf::copy_from(&data, 3).is_none());
     }
 
     proptest! {
