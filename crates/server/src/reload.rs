@@ -149,8 +149,9 @@ pub struct ReloadSummary {
     pub changed: Vec<PathBuf>,
     /// Exports kept exactly as they were.
     pub unchanged: usize,
-    /// LOCALIO sessions (connections to the local channel) revoked because
-    /// something was removed or changed: they drop their fds. 0 when
+    /// LOCALIO sessions (connections to the local channel) open when a
+    /// revocation went out because something was removed or changed;
+    /// those holding fds end, and their clients drop the fds. 0 when
     /// nothing was, or no client was local (or LOCALIO is off).
     pub localio_sessions_revoked: usize,
 }
