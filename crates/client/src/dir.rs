@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use nfsl_proto::nfs3::*;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::names::is_dot_or_dotdot;
 use crate::paths::{components, dir_op};
 use crate::procedures::ok;
 use crate::session::Nfs;
@@ -236,7 +237,10 @@ impl Nfs {
 }
 
 /// A directory listing read page by page: READDIRPLUS, or READDIR if the
-/// server does not support it. `.` and `..` are skipped.
+/// server does not support it. `.` and `..` are skipped; a page with any
+/// other name that is not one valid path component (see [`DirEntry::name`])
+/// ends the listing with [`Error::Protocol`], so no caller ever joins a
+/// server's `../x` or `/x` onto a path.
 pub struct ReadDir {
     nfs: Nfs,
     dir: FileHandle,
@@ -293,12 +297,15 @@ impl ReadDir {
                 res => ok(res, "READDIRPLUS", "")?,
             };
             self.cookieverf = page.cookieverf;
-            let entries: Vec<(Cookie3, DirEntry)> = page
+            let entries = page
                 .reply
                 .entries
                 .into_iter()
-                .map(|e| (e.cookie, DirEntry::from_entryplus(e)))
-                .collect();
+                .map(|e| match is_dot_or_dotdot(&e.name.0) {
+                    true => Ok((e.cookie, None)),
+                    false => Ok((e.cookie, Some(DirEntry::from_entryplus(e)?))),
+                })
+                .collect::<Result<Vec<_>>>()?;
             (entries, page.reply.eof)
         } else {
             let res = procs
@@ -315,8 +322,11 @@ impl ReadDir {
                 .reply
                 .entries
                 .into_iter()
-                .map(|e| (e.cookie, DirEntry::from_entry(e)))
-                .collect::<Vec<_>>();
+                .map(|e| match is_dot_or_dotdot(&e.name.0) {
+                    true => Ok((e.cookie, None)),
+                    false => Ok((e.cookie, Some(DirEntry::from_entry(e)?))),
+                })
+                .collect::<Result<Vec<_>>>()?;
             (entries, page.reply.eof)
         };
         if entries.is_empty() && !eof {
@@ -326,9 +336,7 @@ impl ReadDir {
         }
         for (cookie, entry) in entries {
             self.cookie = cookie;
-            if entry.name != "." && entry.name != ".." {
-                self.page.push_back(entry);
-            }
+            self.page.extend(entry);
         }
         self.eof = eof;
         Ok(())

@@ -99,6 +99,7 @@ mod journal;
 pub mod local;
 mod localio_probe;
 mod mount;
+mod names;
 mod open;
 mod paths;
 mod payload;
@@ -119,6 +120,7 @@ pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};
 pub use file::{File, FileStats};
 pub use local::{DirectPolicy, LocalioMode};
 pub use localio_probe::NotLocal;
+pub use names::MAX_NAME_LEN;
 /// The LOCALIO local channel (handshake states, [`localio::LocalFile`]).
 pub use nfsl_localio as localio;
 pub use open::OpenOptions;

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::error::Result;
+use crate::names::server_name;
+
 use nfsl_proto::nfs3::{
     Entry3, Entryplus3, Fattr3, Fsinfo3ResOk, Fsstat3ResOk, Ftype3, NfsFh3, Nfstime3, Sattr3,
     SetTime as WireSetTime,
@@ -154,7 +157,9 @@ impl From<Fattr3> for Metadata {
 /// One directory entry (`.` and `..` are never returned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
-    /// The name (lossily converted if the server's bytes are not UTF-8).
+    /// The name: one path component, checked (never empty, `.`, `..`,
+    /// nor containing `/` or NUL, at most [`crate::MAX_NAME_LEN`] bytes;
+    /// lossily converted if the server's bytes are not UTF-8).
     pub name: String,
     /// Its handle, if the server sent one (READDIRPLUS usually does).
     pub handle: Option<FileHandle>,
@@ -165,25 +170,26 @@ pub struct DirEntry {
 }
 
 impl DirEntry {
-    /// An entry of a READDIR reply: name and file id only.
-    pub(crate) fn from_entry(e: Entry3) -> DirEntry {
-        DirEntry {
-            name: String::from_utf8_lossy(&e.name.0).into_owned(),
+    /// An entry of a READDIR reply: name and file id only; an error if
+    /// the name is not a valid file name.
+    pub(crate) fn from_entry(e: Entry3) -> Result<DirEntry> {
+        Ok(DirEntry {
+            name: server_name(&e.name.0, "READDIR")?,
             handle: None,
             metadata: None,
             fileid: e.fileid,
-        }
+        })
     }
 
     /// An entry of a READDIRPLUS reply, with the handle and attributes
-    /// the server sent.
-    pub(crate) fn from_entryplus(e: Entryplus3) -> DirEntry {
-        DirEntry {
-            name: String::from_utf8_lossy(&e.name.0).into_owned(),
+    /// the server sent; an error if the name is not a valid file name.
+    pub(crate) fn from_entryplus(e: Entryplus3) -> Result<DirEntry> {
+        Ok(DirEntry {
+            name: server_name(&e.name.0, "READDIRPLUS")?,
             handle: e.name_handle.map(FileHandle::from),
             metadata: e.name_attributes.map(Metadata::from),
             fileid: e.fileid,
-        }
+        })
     }
 }
 
