@@ -11,7 +11,11 @@
 //! Owners are numeric (the server's ids mean nothing to local user names),
 //! times are local, names are sorted bytewise (as `LC_ALL=C ls`), and
 //! dot-files are hidden unless `-a`. A URL naming a file lists just it.
+//! On a terminal, control characters in names and link targets (which come
+//! from the server and could carry escape sequences) print as `?`, as GNU
+//! `ls` does there.
 
+use std::io::IsTerminal;
 use std::time::SystemTime;
 
 use nfsl_client::{FileType, Metadata};
@@ -45,7 +49,22 @@ pub async fn run(args: LsArgs) -> anyhow::Result<()> {
     print_out(&text)
 }
 
+/// `text` as it may reach a terminal: control characters as `?`.
+fn for_terminal(text: String) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    } else {
+        text
+    }
+}
+
 async fn list(args: &LsArgs) -> anyhow::Result<String> {
+    let shown = |text: String| match std::io::stdout().is_terminal() {
+        true => for_terminal(text),
+        false => text,
+    };
     let remote = Remote::connect_arg(&args.url).await?;
     let nfs = &remote.nfs;
     let meta = nfs.stat(&remote.path).await?;
@@ -55,7 +74,7 @@ async fn list(args: &LsArgs) -> anyhow::Result<String> {
     if is_dir {
         for e in nfs.read_dir(&remote.path).await? {
             if args.all || !e.name.starts_with('.') {
-                found.push((join(&remote.path, &e.name), e.name, e.metadata));
+                found.push((join(&remote.path, &e.name), shown(e.name), e.metadata));
             }
         }
         found.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
@@ -74,7 +93,7 @@ async fn list(args: &LsArgs) -> anyhow::Result<String> {
             None => nfs.stat(&path).await?,
         };
         let link_target = if meta.file_type == FileType::Symlink {
-            Some(nfs.read_link(&path).await?)
+            Some(shown(nfs.read_link(&path).await?))
         } else {
             None
         };
@@ -131,6 +150,15 @@ fn long_listing(entries: &[Entry], with_total: bool, now: SystemTime) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_never_reach_a_terminal() {
+        assert_eq!(
+            for_terminal("a\x1b]0;owned\x07b\nc".into()),
+            "a?]0;owned?b?c"
+        );
+        assert_eq!(for_terminal("plain ünï".into()), "plain ünï");
+    }
     use std::time::Duration;
 
     fn meta(file_type: FileType, mode: u32, size: u64) -> Metadata {

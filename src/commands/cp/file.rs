@@ -16,11 +16,26 @@ use crate::transfer::{
     StreamWriter,
 };
 
+/// Where a copy's destination file stands when the copy was planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Nothing was there: the file is created, and a local one only if
+    /// still nothing is there (`O_EXCL | O_NOFOLLOW`, as coreutils does
+    /// for a new destination), so the copy never writes through a link
+    /// that appeared meanwhile, e.g. one a hostile server's listing made
+    /// it create under the same name.
+    New,
+    /// A file the user already has: truncated and rewritten (through a
+    /// symlink, as `cp` does).
+    Existing,
+}
+
 /// Copies the regular file `src` to `dst` (created with `mode` if new,
 /// truncated if it exists); returns the bytes copied.
 pub async fn copy_file(
     src: &Node,
     dst: &Node,
+    target: Target,
     mode: u32,
     progress: &Progress,
 ) -> anyhow::Result<u64> {
@@ -40,11 +55,11 @@ pub async fn copy_file(
                 writer.close().await?;
                 return Ok(n);
             }
-            copy_to(&LocalReader(Arc::new(f)), dst, mode, progress).await
+            copy_to(&LocalReader(Arc::new(f)), dst, target, mode, progress).await
         }
         Node::Nfs(r) => {
             let f = r.nfs.open(&r.path, &OpenOptions::new().read(true)).await?;
-            copy_to(&NfsReader(f), dst, mode, progress).await
+            copy_to(&NfsReader(f), dst, target, mode, progress).await
         }
     }
 }
@@ -52,6 +67,7 @@ pub async fn copy_file(
 async fn copy_to<R: ChunkReader>(
     reader: &R,
     dst: &Node,
+    target: Target,
     mode: u32,
     progress: &Progress,
 ) -> anyhow::Result<u64> {
@@ -64,9 +80,11 @@ async fn copy_to<R: ChunkReader>(
                 })
                 .unwrap_or(false);
             let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).mode(mode);
-            if !existing_special {
-                opts.truncate(true);
+            opts.write(true).mode(mode);
+            if target == Target::New {
+                opts.create_new(true).custom_flags(libc::O_NOFOLLOW);
+            } else if !existing_special {
+                opts.create(true).truncate(true);
             }
             let f = opts
                 .open(p)

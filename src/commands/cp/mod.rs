@@ -22,6 +22,7 @@
 mod file;
 mod node;
 
+use self::file::Target;
 use self::node::{Info, Kind, Node};
 use crate::endpoint::{umask, ArgContext, Endpoint, Remote};
 use crate::progress::Progress;
@@ -48,6 +49,7 @@ enum Step {
     File {
         src: Node,
         dst: Node,
+        target: Target,
         mode: u32,
         size: u64,
     },
@@ -183,6 +185,10 @@ async fn plan_tree(
                 }
             }
             Kind::File => {
+                let target = match existing {
+                    Some(_) => Target::Existing,
+                    None => Target::New,
+                };
                 if let Some(e) = existing {
                     if e.kind == Kind::Dir {
                         return Err(clash("directory"));
@@ -194,6 +200,7 @@ async fn plan_tree(
                 steps.push(Step::File {
                     src,
                     dst,
+                    target,
                     mode: info.mode & 0o777 & !umask,
                     size: info.size,
                 });
@@ -230,11 +237,12 @@ async fn execute(steps: Vec<Step>, progress: &Progress) -> anyhow::Result<()> {
             Step::File {
                 src,
                 dst,
+                target,
                 mode,
                 size: _,
             } => {
                 progress.set_message(src.file_name().unwrap_or_default());
-                file::copy_file(&src, &dst, mode, progress)
+                file::copy_file(&src, &dst, target, mode, progress)
                     .await
                     .map_err(|e| e.context(format!("cp {} {}", src.display(), dst.display())))?;
             }

@@ -113,7 +113,9 @@ impl Node {
         }
     }
 
-    /// The names in this directory (no `.` or `..`), sorted.
+    /// The names in this directory (no `.` or `..`), sorted, each once (a
+    /// server may list a name twice, in a paged listing that raced a
+    /// rename or out of malice; the copy plans each name once).
     pub async fn list(&self) -> anyhow::Result<Vec<String>> {
         let mut names = match self {
             Node::Local(p) => {
@@ -136,6 +138,7 @@ impl Node {
                 .collect(),
         };
         names.sort();
+        names.dedup();
         Ok(names)
     }
 
