@@ -30,6 +30,17 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Whether the path ends in `/`, which insists on a directory (as for
+    /// `cp f missing/`, which must not create a file named `missing`).
+    pub fn ends_in_slash(&self) -> bool {
+        match self {
+            Endpoint::Local(p) => p.as_os_str().as_encoded_bytes().ends_with(b"/"),
+            Endpoint::Nfs(url) => url.path.ends_with('/'),
+        }
+    }
+}
+
 /// Whether `arg` is meant as an NFS URL (case-insensitive scheme, so that
 /// `NFS://...` is reported as a bad URL rather than taken as a local path).
 pub fn is_url(arg: &str) -> bool {

@@ -51,6 +51,7 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .init();
     // A bug must still end in one line, not a backtrace dump.
     std::panic::set_hook(Box::new(|info| {
@@ -68,6 +69,13 @@ fn main() {
         eprintln!("nfsl: {}", one_line(&e));
         std::process::exit(1);
     }
+}
+
+/// Whether log lines may carry colour: only on a terminal, and never when
+/// `NO_COLOR` is set to anything (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The error and its causes on one line, `: `-separated, leaving out a

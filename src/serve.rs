@@ -18,7 +18,7 @@
 //! request (see `nfsl_server::reload`), and a summary is logged. Removing
 //! or changing an export also ends the LOCALIO sessions that hold fds.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,8 +61,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0")]
     pub bind: std::net::IpAddr,
-    /// Directory for persistent state (handle key).
-    #[arg(long)]
+    /// Directory for persistent state (handle key) [default:
+    /// /var/lib/nfsl as root, else $XDG_STATE_HOME/nfsl, else
+    /// ~/.local/state/nfsl].
+    #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Serve LOCALIO (the default): same-host clients may open exported
     /// files themselves, under the same rules.
@@ -243,10 +245,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // The LOCALIO socket exists before `listening on` is printed, so a
         // client started on that line finds it.
         let localio = start_localio(&args, &mut server, addr.port())?;
+        // The one machine-readable line, for scripts and tests that start
+        // the server on port 0; on a terminal the log line below says it.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {addr}")
-            .and_then(|()| out.flush())
-            .context("writing to stdout")?;
+        if !out.is_terminal() {
+            writeln!(out, "listening on {addr}")
+                .and_then(|()| out.flush())
+                .context("writing to stdout")?;
+        }
         drop(out);
         tracing::info!(state_dir = %server.state_dir().display(), "nfsl serving on {addr}");
         log_exports(&server.exports());

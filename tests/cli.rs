@@ -9,49 +9,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::cli::{fails, nfsl, ok, ok_text};
 use common::*;
 
 const RW: &str = "rw,no_root_squash";
-
-/// Runs `nfsl ARGS` (never hangs: killed after the peer timeout).
-fn nfsl(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
-    c.args(args);
-    run_peer(c)
-}
-
-/// `nfsl ARGS` that must succeed silently on stderr (no progress bar or
-/// log lines when not on a terminal); returns stdout.
-fn ok(args: &[&str]) -> Vec<u8> {
-    let out = nfsl(args);
-    assert_success(&out, &format!("nfsl {args:?}"));
-    assert!(
-        out.stderr.is_empty(),
-        "nfsl {args:?} wrote to stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn ok_text(args: &[&str]) -> String {
-    String::from_utf8(ok(args)).expect("UTF-8 output")
-}
-
-/// `nfsl ARGS` that must fail with exactly one line on stderr; returns it.
-fn fails(args: &[&str]) -> String {
-    let out = nfsl(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "nfsl {args:?} succeeded: {err}");
-    assert_eq!(out.status.code(), Some(1), "nfsl {args:?}: {err}");
-    assert!(
-        err.ends_with('\n') && err.lines().count() == 1,
-        "nfsl {args:?}: not exactly one stderr line: {err:?}"
-    );
-    assert!(err.starts_with("nfsl: "), "{err}");
-    err
-}
 
 fn have_libnfs() -> bool {
     ["nfs-ls", "nfs-cat"].iter().all(|t| require_peer(t))
@@ -77,7 +40,7 @@ fn ls_and_ls_l_show_what_the_directory_holds() {
     assert_eq!(ok_text(&["ls", &url]), "a.bin\nb.txt\ndir\nlink\n");
     assert_eq!(
         ok_text(&["ls", "-a", &url]),
-        ".hidden\na.bin\nb.txt\ndir\nlink\n"
+        ".\n..\n.hidden\na.bin\nb.txt\ndir\nlink\n"
     );
 
     let long = ok_text(&["ls", "-l", &url]);
@@ -306,7 +269,8 @@ fn stat_shows_the_files_attributes() {
     let server = NfslServer::start(export.path(), RW);
     let text = ok_text(&["stat", &server.url("/f.txt")]);
     let m = fs::metadata(&f).unwrap();
-    assert!(text.contains("  File: f.txt\n"), "{text}");
+    let full = f.display();
+    assert!(text.contains(&format!("  File: {full}\n")), "{text}");
     assert!(text.contains("  Size: 5 "), "{text}");
     assert!(text.contains("regular file"), "{text}");
     assert!(text.contains(&format!("Fileid: {} ", m.ino())), "{text}");

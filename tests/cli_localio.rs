@@ -7,17 +7,12 @@
 mod common;
 
 use std::fs;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::cli::nfsl;
 use common::*;
 
 const RW: &str = "rw,no_root_squash";
-
-fn nfsl(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
-    c.args(args);
-    run_peer(c)
-}
 
 fn ok_text(args: &[&str]) -> String {
     let out = nfsl(args);

@@ -10,9 +10,8 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
 
-use common::run_peer;
+use common::cli::nfsl;
 use nfsl_client::nfs3::*;
 use nfsl_client::{ClientConfig, ErrorKind, Nfs, NfsUrl, PortPolicy};
 use nfsl_proto::mount3::{
@@ -353,11 +352,7 @@ fn cp_r_from_a_hostile_server_writes_nothing_outside_its_destination() {
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     for name in hostile_names(&outside) {
         let port = start(Tree::with_files(&[b"fine", &name]));
-        let out = run_peer({
-            let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
-            c.args(["cp", "-r", "-q", &url(port, "/dir"), dest.to_str().unwrap()]);
-            c
-        });
+        let out = nfsl(&["cp", "-r", "-q", &url(port, "/dir"), dest.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name:?}: cp succeeded");
         assert_eq!(
@@ -384,11 +379,7 @@ fn cp_r_of_a_well_behaved_fake_tree_copies_it() {
     let work = tempfile::tempdir().unwrap();
     let dest = work.path().join("dest");
     let port = start(Tree::with_files(&[b"one", b"two"]));
-    let out = run_peer({
-        let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
-        c.args(["cp", "-r", "-q", &url(port, "/dir"), dest.to_str().unwrap()]);
-        c
-    });
+    let out = nfsl(&["cp", "-r", "-q", &url(port, "/dir"), dest.to_str().unwrap()]);
     common::assert_success(&out, "nfsl cp -r");
     for name in ["one", "two"] {
         assert_eq!(std::fs::read(dest.join(name)).unwrap(), b"pwned\n");
@@ -402,11 +393,7 @@ fn cp_r_never_writes_through_a_link_it_made() {
     std::fs::create_dir(&outside).unwrap();
     let dest = work.path().join("dest");
     let port = start(Tree::with_duplicate_link_and_dir(&outside));
-    let out = run_peer({
-        let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
-        c.args(["cp", "-r", "-q", &url(port, "/dir"), dest.to_str().unwrap()]);
-        c
-    });
+    let out = nfsl(&["cp", "-r", "-q", &url(port, "/dir"), dest.to_str().unwrap()]);
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     // The name is copied once, as the link it is.
     common::assert_success(&out, "nfsl cp -r");

@@ -10,7 +10,9 @@
 //!
 //! Owners are numeric (the server's ids mean nothing to local user names),
 //! times are local, names are sorted bytewise (as `LC_ALL=C ls`), and
-//! dot-files are hidden unless `-a`. A URL naming a file lists just it.
+//! dot-files are hidden unless `-a` (which shows `.` and `..` too). A URL
+//! naming a file lists just it; a symlink is followed as GNU `ls` does
+//! (always without `-l`, with `-l` only given a trailing slash).
 //! On a terminal, control characters in names and link targets (which come
 //! from the server and could carry escape sequences) print as `?`, as GNU
 //! `ls` does there.
@@ -67,11 +69,24 @@ async fn list(args: &LsArgs) -> anyhow::Result<String> {
     };
     let remote = Remote::connect_arg(&args.url).await?;
     let nfs = &remote.nfs;
-    let meta = nfs.stat(&remote.path).await?;
+    // As GNU ls: a symlink named on the command line is followed, unless
+    // -l without a trailing slash asks about the link itself.
+    let meta = if args.long && !remote.url.path.ends_with('/') {
+        nfs.stat(&remote.path).await?
+    } else {
+        nfs.stat_follow(&remote.path).await?
+    };
     let is_dir = meta.is_dir();
     // (path, name, attributes if known)
     let mut found: Vec<(String, String, Option<Metadata>)> = Vec::new();
     if is_dir {
+        if args.all {
+            // The export root's `..` is the root itself (the server keeps
+            // LOOKUP inside the export).
+            let parent = nfs.stat(&join(&remote.path, "..")).await?;
+            found.push((remote.path.clone(), ".".into(), Some(meta.clone())));
+            found.push((join(&remote.path, ".."), "..".into(), Some(parent)));
+        }
         for e in nfs.read_dir(&remote.path).await? {
             if args.all || !e.name.starts_with('.') {
                 found.push((join(&remote.path, &e.name), shown(e.name), e.metadata));

@@ -2,6 +2,7 @@
 //! `-p`, missing parents are created too and an existing directory is not
 //! an error. The mode defaults to 0777 less the umask, as for `mkdir`.
 
+use super::mode::ModeSpec;
 use crate::endpoint::{umask, ArgContext, Remote};
 
 /// Arguments of `nfsl mkdir`.
@@ -10,23 +11,21 @@ pub struct MkdirArgs {
     /// Make parent directories as needed; no error if it exists.
     #[arg(short = 'p', long = "parents")]
     parents: bool,
-    /// Permission bits in octal (default 0777 less the umask).
-    #[arg(short = 'm', long = "mode", value_parser = parse_mode)]
-    mode: Option<u32>,
+    /// Permission bits, octal (755) or symbolic as for chmod (u=rwx,g=rx),
+    /// from a=rwx [default: 0777 less the umask].
+    #[arg(short = 'm', long = "mode", value_parser = ModeSpec::parse)]
+    mode: Option<ModeSpec>,
     /// nfs://host/export/dir?... (one or more).
     #[arg(required = true)]
     urls: Vec<String>,
 }
 
-fn parse_mode(s: &str) -> Result<u32, String> {
-    match u32::from_str_radix(s, 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!("{s:?} is not an octal mode (e.g. 755)")),
-    }
-}
-
 pub async fn run(args: MkdirArgs) -> anyhow::Result<()> {
-    let mode = args.mode.unwrap_or(0o777 & !umask());
+    let umask = umask();
+    let mode = match &args.mode {
+        Some(spec) => spec.apply(0o777, true, umask),
+        None => 0o777 & !umask,
+    };
     for url in &args.urls {
         mkdir_one(url, args.parents, mode)
             .await

@@ -12,6 +12,7 @@ mod cp;
 mod df;
 mod ls;
 mod mkdir;
+mod mode;
 mod mv;
 mod rm;
 mod stat;

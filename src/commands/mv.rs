@@ -56,6 +56,13 @@ async fn mv(src_arg: &str, dst_arg: &str) -> anyhow::Result<()> {
     if to == src.path {
         return Ok(());
     }
+    if to.starts_with(&format!("{}/", src.path.trim_end_matches('/'))) {
+        anyhow::bail!(
+            "cannot move '{}' to a subdirectory of itself, '{}'",
+            src.path,
+            to
+        );
+    }
     src.nfs.rename(&src.path, &to).await?;
     Ok(())
 }

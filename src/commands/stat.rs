@@ -2,7 +2,7 @@
 //! (GETATTR), laid out like GNU `stat`:
 //!
 //! ```text
-//!   File: name
+//!   File: /srv/export/dir/name
 //!   Size: 4096          Used: 4096          regular file
 //! Fileid: 131075        Fsid: 0x1           Links: 1
 //! Access: (0644/-rw-r--r--)  Uid: 1000  Gid: 1000
@@ -14,7 +14,7 @@
 use nfsl_client::{FileType, Metadata};
 
 use super::print_out;
-use crate::endpoint::{base_name, ArgContext, Remote};
+use crate::endpoint::{normalize, ArgContext, Remote};
 use crate::format::{full_time, local_tz, perm_string, type_char};
 
 /// Arguments of `nfsl stat`.
@@ -36,10 +36,9 @@ pub async fn run(args: StatArgs) -> anyhow::Result<()> {
 async fn stat_one(url: &str) -> anyhow::Result<String> {
     let remote = Remote::connect_arg(url).await?;
     let meta = remote.nfs.stat(&remote.path).await?;
-    let mut name = match base_name(&remote.path) {
-        "" => remote.nfs.export().to_string(),
-        n => n.to_string(),
-    };
+    // The server's full path, the same for the export root and below it
+    // (GNU stat prints the name as given; ours is a URL, its path this).
+    let mut name = normalize(&format!("{}{}", remote.nfs.export(), remote.path));
     if meta.file_type == FileType::Symlink {
         let target = remote.nfs.read_link(&remote.path).await?;
         name = format!("{name} -> {target}");

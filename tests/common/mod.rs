@@ -1,5 +1,5 @@
 //! Shared harness of nfsl's end-to-end tests: the `nfsl serve` child
-//! process ([`server`]), the libnfs tools as a peer client ([`peers`]),
+//! process ([`server`]), the `nfsl` binary's commands ([`cli`]), the libnfs tools as a peer client ([`peers`]),
 //! an independent raw ONC RPC client ([`rpc_client`]), NFS-Ganesha as a
 //! peer server ([`ganesha`]) and nfsl's own client library ([`client`]).
 //!
@@ -9,6 +9,7 @@
 // Each test binary uses a different part of the harness.
 #![allow(dead_code, unused_imports)]
 
+pub mod cli;
 pub mod client;
 pub mod ganesha;
 pub mod peers;

@@ -70,6 +70,16 @@ pub enum Error {
     /// An argument the client refuses before sending anything.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Opening `path` as a file was refused by the client (NFSv3 has no
+    /// OPEN): it is a directory ([`ErrorKind::IsDir`]) or another
+    /// non-regular file ([`ErrorKind::InvalidArgument`]).
+    #[error("{path}: {}", if *.is_dir { "Is a directory" } else { "not a regular file" })]
+    NotAFile {
+        /// The path inside the export.
+        path: String,
+        /// It is a directory.
+        is_dir: bool,
+    },
     /// `localio=on` was asked for, but the server is not local (or the
     /// handshake failed): the reason.
     #[error("localio=on: the server is not reachable through LOCALIO: {0}")]
@@ -180,6 +190,8 @@ impl Error {
             Error::Protocol(_) => ErrorKind::Protocol,
             Error::Url(_) => ErrorKind::Url,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::NotAFile { is_dir: true, .. } => ErrorKind::IsDir,
+            Error::NotAFile { is_dir: false, .. } => ErrorKind::InvalidArgument,
             Error::NotLocal(_) => ErrorKind::NotLocal,
             Error::Source(_) => ErrorKind::Source,
         }

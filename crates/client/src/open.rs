@@ -103,8 +103,12 @@ impl Nfs {
         };
         match md.file_type {
             crate::FileType::Regular => {}
-            crate::FileType::Directory => return Err(Error::nfs(Nfsstat3::Isdir, "OPEN", path)),
-            _ => return Err(Error::nfs(Nfsstat3::Inval, "OPEN", path)),
+            file_type => {
+                return Err(Error::NotAFile {
+                    path: path.to_string(),
+                    is_dir: file_type == crate::FileType::Directory,
+                })
+            }
         }
         let writable = options.write || options.create || options.create_new || options.truncate;
         Ok(File::new(self.clone(), fh, path, writable))

@@ -4,9 +4,12 @@
 //!
 //! A link's target is resolved inside the export: relative targets from
 //! the link's directory, absolute ones from the export root after
-//! removing the export's own path if the target starts with it (a link
-//! written on the server as `/srv/export/dir`). Nothing outside the
-//! export is reachable (NFSv3 has no way to cross to it).
+//! removing the export's own path (a link written on the server as
+//! `/srv/export/dir`). An absolute target outside the export (`/tmp`,
+//! or the export's parent) is an error that says so: nothing outside the
+//! export is reachable (NFSv3 has no way to cross to it), and reading
+//! such a target from the export root instead would find other files, or
+//! loop when the link names one of the export's ancestors.
 
 use std::collections::VecDeque;
 
@@ -112,9 +115,14 @@ impl Nfs {
                     )));
                 }
                 let target = self.readlink_handle(&fh).await?;
-                let target = match target.strip_prefix(self.export()) {
-                    Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("/{rest}"),
-                    _ => target,
+                let target = match self.inside_export(&target) {
+                    Some(inside) => inside,
+                    None => {
+                        return Err(Error::InvalidArgument(format!(
+                            "{path}: symbolic link to {target} leads outside the export {}",
+                            self.export()
+                        )))
+                    }
                 };
                 if target.starts_with('/') {
                     dir = root.clone();
@@ -137,6 +145,20 @@ impl Nfs {
                 let md = self.getattr(&dir).await?;
                 Ok((dir, md))
             }
+        }
+    }
+
+    /// A link target as a path to resolve: relative ones as they are,
+    /// absolute ones inside the export as paths from its root, `None` for
+    /// an absolute one outside it.
+    fn inside_export(&self, target: &str) -> Option<String> {
+        let export = self.export().trim_end_matches('/');
+        if !target.starts_with('/') {
+            return Some(target.to_string());
+        }
+        match target.strip_prefix(export) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => Some(format!("/{rest}")),
+            _ => None,
         }
     }
 

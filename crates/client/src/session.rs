@@ -285,6 +285,12 @@ impl Nfs {
         Ok(self.resolve(path, false).await?.1)
     }
 
+    /// Attributes of the object at `path`, following a final symlink (as
+    /// `stat(2)` does; [`Nfs::stat`] is `lstat(2)`).
+    pub async fn stat_follow(&self, path: &str) -> Result<Metadata> {
+        Ok(self.resolve(path, true).await?.1)
+    }
+
     /// Handle and attributes of the object at `path` (a final symlink is
     /// not followed).
     pub async fn lookup(&self, path: &str) -> Result<(FileHandle, Metadata)> {

@@ -36,9 +36,12 @@ pub struct CpArgs {
     /// No progress bar.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// Sources, then the destination (local paths or nfs:// URLs).
-    #[arg(required = true, num_args = 2.., value_name = "SRC... DST")]
-    paths: Vec<String>,
+    /// What to copy (local paths or nfs:// URLs).
+    #[arg(required = true, num_args = 1.., value_name = "SRC")]
+    sources: Vec<String>,
+    /// Where to copy it: a directory to copy into, or the copy's name.
+    #[arg(required = true, value_name = "DST")]
+    dest: String,
 }
 
 /// One thing to do, in order.
@@ -53,24 +56,40 @@ enum Step {
         mode: u32,
         size: u64,
     },
-    /// Recreate a symlink.
-    Link { dst: Node, target: String },
+    /// Recreate a symlink, in place of the non-directory at `dst` if
+    /// `replace` (as `cp -r` replaces one: coreutils unlinks an existing
+    /// non-directory before copying a symlink onto it).
+    Link {
+        dst: Node,
+        target: String,
+        replace: bool,
+    },
     /// Give a directory its final mode (after its contents are written).
     Mode { dst: Node, mode: u32 },
 }
 
 pub async fn run(args: CpArgs) -> anyhow::Result<()> {
-    let (dst_arg, src_args) = args.paths.split_last().expect("clap requires two paths");
+    let (dst_arg, src_args) = (&args.dest, &args.sources);
     let dst = open_node(dst_arg).await.arg_context("cp", dst_arg)?;
     let dst_info = dst.stat().await.arg_context("cp", dst_arg)?;
     let into_dir = dst_info.is_some_and(|i| i.kind == Kind::Dir);
+    let wants_dir = Endpoint::parse(dst_arg)?.ends_in_slash();
     if src_args.len() > 1 && !into_dir {
-        anyhow::bail!("cp: target {dst_arg} is not a directory");
+        anyhow::bail!("cp: target '{dst_arg}' is not a directory");
+    }
+    if wants_dir && dst_info.is_some() && !into_dir {
+        anyhow::bail!("cp: failed to access '{dst_arg}': Not a directory");
     }
     let umask = umask();
     let mut steps = Vec::new();
     for src_arg in src_args {
-        plan_arg(src_arg, &dst, into_dir, args.recursive, umask, &mut steps)
+        let dst_end = DstEnd {
+            node: &dst,
+            arg: dst_arg,
+            into_dir,
+            wants_dir,
+        };
+        plan_arg(src_arg, &dst_end, args.recursive, umask, &mut steps)
             .await
             .arg_context("cp", src_arg)?;
     }
@@ -94,20 +113,36 @@ async fn open_node(arg: &str) -> anyhow::Result<Node> {
     })
 }
 
+/// The destination argument as planning needs it.
+struct DstEnd<'a> {
+    node: &'a Node,
+    arg: &'a str,
+    /// It is an existing directory: sources go inside it.
+    into_dir: bool,
+    /// It ends in `/`: only a directory may be made there.
+    wants_dir: bool,
+}
+
 /// Plans the copy of one source argument.
 async fn plan_arg(
     src_arg: &str,
-    dst: &Node,
-    into_dir: bool,
+    dst_end: &DstEnd<'_>,
     recursive: bool,
     umask: u32,
     steps: &mut Vec<Step>,
 ) -> anyhow::Result<()> {
+    let (dst, into_dir) = (dst_end.node, dst_end.into_dir);
     let src = open_node(src_arg).await?;
     let info = src
         .stat()
         .await?
         .ok_or_else(|| anyhow::anyhow!("no such file or directory"))?;
+    if dst_end.wants_dir && !into_dir && info.kind != Kind::Dir {
+        anyhow::bail!(
+            "cannot create regular file '{}': Not a directory",
+            dst_end.arg
+        );
+    }
     let target = if into_dir {
         let name = src
             .file_name()
@@ -206,11 +241,23 @@ async fn plan_tree(
                 });
             }
             Kind::Symlink => {
-                if existing.is_some() {
-                    anyhow::bail!("{} exists; not replacing it with a symlink", dst.display());
-                }
+                let replace = match existing {
+                    Some(e) if e.kind == Kind::Dir => {
+                        anyhow::bail!(
+                            "cannot overwrite directory {} with non-directory {}",
+                            dst.display(),
+                            src.display()
+                        )
+                    }
+                    Some(_) => true,
+                    None => false,
+                };
                 let target = src.read_link().await?;
-                steps.push(Step::Link { dst, target });
+                steps.push(Step::Link {
+                    dst,
+                    target,
+                    replace,
+                });
             }
             Kind::Special => {
                 anyhow::bail!(
@@ -246,10 +293,20 @@ async fn execute(steps: Vec<Step>, progress: &Progress) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| e.context(format!("cp {} {}", src.display(), dst.display())))?;
             }
-            Step::Link { dst, target } => dst
-                .symlink(&target)
-                .await
-                .map_err(|e| e.context(format!("cp: symlink {}", dst.display())))?,
+            Step::Link {
+                dst,
+                target,
+                replace,
+            } => {
+                if replace {
+                    dst.remove_file()
+                        .await
+                        .map_err(|e| e.context(format!("cp: cannot remove {}", dst.display())))?;
+                }
+                dst.symlink(&target)
+                    .await
+                    .map_err(|e| e.context(format!("cp: symlink {}", dst.display())))?
+            }
             Step::Mode { dst, mode } => dst
                 .set_mode(mode)
                 .await

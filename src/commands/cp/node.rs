@@ -180,6 +180,16 @@ impl Node {
         }
     }
 
+    /// Removes this non-directory (a symlink itself, never its target).
+    pub async fn remove_file(&self) -> anyhow::Result<()> {
+        match self {
+            Node::Local(p) => {
+                std::fs::remove_file(p).with_context(|| format!("remove {}", p.display()))
+            }
+            Node::Nfs(r) => Ok(r.nfs.remove_file(&r.path).await?),
+        }
+    }
+
     /// Sets the permission bits.
     pub async fn set_mode(&self, mode: u32) -> anyhow::Result<()> {
         match self {
