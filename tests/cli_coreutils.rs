@@ -173,3 +173,16 @@ fn ls_a_stat_and_cat_read_as_coreutils_do() {
     assert!(err.ends_with("/dir: Is a directory\n"), "{err}");
     assert!(!err.contains("OPEN"), "{err}");
 }
+
+#[test]
+fn server_logs_carry_no_colour_codes_off_a_terminal() {
+    let export = tempdir();
+    let server = NfslServer::start(export.path(), RW);
+    ok(&["ls", &server.url("/")]);
+    let log = server.stderr_text();
+    assert!(log.contains("export"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escapes in a piped log: {log:?}"
+    );
+}
