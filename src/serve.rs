@@ -91,15 +91,33 @@ fn export_table(args: &ServeArgs) -> anyhow::Result<ExportTable> {
     }
 }
 
-/// Reads and parses an exports file. At startup it must list at least one
-/// export (serving nothing is surely a mistake); on reload an empty file
+/// Reads and parses an exports file as `exportfs` does: an entry or client
+/// that cannot be used (bad options, an unresolvable host, a missing
+/// directory) is logged as a warning and left out, the rest is served. At
+/// least one export must remain, except that on reload an empty file
 /// unexports everything, as `exportfs -r` does with an empty /etc/exports.
 fn read_exports_file(file: &Path, at_startup: bool) -> anyhow::Result<ExportTable> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let table = ExportTable::parse(&text).with_context(|| format!("{}", file.display()))?;
-    if at_startup && table.exports.is_empty() {
-        bail!("{} lists no exports", file.display());
+    let (mut table, skipped) =
+        ExportTable::parse_lenient(&text).with_context(|| format!("{}", file.display()))?;
+    let refused = table.validate_lenient();
+    for why in skipped.iter().chain(&refused) {
+        tracing::warn!("{}: {why}; skipped", file.display());
+    }
+    // No export left: refuse (at startup, and on reload too when entries
+    // were skipped, so a typo never unexports everything); an empty file
+    // on reload is a deliberate "unexport all".
+    let why: Vec<String> = skipped
+        .iter()
+        .chain(&refused)
+        .map(|e| e.to_string())
+        .collect();
+    if table.exports.is_empty() && (at_startup || !why.is_empty()) {
+        match why.is_empty() {
+            true => bail!("{} lists no exports", file.display()),
+            false => bail!("{}: no usable export: {}", file.display(), why.join("; ")),
+        }
     }
     Ok(table)
 }

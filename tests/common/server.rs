@@ -392,7 +392,9 @@ fn export_paths(file: &Path) -> Vec<String> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_whitespace().next())
-        .map(|p| canonical(Path::new(p)))
+        // A missing directory is skipped by the server too.
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.display().to_string())
         .collect();
     assert!(!paths.is_empty(), "no exports in {}", file.display());
     paths

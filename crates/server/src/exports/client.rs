@@ -1,7 +1,10 @@
-//! Client specifications: `*`, addresses, networks and host names.
+//! Client specifications: `*`, addresses, networks, host names and
+//! wildcard host names.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+
+use super::host_names;
 
 /// Which clients an [`ExportRule`](super::ExportRule) applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,13 @@ pub enum ClientMatch {
         /// Prefix length: at most 32 for IPv4, 128 for IPv6.
         prefix_len: u8,
     },
+    /// A wildcard host name (`*.example.com`, `node[0-9]`), matched against
+    /// the client's confirmed reverse name (see `host_names`), looked up
+    /// when a request is checked, cached for minutes.
+    Wildcard {
+        /// The pattern as written.
+        pattern: String,
+    },
 }
 
 impl ClientMatch {
@@ -37,15 +47,20 @@ impl ClientMatch {
             ClientMatch::Network { addr, prefix_len } => {
                 mask(ip, *prefix_len).is_some_and(|m| m == *addr)
             }
+            ClientMatch::Wildcard { pattern } => {
+                host_names::wildcard_matches(pattern, &host_names::name_of(ip))
+            }
         }
     }
 
-    /// Precedence rank: 0 single host, 1 network, 2 anyone.
+    /// Precedence rank, as exports(5) orders them: 0 single host, 1
+    /// network, 2 wildcard, 3 anyone.
     pub(crate) fn rank(&self) -> u8 {
         match self {
             ClientMatch::Host { .. } => 0,
             ClientMatch::Network { .. } => 1,
-            ClientMatch::Any => 2,
+            ClientMatch::Wildcard { .. } => 2,
+            ClientMatch::Any => 3,
         }
     }
 
@@ -58,16 +73,24 @@ impl ClientMatch {
             return Ok(ClientMatch::Any);
         }
         if spec.starts_with('@') {
-            return Err(format!("netgroups are not supported: '{spec}'"));
+            return Err(format!(
+                "NIS netgroups are not supported: '{spec}' \
+                 (list the hosts, a network or a wildcard name instead)"
+            ));
         }
         if spec.starts_with("gss/") {
             return Err(format!("RPCSEC_GSS clients are not supported: '{spec}'"));
         }
         if spec.contains(['*', '?', '[']) {
-            return Err(format!(
-                "wildcard host names are not supported: '{spec}' \
-                 (use '*', an address or a network)"
-            ));
+            let valid = spec
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._*?[]!^".contains(&b));
+            if !valid {
+                return Err(format!("invalid wildcard host name '{spec}'"));
+            }
+            return Ok(ClientMatch::Wildcard {
+                pattern: spec.to_ascii_lowercase(),
+            });
         }
         if let Some((addr, m)) = spec.split_once('/') {
             return parse_network(addr, m).map_err(|e| format!("'{spec}': {e}"));
@@ -102,6 +125,7 @@ impl fmt::Display for ClientMatch {
             ClientMatch::Any => f.write_str("*"),
             ClientMatch::Host { spec, .. } => f.write_str(spec),
             ClientMatch::Network { addr, prefix_len } => write!(f, "{addr}/{prefix_len}"),
+            ClientMatch::Wildcard { pattern } => f.write_str(pattern),
         }
     }
 }

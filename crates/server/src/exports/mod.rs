@@ -9,14 +9,17 @@
 //!
 //! Differences from knfsd/`exportfs`, all deliberate:
 //! - host names are resolved to addresses once, at parse time (knfsd does a
-//!   reverse lookup of each client); `*.domain` wildcards, `@netgroup`s and
-//!   `gss/...` clients are rejected as unsupported;
+//!   reverse lookup of each client); wildcard names (`*.domain`) are
+//!   matched against the client's forward-confirmed reverse name, cached;
+//!   `@netgroup`s and `gss/...` clients are not supported (an entry naming
+//!   one skips that client with a warning, see [`ExportTable::parse_lenient`]);
 //! - `fsid=` must be a number (or `root`, meaning 0); UUIDs are rejected;
 //! - one [`ExportId`] per path: every rule of an export shares it, and the
 //!   same path on several lines is merged into one [`Export`];
 //! - only `sec=sys` is supported.
 
 mod client;
+mod host_names;
 mod options;
 mod parse;
 mod validate;
@@ -120,11 +123,12 @@ impl Export {
     /// this export at all.
     ///
     /// Precedence follows exports(5): a single-host rule beats a network
-    /// rule, which beats `*`; within one kind the first rule wins.
+    /// rule, which beats a wildcard name, which beats `*`; within one kind
+    /// the first rule wins.
     /// IPv4-mapped IPv6 peers (`::ffff:a.b.c.d`) match IPv4 rules.
     pub fn options_for(&self, ip: IpAddr) -> Option<&ExportOptions> {
         let ip = ip.to_canonical();
-        (0..3).find_map(|rank| {
+        (0..4).find_map(|rank| {
             self.rules
                 .iter()
                 .find(|r| r.client.rank() == rank && r.client.matches(ip))
@@ -141,18 +145,34 @@ pub struct ExportTable {
 }
 
 impl ExportTable {
-    /// Parses exports(5) text, resolving host names with the system resolver.
+    /// Parses exports(5) text, resolving host names with the system
+    /// resolver; any entry or client that cannot be used is an error.
     pub fn parse(text: &str) -> Result<ExportTable, ExportsError> {
         Self::parse_with_resolver(text, &client::system_resolver)
     }
 
+    /// Parses exports(5) text as `exportfs` does: what cannot be used (an
+    /// entry with bad options, an unresolvable host, a netgroup) is left
+    /// out, and each such thing is one error in the list, for the caller
+    /// to warn about. An entry none of whose clients can be used is left
+    /// out whole (never exported to everyone instead). Fails only when the
+    /// text cannot be split into entries (an unterminated quote).
+    pub fn parse_lenient(text: &str) -> Result<(ExportTable, Vec<ExportsError>), ExportsError> {
+        parse::parse(text, &client::system_resolver)
+    }
+
     /// Parses exports(5) text, resolving host names with `resolve`, which
-    /// returns the addresses of a name or an error message.
+    /// returns the addresses of a name or an error message; any entry or
+    /// client that cannot be used is an error.
     pub fn parse_with_resolver(
         text: &str,
         resolve: &dyn Fn(&str) -> Result<Vec<IpAddr>, String>,
     ) -> Result<ExportTable, ExportsError> {
-        parse::parse(text, resolve)
+        let (table, skipped) = parse::parse(text, resolve)?;
+        match skipped.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(table),
+        }
     }
 
     /// A table with one export of `path` to every client (`*`) with
@@ -182,6 +202,16 @@ impl ExportTable {
     /// id or the same canonical directory. Touches the filesystem; ids are
     /// left unchanged.
     pub fn validate(&mut self) -> Result<(), ExportsError> {
+        match validate::validate(self).into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`ExportTable::validate`], but an export that fails the checks
+    /// (a missing path, not a directory, a duplicate) is removed from the
+    /// table instead, as `exportfs` skips it; returns why, one error each.
+    pub fn validate_lenient(&mut self) -> Vec<ExportsError> {
         validate::validate(self)
     }
 

@@ -113,22 +113,31 @@ fn tokenize(text: &str) -> Result<Vec<Vec<Token>>, ExportsError> {
     Ok(entries)
 }
 
-/// Parses a whole exports file.
+/// Parses a whole exports file as `exportfs` reads one: an entry that
+/// cannot be used (bad options, a relative path) is left out, and so is a
+/// client that cannot be (an unresolvable host, a netgroup); each is one
+/// error in the returned list. An entry whose clients were all left out is
+/// left out too: it never falls back to exporting to everyone. Only a file
+/// that cannot be split into entries (an unterminated quote) fails whole.
 pub(super) fn parse(
     text: &str,
     resolve: &dyn Fn(&str) -> Result<Vec<IpAddr>, String>,
-) -> Result<ExportTable, ExportsError> {
+) -> Result<(ExportTable, Vec<ExportsError>), ExportsError> {
     let mut table = ExportTable::default();
+    let mut skipped = Vec::new();
     for entry in tokenize(text)? {
-        parse_entry(&entry, resolve, &mut table)?;
+        if let Err(e) = parse_entry(&entry, resolve, &mut table, &mut skipped) {
+            skipped.push(e);
+        }
     }
-    Ok(table)
+    Ok((table, skipped))
 }
 
 fn parse_entry(
     entry: &[Token],
     resolve: &dyn Fn(&str) -> Result<Vec<IpAddr>, String>,
     table: &mut ExportTable,
+    skipped: &mut Vec<ExportsError>,
 ) -> Result<(), ExportsError> {
     let Some((path_tok, clients)) = entry.split_first() else {
         return Ok(());
@@ -143,6 +152,7 @@ fn parse_entry(
     let path = normalize(path);
     let mut defaults = ExportOptions::default();
     let mut rules = Vec::new();
+    let mut clients_skipped = 0;
     for t in clients {
         let text = std::str::from_utf8(&t.bytes)
             .map_err(|_| err(t.line, "client specification is not valid UTF-8"))?;
@@ -161,10 +171,24 @@ fn parse_entry(
                 path.display()
             );
         }
-        let client = ClientMatch::parse(spec, resolve).map_err(|m| err(t.line, m))?;
         let mut options = defaults.clone();
         options.apply(opts).map_err(|m| err(t.line, m))?;
-        rules.push(ExportRule { client, options });
+        match ClientMatch::parse(spec, resolve) {
+            Ok(client) => rules.push(ExportRule { client, options }),
+            Err(m) => {
+                clients_skipped += 1;
+                skipped.push(err(
+                    t.line,
+                    format!("{m}; {} not exported to it", path.display()),
+                ));
+            }
+        }
+    }
+    if rules.is_empty() && clients_skipped > 0 {
+        return Err(err(
+            path_tok.line,
+            format!("no usable client for {}: not exported", path.display()),
+        ));
     }
     if rules.is_empty() {
         tracing::warn!(

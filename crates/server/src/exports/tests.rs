@@ -168,11 +168,10 @@ fn syntax_errors() {
         ("/srv host)", "unbalanced"),
         ("/srv \"abc", "unterminated quote"),
         ("/srv @trusted(rw)", "netgroups are not supported"),
-        (
-            "/srv *.example.com(rw)",
-            "wildcard host names are not supported",
-        ),
-        ("/srv host?.lan", "wildcard"),
+        ("/srv @trusted(rw)", "/srv not exported to it"),
+        ("/srv host?.l/an", "invalid"),
+        ("/srv *.ex(a)mple", "malformed options"),
+        ("/srv *.exa+mple", "invalid wildcard host name"),
         ("/srv gss/krb5(rw)", "RPCSEC_GSS"),
         (
             "/srv nosuchhost(rw)",
@@ -320,4 +319,69 @@ fn validate_canonicalizes_and_checks() {
         other => panic!("{other:?}"),
     }
     let _: PathBuf = t.exports[0].path.clone();
+}
+
+#[test]
+fn wildcard_names_rank_below_networks_and_above_everyone() {
+    let e = one("/srv *(ro) local*(rw,no_root_squash) 10.0.0.0/8(rw)");
+    assert_eq!(
+        e.rules[1].client,
+        ClientMatch::Wildcard {
+            pattern: "local*".into()
+        }
+    );
+    assert_eq!(e.rules[1].client.to_string(), "local*");
+    // 127.0.0.1 is `localhost` (forward-confirmed in /etc/hosts).
+    let o = e.options_for(ip("127.0.0.1")).unwrap();
+    assert!(!o.read_only && o.squash == Squash::None);
+    let e = one("/srv *.invalid(rw) *(ro)");
+    assert!(e.options_for(ip("127.0.0.1")).unwrap().read_only);
+}
+
+#[test]
+fn lenient_parsing_skips_what_it_cannot_use_and_says_so() {
+    let text = "/a nosuchhost(rw) alpha(rw)\n\
+                /b -bogus\n\
+                /c @group(rw)\n\
+                relative\n\
+                /d *(ro)\n";
+    let (table, skipped) = parse::parse(text, &resolver).unwrap();
+    let paths: Vec<_> = table.exports.iter().map(|e| e.path.clone()).collect();
+    assert_eq!(paths, [PathBuf::from("/a"), PathBuf::from("/d")]);
+    // /a keeps the client that resolved, and only it: no fallback to `*`.
+    assert_eq!(table.exports[0].rules.len(), 1);
+    assert!(table.exports[0].options_for(ip("192.0.2.7")).is_some());
+    assert!(table.exports[0].options_for(ip("203.0.113.9")).is_none());
+    let said: Vec<String> = skipped.iter().map(|e| e.to_string()).collect();
+    assert_eq!(said.len(), 5, "{said:?}");
+    assert!(said[0].contains("line 1") && said[0].contains("nosuchhost"));
+    assert!(said[1].contains("line 2") && said[1].contains("unknown export option"));
+    assert!(said[2].contains("netgroups are not supported"), "{said:?}");
+    assert!(said[3].contains("no usable client for /c: not exported"));
+    assert!(said[4].contains("line 4") && said[4].contains("not absolute"));
+    // A file that cannot be split into entries still fails whole.
+    assert!(parse::parse("/a \"x\n", &resolver).is_err());
+}
+
+#[test]
+fn lenient_validation_removes_bad_exports_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("a")).unwrap();
+    std::fs::write(d.join("file"), b"").unwrap();
+    let mut t = parse(&format!(
+        "{0}/missing *\n{0}/a *\n{0}/file *\n{0}/a/ *(fsid=3)",
+        d.display()
+    ))
+    .unwrap();
+    let refused = t.validate_lenient();
+    assert_eq!(t.exports.len(), 1);
+    assert_eq!(
+        t.exports[0].path,
+        std::fs::canonicalize(d.join("a")).unwrap()
+    );
+    let said: Vec<String> = refused.iter().map(|e| e.to_string()).collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said[0].contains("missing") && said[0].contains("No such file"));
+    assert!(said[1].contains("not a directory"));
 }
