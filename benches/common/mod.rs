@@ -98,6 +98,11 @@ pub struct Nfsl(Child, pub u16);
 impl Nfsl {
     /// Serves `dir` read-write to root from any port, on 127.0.0.1.
     pub fn start(dir: &Path, state: &Path) -> Nfsl {
+        Self::start_with(dir, state, &[])
+    }
+
+    /// [`Nfsl::start`] with more `nfsl serve` arguments.
+    pub fn start_with(dir: &Path, state: &Path, extra: &[String]) -> Nfsl {
         let mut child = Command::new(env!("CARGO_BIN_EXE_nfsl"))
             .args([
                 "serve",
@@ -110,6 +115,7 @@ impl Nfsl {
             ])
             .arg(state)
             .args(["-o", "rw,no_root_squash,insecure"])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -125,6 +131,13 @@ impl Nfsl {
             .and_then(|p| p.parse().ok())
             .expect("listening line");
         Nfsl(child, port)
+    }
+}
+
+impl Nfsl {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
     }
 }
 
