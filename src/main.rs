@@ -10,6 +10,7 @@ mod endpoint;
 mod format;
 mod heap;
 mod progress;
+mod rpcbind;
 mod serve;
 mod transfer;
 

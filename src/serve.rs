@@ -73,6 +73,13 @@ pub struct ServeArgs {
     /// Do not serve LOCALIO (program 400122 answers PROG_UNAVAIL).
     #[arg(long = "no-localio", overrides_with = "localio")]
     pub no_localio: bool,
+    /// Register NFS and MOUNT (v3, TCP) with the local rpcbind when one
+    /// runs (the default), and unregister them at exit.
+    #[arg(long = "rpcbind", overrides_with = "no_rpcbind")]
+    pub rpcbind: bool,
+    /// Do not register with rpcbind.
+    #[arg(long = "no-rpcbind", overrides_with = "rpcbind")]
+    pub no_rpcbind: bool,
     /// LOCALIO socket [default: $XDG_RUNTIME_DIR/nfsl/localio-PORT.sock,
     /// else /run/nfsl/localio-PORT.sock].
     #[arg(long, value_name = "PATH")]
@@ -263,6 +270,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // The LOCALIO socket exists before `listening on` is printed, so a
         // client started on that line finds it.
         let localio = start_localio(&args, &mut server, addr.port())?;
+        // Registered before the `listening on` line, so whoever waits for
+        // it can use a URL without ports.
+        let registration = match args.no_rpcbind {
+            true => None,
+            false => tokio::task::spawn_blocking(move || crate::rpcbind::register(addr))
+                .await
+                .ok()
+                .flatten(),
+        };
         // The one machine-readable line, for scripts and tests that start
         // the server on port 0; on a terminal the log line below says it.
         let mut out = std::io::stdout().lock();
@@ -273,6 +289,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         drop(out);
         tracing::info!(state_dir = %server.state_dir().display(), "nfsl serving on {addr}");
+
         log_exports(&server.exports());
         let reloader = tokio::spawn(reload_on_hup(
             hup,
@@ -287,6 +304,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         nfsl_transport::serve(listener, Arc::new(server), config, shutdown).await;
         reloader.abort();
+        if let Some(registration) = registration {
+            let _ = tokio::task::spawn_blocking(move || registration.unregister()).await;
+        }
         if let Some((stop, task)) = localio {
             let _ = stop.send(());
             let _ = task.await;

@@ -111,6 +111,7 @@ impl Nfsl {
                 "0",
                 "--bind",
                 "127.0.0.1",
+                "--no-rpcbind",
                 "--state-dir",
             ])
             .arg(state)

@@ -257,6 +257,10 @@ impl NfslServer {
                 cmd.arg("--exports").arg(file);
             }
         }
+        // Tests run many servers at once: none may take the host's
+        // rpcbind registrations (tests/rpcbind.rs passes --rpcbind, which
+        // overrides this).
+        cmd.arg("--no-rpcbind");
         cmd.arg("--port")
             .arg(port.to_string())
             .arg("--bind")

@@ -79,6 +79,43 @@ pub(crate) async fn getport(
     }
 }
 
+/// The standard NFS port, where nfsl, knfsd and Ganesha serve NFS (nfsl
+/// and Ganesha serve MOUNT there too): tried when the portmapper cannot
+/// tell.
+pub const NFS_PORT: u16 = 2049;
+
+/// The NFS and MOUNT ports of `host`: those given, else the portmapper's
+/// answer, else (no portmapper answering, or the program not registered
+/// with it) [`NFS_PORT`] for both. The third value says why the standard
+/// port was taken, for the error if nothing answers there either.
+pub(crate) async fn find_ports(
+    host: std::net::IpAddr,
+    settings: &TransportSettings,
+    nfs: Option<u16>,
+    mount: Option<u16>,
+) -> Result<(u16, u16, Option<String>)> {
+    let mut why_default = None;
+    let mut ask = async |given: Option<u16>, program: u32, version: u32| match given {
+        Some(port) => Ok(port),
+        None => match getport(host, settings, program, version).await {
+            Ok(port) => Ok(port),
+            Err(Error::Connection { what, source }) => {
+                why_default.get_or_insert(format!("{what}: {source}"));
+                Ok(NFS_PORT)
+            }
+            Err(e) => Err(e),
+        },
+    };
+    let nfs = ask(nfs, nfsl_proto::nfs3::NFS_PROGRAM, nfsl_proto::nfs3::NFS_V3).await?;
+    let mount = ask(
+        mount,
+        nfsl_proto::mount3::MOUNT_PROGRAM,
+        nfsl_proto::mount3::MOUNT_V3,
+    )
+    .await?;
+    Ok((nfs, mount, why_default))
+}
+
 /// Asks the portmapper (rpcbind, port 111, PMAP v2 GETPORT over TCP) of
 /// `host` which TCP port serves `program` version `version`, as
 /// [`crate::Nfs::connect`] does for URLs without ports.

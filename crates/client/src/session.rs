@@ -4,7 +4,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use nfsl_proto::mount3::{MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::*;
 use nfsl_rpc::OpaqueAuth;
 
@@ -86,7 +85,9 @@ impl Nfs {
     /// Mounts the export a libnfs-style URL points into and returns it
     /// with the path inside the export (`/`-based).
     ///
-    /// Missing ports are asked from the server's portmapper (port 111).
+    /// Missing ports are asked from the server's portmapper (port 111);
+    /// when it does not answer or does not know the program, the standard
+    /// port 2049 is tried for both NFS and MOUNT (where nfsl serves both).
     /// The export is the longest entry of the server's EXPORT list that
     /// contains the URL's path; if the list does not help (EXPORT refused,
     /// or no entry matches), MNT is tried on the path and then on each
@@ -121,17 +122,22 @@ impl Nfs {
         config.validate()?;
         let ip = resolve_host(&url.host).await?;
         let settings = TransportSettings::from_config(&config);
-        let nfs_port = match url.nfs_port {
-            Some(p) => p,
-            None => portmap::getport(ip, &settings, NFS_PROGRAM, NFS_V3).await?,
-        };
-        let mount_port = match url.mount_port {
-            Some(p) => p,
-            None => portmap::getport(ip, &settings, MOUNT_PROGRAM, MOUNT_V3).await?,
-        };
+        let (nfs_port, mount_port, why_default) =
+            portmap::find_ports(ip, &settings, url.nfs_port, url.mount_port).await?;
         let mount_addr = SocketAddr::new(ip, mount_port);
         let mounter = MountClient::new(mount_addr, settings.clone(), config.credential()?);
-        let (export, root, rest) = find_and_mount(&mounter, &url.path).await?;
+        let (export, root, rest) = match (find_and_mount(&mounter, &url.path).await, why_default) {
+            (Err(Error::Connection { what, source }), Some(why)) => {
+                return Err(Error::Connection {
+                    what: format!(
+                        "{why}; then the standard port {}: {what} (give nfsport= and mountport= in the URL)",
+                        portmap::NFS_PORT
+                    ),
+                    source,
+                })
+            }
+            (found, _) => found?,
+        };
         drop(mounter);
         let nfs = Nfs::start(
             SocketAddr::new(ip, nfs_port),

@@ -1,6 +1,7 @@
 //! Message types of the protocols nfsl speaks, with their XDR encodings:
-//! NFS version 3 (RFC 1813), MOUNT version 3 (RFC 1813 appendix I) and the
-//! LOCALIO auxiliary program (Linux `nfslocalio`, program 400122).
+//! NFS version 3 (RFC 1813), MOUNT version 3 (RFC 1813 appendix I), the
+//! LOCALIO auxiliary program (Linux `nfslocalio`, program 400122) and the
+//! rpcbind registrations a server makes (RFC 1833).
 //!
 //! This crate is pure: it defines values and their wire form, nothing else.
 //! It does not open files, resolve handles or decide policy; the `server`
@@ -14,6 +15,7 @@ pub mod localio;
 pub mod mount3;
 pub mod nfs3;
 mod result;
+pub mod rpcbind;
 
 pub use result::NfsResult;
 
