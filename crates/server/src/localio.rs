@@ -27,7 +27,7 @@ use nfsl_localio::{
 use nfsl_proto::localio::{LocalioProcedure, LocalioUuid};
 use nfsl_proto::nfs3::{NfsFh3, Nfsstat3};
 use nfsl_rpc::Auth;
-use nfsl_transport::{CallContext, CallOutcome, Results};
+use nfsl_rpc_service::{CallContext, CallOutcome, Results};
 use rustix::fs::{FileType, OFlags};
 
 use crate::creds::CallerIdentity;

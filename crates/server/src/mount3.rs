@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nfsl_proto::mount3::*;
 use nfsl_proto::nfs3::NfsFh3;
-use nfsl_transport::{CallContext, CallOutcome};
+use nfsl_rpc_service::{CallContext, CallOutcome};
 use rustix::fs::{openat, Mode, OFlags};
 use rustix::io::Errno;
 

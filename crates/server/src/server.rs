@@ -8,7 +8,7 @@ use std::sync::Arc;
 use nfsl_proto::localio::{LOCALIO_PROGRAM, LOCALIO_V1};
 use nfsl_proto::mount3::{MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
-use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
+use nfsl_rpc_service::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
 use crate::localio::{LocalioAuthorizer, LocalioProgram};

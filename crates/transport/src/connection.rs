@@ -14,8 +14,8 @@ use tracing::{debug, warn};
 use crate::buffer_pool::{PoolBuffers, PooledBuf};
 use crate::config::TransportConfig;
 use crate::dispatch::{execute, triage, Shared, Triage};
-use crate::service::RpcService;
 use crate::writer::{Outgoing, ReplySink, SinkCloser};
+use nfsl_rpc_service::RpcService;
 
 /// Aborts the writer and closes the socket if the connection task is itself
 /// aborted (shutdown timeout), so the socket is closed rather than kept by

@@ -15,8 +15,8 @@ use nfsl_rpc::{
 use tracing::{debug, error};
 
 use crate::buffer_pool::{BufferPool, PooledBuf};
-use crate::results::Results;
-use crate::service::{CallContext, CallOutcome, RpcService};
+use nfsl_rpc_service::Results;
+use nfsl_rpc_service::{CallContext, CallOutcome, RpcService};
 
 /// The server-wide duplicate request cache; replies are stored framed.
 pub(crate) type Drc = Mutex<DuplicateRequestCache<DrcKey, Bytes>>;

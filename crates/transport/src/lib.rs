@@ -37,12 +37,8 @@ mod buffer_pool;
 mod config;
 mod connection;
 mod dispatch;
-mod results;
 mod server;
-mod service;
 mod writer;
 
 pub use config::TransportConfig;
-pub use results::Results;
 pub use server::serve;
-pub use service::{CallContext, CallOutcome, ProgramVersions, RpcService};

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::config::TransportConfig;
 use crate::connection;
 use crate::dispatch::Shared;
-use crate::service::RpcService;
+use nfsl_rpc_service::RpcService;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the
 /// loop does not spin.

@@ -23,7 +23,7 @@ use tracing::debug;
 
 use crate::buffer_pool::{BufferPool, PooledBuf};
 use crate::dispatch::Reply;
-use crate::results::{shrunk, Part};
+use nfsl_rpc_service::{shrunk, Part};
 
 /// Most replies gathered into one write by the writer task.
 const MAX_BATCH: usize = 64;
@@ -68,7 +68,7 @@ impl Direct {
         for part in parts {
             let len = match &part {
                 Part::Bytes(b) => b.len(),
-                Part::File(f) => f.len,
+                Part::File(f) => f.len(),
             };
             if pos + len <= self.written {
                 pos += len;
@@ -80,9 +80,9 @@ impl Direct {
                 Part::Bytes(b) => slices.push(IoSlice::new(&b[skip..])),
                 Part::File(f) if slices.is_empty() => {
                     return Some(Piece::File {
-                        file: &f.file,
-                        offset: f.offset.saturating_add(skip as u64),
-                        len: f.len - skip,
+                        file: f.file(),
+                        offset: f.offset().saturating_add(skip as u64),
+                        len: f.len() - skip,
                     })
                 }
                 Part::File(_) => return Some(Piece::Bytes { slices, more: true }),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use nfsl_proto::nfs3::{Fattr3, Filename3, NfsFh3, Nfsstat3, PostOpAttr, WccData};
 use nfsl_rpc::Auth;
-use nfsl_transport::CallContext;
+use nfsl_rpc_service::CallContext;
 use rustix::fs::{fstat, FileType, Stat};
 
 use super::attrs::{fattr3, wcc_data};

@@ -1,7 +1,7 @@
 //! Decoding NFSv3 arguments, routing to the procedure, encoding results.
 
 use nfsl_proto::nfs3::*;
-use nfsl_transport::{CallContext, CallOutcome, Results};
+use nfsl_rpc_service::{CallContext, CallOutcome, Results};
 use nfsl_xdr::{decode_exact, Xdr, XdrError};
 
 use super::context::Caller;

@@ -17,7 +17,7 @@ use super::errors::{nfsstat_from_errno, nfsstat_from_io};
 use super::Nfs3;
 use crate::handle::{Access, FileHandle};
 use crate::names::Name;
-use nfsl_transport::Results;
+use nfsl_rpc_service::Results;
 
 impl Nfs3 {
     pub(super) fn getattr(&self, c: &Caller, a: Getattr3Args) -> Getattr3Res {

@@ -8,9 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use nfsl_rpc::{AuthStat, CallHeader, OpaqueAuth};
-use nfsl_transport::{
-    serve, CallContext, CallOutcome, ProgramVersions, Results, RpcService, TransportConfig,
-};
+use nfsl_rpc_service::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
+use nfsl_transport::{serve, TransportConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
