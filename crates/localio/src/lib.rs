@@ -20,8 +20,8 @@
 //!    read or read-write with its AUTH_SYS credentials; the server answers
 //!    with a status, the file's direct-IO alignment and size, and passes
 //!    a buffered fd plus, where the file system supports it, an
-//!    `O_DIRECT` fd (`SCM_RIGHTS`). [`LocalFile`] is what the IO engine's
-//!    `IoFile` takes.
+//!    `O_DIRECT` fd (`SCM_RIGHTS`). [`LocalFile`] holds them; the client
+//!    turns it into its IO engine's file.
 //!
 //! # Security model
 //!
@@ -101,6 +101,7 @@
 
 #![warn(missing_docs)]
 
+mod alignment;
 pub mod client;
 pub mod codec;
 mod fdpass;
