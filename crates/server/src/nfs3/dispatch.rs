@@ -5,7 +5,6 @@ use nfsl_rpc_service::{CallContext, CallOutcome, Results};
 use nfsl_xdr::{decode_exact, Xdr, XdrError};
 
 use super::context::Caller;
-use super::write_ops::WriteArgs;
 use super::Nfs3;
 
 /// Decodes `A` (the whole argument buffer, no trailing bytes), runs `f` and
@@ -65,7 +64,7 @@ impl Nfs3 {
             Nfs3Procedure::Readlink => run(args, out, |a| self.readlink(c, a)),
             Nfs3Procedure::Read => run_into(args, out, |a, out| self.read_into(c, a, out)),
             // The data stays in the call record (no copy).
-            Nfs3Procedure::Write => run_decoded(WriteArgs::decode(args), out, |a, out| {
+            Nfs3Procedure::Write => run_decoded(Write3ArgsRef::decode(args), out, |a, out| {
                 self.write(c, a).encode(out)
             }),
             Nfs3Procedure::Create => run(args, out, |a| self.create(c, a)),

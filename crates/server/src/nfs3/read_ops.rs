@@ -7,7 +7,7 @@
 
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
-use nfsl_xdr::{padding, Xdr};
+use nfsl_xdr::Xdr;
 use rustix::fs::{fstat, openat, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -130,13 +130,14 @@ fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
     };
     let size = u64::try_from(st.st_size).unwrap_or(0);
     let n = size.saturating_sub(offset).min(u64::from(count)) as u32;
-    Nfsstat3::Ok.encode(out);
-    Some(fattr3(&st, t.fsid())).encode(out);
-    n.encode(out);
-    (offset.saturating_add(u64::from(n)) >= size).encode(out);
-    n.encode(out);
+    Read3ResOkHead {
+        file_attributes: Some(fattr3(&st, t.fsid())),
+        count: n,
+        eof: offset.saturating_add(u64::from(n)) >= size,
+    }
+    .encode(out);
     out.push_file(t.fd, offset, n as usize);
-    out.extend_from_slice(&[0u8; 3][..padding(n as usize)]);
+    out.extend_from_slice(pad_for(n as usize));
 }
 
 /// The status for READ of something that is not a regular file.
