@@ -68,8 +68,8 @@
 //!   `nfsl-localio` crate) plus `UUID_IS_LOCAL` on the NFS connection
 //!   yields a [`localio::LocalioChannel`] that opens files by handle and
 //!   returns their fds; [`Nfs::call_raw`] calls any program on the NFS
-//!   connection. (Routing READ/WRITE/COMMIT through those fds is not done
-//!   here yet.)
+//!   connection. The file API routes READ, WRITE and COMMIT through those
+//!   fds (see LOCALIO above).
 //!
 //! How it is built: the RPC logic is sans-IO values you feed bytes to
 //! ([`exchange`]: xid allocation, call encoding, matching replies to

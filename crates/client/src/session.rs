@@ -22,10 +22,10 @@ use crate::url::NfsUrl;
 /// many tasks at once; every call is pipelined on one TCP connection.
 #[derive(Clone)]
 pub struct Nfs {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<MountState>,
 }
 
-pub(crate) struct Shared {
+pub(crate) struct MountState {
     pub procs: Nfs3Procedures,
     pub root: FileHandle,
     pub export: String,
@@ -40,7 +40,7 @@ pub(crate) struct Shared {
     rpc: Arc<RpcClient>,
 }
 
-impl Shared {
+impl MountState {
     /// The NFS server's address.
     pub(crate) fn rpc_addr(&self) -> SocketAddr {
         self.rpc.addr()
@@ -195,7 +195,7 @@ impl Nfs {
             .await?;
         let fsinfo = FsInfo::from(&ok(info, "FSINFO", "/")?);
         let nfs = Nfs {
-            shared: Arc::new(Shared {
+            shared: Arc::new(MountState {
                 procs,
                 root,
                 export,

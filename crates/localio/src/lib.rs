@@ -100,6 +100,8 @@
 //! `nfsl-client`.
 
 #![warn(missing_docs)]
+// Nothing here needs `unsafe` (system calls, where any, go through rustix).
+#![forbid(unsafe_code)]
 
 mod alignment;
 pub mod client;

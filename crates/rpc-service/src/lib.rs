@@ -15,6 +15,8 @@
 //! cache) that must hold a reply's file data in memory.
 
 #![deny(missing_docs)]
+// Nothing here needs `unsafe` (system calls, where any, go through rustix).
+#![forbid(unsafe_code)]
 
 mod results;
 mod service;

@@ -54,7 +54,7 @@ pub enum ServerError {
 
 /// What every procedure shares: the exports and this instance's verifier.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct ProgramState {
     /// The exports in force (replaced whole by a reload).
     pub(crate) exports: LiveExports,
     pub(crate) verifier: WriteVerifier,
@@ -80,7 +80,7 @@ impl NfsServer {
             path: config.state_dir.clone(),
             source,
         })?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ProgramState {
             exports: LiveExports::open(config.exports, state.handle_key())?,
             verifier: state.write_verifier(),
             max_io_size: config.max_io_size,
@@ -196,7 +196,7 @@ impl RpcService for NfsServer {
 #[cfg(test)]
 impl NfsServer {
     /// The shared state, so tests can take handles without MOUNT/LOOKUP.
-    pub(crate) fn shared_for_tests(&self) -> &Shared {
+    pub(crate) fn shared_for_tests(&self) -> &ProgramState {
         self.nfs3.shared()
     }
 }

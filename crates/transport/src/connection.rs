@@ -13,7 +13,7 @@ use tracing::{debug, warn};
 
 use crate::buffer_pool::{PoolBuffers, PooledBuf};
 use crate::config::TransportConfig;
-use crate::dispatch::{execute, triage, Shared, Triage};
+use crate::dispatch::{execute, triage, ServerCore, Triage};
 use crate::writer::{Outgoing, ReplySink, SinkCloser};
 use nfsl_rpc_service::RpcService;
 
@@ -40,7 +40,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 pub(crate) async fn run<S: RpcService>(
     stream: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared<S>>,
+    shared: Arc<ServerCore<S>>,
     config: Arc<TransportConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -92,10 +92,18 @@ pub(crate) async fn run<S: RpcService>(
             };
             match triage(&shared, record, peer, local) {
                 Triage::Drop => {}
-                Triage::Reply(reply) => sink.send(Outgoing {
-                    reply,
-                    _permit: permit,
-                }),
+                Triage::Reply(reply) => {
+                    // Never wait here for a sender that may be reading a
+                    // file range from disk: let the blocking pool wait.
+                    let out = Outgoing {
+                        reply,
+                        _permit: permit,
+                    };
+                    if let Err(out) = sink.try_send(out) {
+                        let sink = sink.clone();
+                        tokio::task::spawn_blocking(move || sink.send(out));
+                    }
+                }
                 Triage::Execute(call)
                     if may_block_in_place
                         && permits.available_permits() + 1 == max_in_flight

@@ -22,16 +22,16 @@ use nfsl_rpc_service::{CallContext, CallOutcome, RpcService};
 pub(crate) type Drc = Mutex<DuplicateRequestCache<DrcKey, Bytes>>;
 
 /// State shared by every connection of one server.
-pub(crate) struct Shared<S> {
+pub(crate) struct ServerCore<S> {
     pub(crate) service: Arc<S>,
     pub(crate) drc: Drc,
     /// Large buffers (records, queued replies), recycled.
     pub(crate) buffers: Arc<BufferPool>,
 }
 
-impl<S> Shared<S> {
+impl<S> ServerCore<S> {
     pub(crate) fn new(service: Arc<S>, drc_capacity: usize) -> Self {
-        Shared {
+        ServerCore {
             service,
             drc: Mutex::new(DuplicateRequestCache::new(drc_capacity)),
             buffers: Arc::default(),
@@ -55,7 +55,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn whole(bytes: impl Into<Bytes>) -> Reply {
+    pub(crate) fn whole(bytes: impl Into<Bytes>) -> Reply {
         Reply {
             head: bytes.into(),
             body: Results::new(),
@@ -136,7 +136,7 @@ pub(crate) enum Triage {
 
 /// Decides what to do with a record received from `peer` on `local`.
 pub(crate) fn triage<S: RpcService>(
-    shared: &Shared<S>,
+    shared: &ServerCore<S>,
     record: PooledBuf,
     peer: SocketAddr,
     local: SocketAddr,
@@ -243,7 +243,7 @@ impl Drop for DrcGuard<'_> {
 }
 
 /// Runs a call (blocking) and returns its framed reply, if any.
-pub(crate) fn execute<S: RpcService>(shared: &Shared<S>, call: Call) -> Option<Reply> {
+pub(crate) fn execute<S: RpcService>(shared: &ServerCore<S>, call: Call) -> Option<Reply> {
     let mut guard = DrcGuard {
         drc: &shared.drc,
         key: call.drc_key,

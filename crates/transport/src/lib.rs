@@ -32,6 +32,8 @@
 //! address, e.g. after binding port 0).
 
 #![deny(missing_docs)]
+// Nothing here needs `unsafe` (system calls, where any, go through rustix).
+#![forbid(unsafe_code)]
 
 mod buffer_pool;
 mod config;

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::config::TransportConfig;
 use crate::connection;
-use crate::dispatch::Shared;
+use crate::dispatch::ServerCore;
 use nfsl_rpc_service::RpcService;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) so the
@@ -39,7 +39,7 @@ pub async fn serve<S: RpcService>(
         Ok(addr) => info!(%addr, "serving ONC RPC over TCP"),
         Err(e) => warn!(error = %e, "serving ONC RPC over TCP on an unknown address"),
     }
-    let shared = Arc::new(Shared::new(service, config.drc_capacity));
+    let shared = Arc::new(ServerCore::new(service, config.drc_capacity));
     let config = Arc::new(config);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();

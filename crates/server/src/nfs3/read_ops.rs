@@ -163,7 +163,7 @@ fn lookup_in(t: &Target, name: &Filename3) -> Result<(FileHandle, PostOpAttr), N
         return Err(Nfsstat3::Notdir);
     }
     let name = check_name(name)?;
-    let fs = &t.rt.fs;
+    let fs = &t.export.fs;
     let path = match name {
         Name::DotDot if fs.is_root(&t.fd).map_err(|e| nfsstat_from_io(&e))? => Name::Dot,
         n => n,
@@ -225,5 +225,4 @@ fn granted(t: &Target, asked: u32) -> Result<u32, Nfsstat3> {
 }
 
 #[cfg(test)]
-#[path = "read_ops_tests.rs"]
 mod tests;
