@@ -258,6 +258,9 @@ pub(crate) struct RpcClient {
     current: Mutex<Option<Arc<Conn>>>,
     connecting: tokio::sync::Mutex<()>,
     ever_connected: AtomicBool,
+    /// The local port of the last connection, reused by the next one so
+    /// the server's duplicate request cache recognises retransmissions.
+    last_port: Mutex<Option<u16>>,
     counters: Arc<Counters>,
     pool: Arc<BufferPool>,
 }
@@ -278,6 +281,7 @@ impl RpcClient {
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
             ever_connected: AtomicBool::new(false),
+            last_port: Mutex::new(None),
             counters,
             pool: BufferPool::new(REPLY_BUFFERS_KEPT),
         }
@@ -332,13 +336,18 @@ impl RpcClient {
         }
         let mut delay = Duration::from_millis(50);
         loop {
+            let previous_port = *self.last_port.lock().unwrap_or_else(|p| p.into_inner());
             let err = match timeout_at(
                 deadline,
-                socket::connect(self.addr, self.settings.port_policy),
+                socket::connect(self.addr, self.settings.port_policy, previous_port),
             )
             .await
             {
                 Ok(Ok(stream)) => {
+                    if let Ok(local) = stream.local_addr() {
+                        *self.last_port.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(local.port());
+                    }
                     let conn = Conn::start(
                         stream,
                         self.settings.max_record_len,

@@ -371,9 +371,11 @@ impl RecordDecoder {
         }
     }
 
-    /// Capacity held for the record being built (for tests).
-    #[cfg(test)]
-    pub(crate) fn buffered_capacity(&self) -> usize {
+    /// Memory held for the record being built: its buffer's capacity,
+    /// reserved for a whole fragment as soon as the fragment's marker is
+    /// complete (so a server can charge it to a budget before the peer has
+    /// sent, or proven, anything).
+    pub fn buffered_capacity(&self) -> usize {
         self.current.capacity()
     }
 

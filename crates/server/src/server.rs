@@ -158,6 +158,12 @@ impl RpcService for NfsServer {
             && Nfs3Procedure::from_u32(procedure).is_some_and(Nfs3Procedure::is_non_idempotent)
     }
 
+    /// Only callers the handle's export admits now (its client list and
+    /// `secure` rule, [`Export::admit`](crate::exports::Export::admit)).
+    fn may_replay(&self, ctx: &CallContext, args: &[u8]) -> bool {
+        ctx.program == NFS_PROGRAM && self.nfs3.may_replay(ctx, args)
+    }
+
     /// The NFSv3 procedures that only look at the file system (READ,
     /// GETATTR, LOOKUP, ...): no sync, no waiting on writeback. READDIR is
     /// left out (a large directory takes a while).

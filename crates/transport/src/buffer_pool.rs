@@ -58,6 +58,13 @@ impl BufferPool {
         }
     }
 
+    /// Frees every spare buffer (when the server goes idle, so memory
+    /// returns to the system once load has gone).
+    pub(crate) fn clear(&self) {
+        let spare = std::mem::take(&mut *self.free());
+        drop(spare);
+    }
+
     /// How many buffers are free (for tests).
     #[cfg(test)]
     fn len(&self) -> usize {

@@ -1,7 +1,15 @@
 //! One TCP connection: a reader that reassembles records and dispatches
 //! calls, concurrently and bounded, and a writer task for the replies.
+//!
+//! The reader stops reading while the connection may hold no more: calls
+//! in flight at their limit, unsent replies over their budget (the peer
+//! does not read them), or no record memory left for it (the server's
+//! budget or its address's share, see [`crate::limits`]). A connection
+//! with no call in flight that receives nothing for the idle timeout is
+//! closed, whatever it holds.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use nfsl_rpc::RecordDecoder;
@@ -14,6 +22,7 @@ use tracing::{debug, warn};
 use crate::buffer_pool::{PoolBuffers, PooledBuf};
 use crate::config::TransportConfig;
 use crate::dispatch::{execute, triage, ServerCore, Triage};
+use crate::limits::Admitted;
 use crate::writer::{Outgoing, ReplySink, SinkCloser};
 use nfsl_rpc_service::RpcService;
 
@@ -40,6 +49,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 pub(crate) async fn run<S: RpcService>(
     stream: TcpStream,
     peer: SocketAddr,
+    mut admitted: Admitted,
     shared: Arc<ServerCore<S>>,
     config: Arc<TransportConfig>,
     mut shutdown: watch::Receiver<bool>,
@@ -56,7 +66,9 @@ pub(crate) async fn run<S: RpcService>(
     }
     debug!(%peer, %local, "connection accepted");
     let (mut rd, wr) = stream.into_split();
-    let (sink, write_loop, mut write_failed) = ReplySink::new(wr, shared.buffers.clone());
+    let limits = admitted.limits().clone();
+    let (sink, write_loop, mut write_failed) =
+        ReplySink::new(wr, shared.buffers.clone(), limits.clone());
     let sink = Arc::new(sink);
     let mut writer = AbortOnDrop(tokio::spawn(write_loop), sink.closer());
     let max_in_flight = config.max_in_flight_per_connection.max(1);
@@ -139,11 +151,36 @@ pub(crate) async fn run<S: RpcService>(
                 }
             }
         }
+        // Back-pressure: while the peer leaves too many replies unread
+        // (or all peers together do), read no further requests.
+        while sink.queued_bytes() >= config.reply_memory_per_connection
+            || !limits.replies_within_budget()
+        {
+            let released = limits.released();
+            if sink.queued_bytes() < config.reply_memory_per_connection
+                && limits.replies_within_budget()
+            {
+                break;
+            }
+            let _paused = Gauge::raise(&limits.stats.paused_for_replies);
+            tokio::select! {
+                biased;
+                _ = stopped(&mut shutdown) => break 'conn,
+                _ = write_failed.wait_for(|failed| *failed) => break 'conn,
+                _ = released => {}
+            }
+        }
+        let idle = tokio::time::sleep(config.idle_timeout);
         let read = tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => break,
             _ = write_failed.wait_for(|failed| *failed) => break,
             r = rd.read(&mut buf) => r,
+            _ = idle, if permits.available_permits() == max_in_flight => {
+                debug!(%peer, timeout = ?config.idle_timeout, "idle connection closed");
+                limits.stats.reaped_connections.fetch_add(1, Ordering::AcqRel);
+                break;
+            }
         };
         match read {
             Ok(0) => {
@@ -158,7 +195,33 @@ pub(crate) async fn run<S: RpcService>(
                 break;
             }
         }
+        // Charge the partial record's memory (reserved for its whole
+        // fragment as soon as the marker arrived, before the call can be
+        // authenticated); without room, read nothing more until some is
+        // given back, or the connection is reaped as idle.
+        loop {
+            let released = limits.released();
+            if admitted.hold_record_bytes(decoder.buffered_capacity()) {
+                break;
+            }
+            let _waiting = Gauge::raise(&limits.stats.waiting_for_memory);
+            let idle = tokio::time::sleep(config.idle_timeout);
+            tokio::select! {
+                biased;
+                _ = stopped(&mut shutdown) => break 'conn,
+                _ = released => {}
+                _ = idle, if permits.available_permits() == max_in_flight => {
+                    debug!(%peer, "closed: waited for record memory longer than the idle timeout");
+                    limits.stats.reaped_connections.fetch_add(1, Ordering::AcqRel);
+                    break 'conn;
+                }
+            }
+        }
     }
+    // Partial records are dropped with the decoder: give their memory back.
+    drop(decoder);
+    drop(buf);
+    admitted.hold_record_bytes(0);
     // The writer ends once every in-flight call has sent its reply and
     // dropped its sink.
     drop(sink);
@@ -166,4 +229,20 @@ pub(crate) async fn run<S: RpcService>(
         warn!(%peer, error = %e, "connection writer failed");
     }
     debug!(%peer, "connection closed");
+}
+
+/// A count of connections in some state, raised while this value lives.
+struct Gauge<'a>(&'a AtomicUsize);
+
+impl<'a> Gauge<'a> {
+    fn raise(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Gauge(counter)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }

@@ -177,9 +177,23 @@ pub(crate) fn triage<S: RpcService>(
             AcceptedReply::ProgMismatch { low, high },
         ));
     }
+    let ctx = CallContext {
+        xid,
+        program: header.program,
+        version: header.version,
+        procedure: header.procedure,
+        auth,
+        peer,
+        local,
+    };
     let mut drc_key = None;
-    if service.is_non_idempotent(header.program, header.version, header.procedure) {
-        let key = DrcKey::new(peer.ip(), &header, args);
+    // The cache is consulted only after the credential was accepted (above)
+    // and the program admits the caller, and only under the caller's own
+    // address and port.
+    if service.is_non_idempotent(header.program, header.version, header.procedure)
+        && service.may_replay(&ctx, args)
+    {
+        let key = DrcKey::new(peer, &header, args);
         match shared.drc().begin(&key) {
             DrcLookup::New => drc_key = Some(key),
             DrcLookup::InProgress => {
@@ -194,15 +208,7 @@ pub(crate) fn triage<S: RpcService>(
     }
     let args_start = record.len() - args.len();
     Triage::Execute(Call {
-        ctx: CallContext {
-            xid,
-            program: header.program,
-            version: header.version,
-            procedure: header.procedure,
-            auth,
-            peer,
-            local,
-        },
+        ctx,
         record,
         args_start,
         drc_key,

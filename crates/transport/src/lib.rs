@@ -39,8 +39,10 @@ mod buffer_pool;
 mod config;
 mod connection;
 mod dispatch;
+mod limits;
 mod server;
 mod writer;
 
 pub use config::TransportConfig;
-pub use server::serve;
+pub use limits::TransportStats;
+pub use server::{serve, serve_with_stats};

@@ -33,6 +33,7 @@ use tracing::debug;
 
 use crate::buffer_pool::{BufferPool, PooledBuf};
 use crate::dispatch::Reply;
+use crate::limits::Limits;
 use nfsl_rpc_service::{shrunk, Part};
 
 /// Most replies gathered into one write by the writer task.
@@ -114,6 +115,7 @@ impl Direct {
             body: PooledBuf::new(body, pool.clone()),
             written: self.written,
             _permit,
+            charge: None,
         })
     }
 }
@@ -126,6 +128,36 @@ struct Queued {
     body: PooledBuf,
     written: usize,
     _permit: OwnedSemaphorePermit,
+    /// Its bytes, counted as queued until it is written or dropped.
+    charge: Option<ReplyCharge>,
+}
+
+/// Bytes of a queued reply, counted against the connection's and the
+/// server's reply budgets while it exists.
+#[derive(Debug)]
+struct ReplyCharge {
+    bytes: usize,
+    connection: Arc<AtomicUsize>,
+    limits: Arc<Limits>,
+}
+
+impl ReplyCharge {
+    fn new(bytes: usize, connection: &Arc<AtomicUsize>, limits: &Arc<Limits>) -> Self {
+        connection.fetch_add(bytes, Ordering::AcqRel);
+        limits.add_queued_replies(bytes);
+        ReplyCharge {
+            bytes,
+            connection: Arc::clone(connection),
+            limits: Arc::clone(limits),
+        }
+    }
+}
+
+impl Drop for ReplyCharge {
+    fn drop(&mut self) {
+        self.connection.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.limits.remove_queued_replies(self.bytes);
+    }
 }
 
 impl Queued {
@@ -157,6 +189,11 @@ struct SinkShared {
     /// by a sender holding the turn, lowered by the writer task once they
     /// are written; while non-zero, only the writer task writes.
     queued: AtomicUsize,
+    /// Bytes of the replies handed to the writer task and not yet written
+    /// (what a peer that does not read makes the server hold).
+    queued_bytes: Arc<AtomicUsize>,
+    /// The server's limits, charged with `queued_bytes` too.
+    limits: Arc<Limits>,
     /// The socket failed; replies are dropped.
     failed_flag: AtomicBool,
     failed: watch::Sender<bool>,
@@ -202,11 +239,16 @@ impl SinkShared {
                 Err(e) => return self.fail(&e),
             }
         }
-        let queued = match direct.into_queued(&self.buffers) {
+        let mut queued = match direct.into_queued(&self.buffers) {
             Ok(q) => q,
             // The reply cannot be completed and the stream cannot skip it.
             Err(e) => return self.fail(&e),
         };
+        queued.charge = Some(ReplyCharge::new(
+            queued.len() - queued.written,
+            &self.queued_bytes,
+            &self.limits,
+        ));
         self.queued.fetch_add(1, Ordering::AcqRel);
         // The receiver is gone only if the writer task failed (then
         // `failed` is set) or was aborted; the reply is dropped either way.
@@ -229,6 +271,7 @@ impl ReplySink {
     pub(crate) fn new(
         socket: OwnedWriteHalf,
         buffers: Arc<BufferPool>,
+        limits: Arc<Limits>,
     ) -> (
         ReplySink,
         impl std::future::Future<Output = ()> + Send + 'static,
@@ -239,6 +282,8 @@ impl ReplySink {
             socket,
             turn: Mutex::new(()),
             queued: AtomicUsize::new(0),
+            queued_bytes: Arc::default(),
+            limits,
             failed_flag: AtomicBool::new(false),
             failed,
             buffers,
@@ -246,6 +291,11 @@ impl ReplySink {
         let (queue, rx) = unbounded_channel();
         let writer = write_loop(shared.clone(), rx);
         (ReplySink { shared, queue }, writer, failed_rx)
+    }
+
+    /// Bytes of replies waiting for the peer to read them.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Acquire)
     }
 
     /// A handle that can close the connection while calls are running,
@@ -342,7 +392,7 @@ async fn write_loop(shared: Arc<SinkShared>, mut rx: UnboundedReceiver<Queued>) 
         }
         let result = write_batch(&shared.socket, &mut batch).await;
         let done = batch.len();
-        batch.clear(); // releases the calls' permits
+        batch.clear(); // releases the calls' permits, buffers and charges
         shared.queued.fetch_sub(done, Ordering::AcqRel);
         if let Err(e) = result {
             return shared.fail(&e);
@@ -392,7 +442,11 @@ mod tests {
         let (client, accepted) = tokio::join!(client, listener.accept());
         let (mut client, server) = (client.unwrap(), accepted.unwrap().0);
         let (_rd, wr) = server.into_split();
-        let (sink, writer, _failed) = ReplySink::new(wr, Arc::default());
+        let limits = Arc::new(Limits::new(
+            &crate::TransportConfig::default(),
+            Arc::default(),
+        ));
+        let (sink, writer, _failed) = ReplySink::new(wr, Arc::default(), limits);
         let writer = tokio::spawn(writer);
         let permits = Arc::new(Semaphore::new(2));
         let reply = |b: &'static [u8]| Outgoing {

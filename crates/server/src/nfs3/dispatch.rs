@@ -43,6 +43,16 @@ fn run_decoded<A, R>(
 }
 
 impl Nfs3 {
+    /// Whether a retransmitted non-idempotent call may be answered from
+    /// the duplicate request cache: its arguments start with a file handle
+    /// (every such procedure's do) whose export admits the caller now.
+    pub(crate) fn may_replay(&self, ctx: &CallContext, args: &[u8]) -> bool {
+        let Ok(fh) = NfsFh3::decode(&mut nfsl_xdr::Decoder::new(args)) else {
+            return false;
+        };
+        self.shared.authorize(&Caller::from_call(ctx), &fh).is_ok()
+    }
+
     /// Executes one NFSv3 call.
     pub(crate) fn dispatch(
         &self,
