@@ -9,18 +9,7 @@ use nfsl_rpc::{AuthSysParams, OpaqueAuth, MAX_AUTH_SYS_GIDS, MAX_MACHINE_NAME};
 use crate::error::{Error, Result};
 use crate::local::{DirectPolicy, LocalioMode};
 
-/// Which local port the client's sockets bind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PortPolicy {
-    /// A privileged port (< 1024) when running as root, falling back to an
-    /// ordinary one if none is free; an ordinary port otherwise.
-    #[default]
-    Auto,
-    /// Always a privileged port; fail if none can be bound.
-    Always,
-    /// Never: let the kernel choose.
-    Never,
-}
+pub use nfsl_transport::socket::PortPolicy;
 
 /// How the client behaves; [`ClientConfig::default`] suits most uses.
 #[derive(Debug, Clone)]

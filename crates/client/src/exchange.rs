@@ -18,7 +18,7 @@ use nfsl_rpc::{
 
 use crate::error::RpcError;
 use crate::payload::Payload;
-use crate::pool::{BufferPool, PooledBuf};
+use nfsl_transport::pool::{BufferPool, PooledBuf};
 
 /// Hands out transaction ids: sequential from a random start, so two
 /// client processes (or two runs) do not collide in a server's duplicate

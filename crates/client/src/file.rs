@@ -13,12 +13,12 @@ use crate::file_stats::{Count, FileCounters};
 use crate::journal::Journal;
 use crate::local::FileLocal;
 use crate::payload::{FileRange, Payload};
-use crate::pool::{BufferPool, PooledBuf};
 use crate::procedures::{ok, ReadOutcome};
 use crate::session::Nfs;
 use crate::stats::Counters;
 use crate::types::{FileHandle, Metadata, SetAttr};
 use crate::window::windowed;
+use nfsl_transport::pool::{BufferPool, PooledBuf};
 
 /// Write buffers a file keeps for reuse, at most.
 const MAX_POOLED_PIECES: usize = 64;

@@ -49,9 +49,9 @@ use crate::exchange::{
     Delivery, OutgoingCall, PendingCalls, ProcId, RegisterError, ReplyError, RpcReply, XidSource,
 };
 use crate::payload::Payload;
-use crate::pool::{BufferPool, ReplyBuffers};
-use crate::socket;
 use crate::stats::Counters;
+use nfsl_transport::pool::{BufferPool, PoolBuffers};
+use nfsl_transport::socket::{self, RCVLOWAT_BIG};
 
 /// Largest reply record accepted: a 1 MiB READ plus headers and slack.
 /// Bigger records close the connection (they cannot be skipped).
@@ -61,9 +61,6 @@ pub const MAX_REPLY_RECORD: usize = (4 << 20) + (64 << 10);
 const REPLY_BUFFERS_KEPT: usize = 32;
 /// Read buffer for small replies; larger payloads bypass it.
 const READ_BUFFER: usize = 64 << 10;
-/// `SO_RCVLOWAT` while a large READ reply streams in: the kernel wakes
-/// the reader once per this many bytes instead of once per segment.
-const RCVLOWAT_BIG: usize = 256 << 10;
 
 /// The transport settings taken from [`ClientConfig`].
 #[derive(Debug, Clone)]
@@ -185,7 +182,7 @@ impl Conn {
 async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
     let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
     let mut asm =
-        RecordDecoder::new(max_record_len).with_buffers(ReplyBuffers(Arc::clone(&conn.pool)));
+        RecordDecoder::new(max_record_len).with_buffers(PoolBuffers(Arc::clone(&conn.pool)));
     let mut shutdown = conn.shutdown.subscribe();
     let mut lowat = socket::RecvLowat::default();
     loop {

@@ -12,17 +12,20 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use nfsl_rpc::ReadTarget;
 use nfsl_rpc::RecordDecoder;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, BufReader};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::buffer_pool::{PoolBuffers, PooledBuf};
 use crate::config::TransportConfig;
 use crate::dispatch::{execute, triage, ServerCore, Triage};
 use crate::limits::Admitted;
+use crate::pool::{PoolBuffers, PooledBuf};
+use crate::socket::{RecvLowat, RCVLOWAT_BIG};
 use crate::writer::{Outgoing, ReplySink, SinkCloser};
 use nfsl_rpc_service::RpcService;
 
@@ -65,7 +68,7 @@ pub(crate) async fn run<S: RpcService>(
         debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     debug!(%peer, %local, "connection accepted");
-    let (mut rd, wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
     let limits = admitted.limits().clone();
     let (sink, write_loop, mut write_failed) =
         ReplySink::new(wr, shared.buffers.clone(), limits.clone());
@@ -78,16 +81,17 @@ pub(crate) async fn run<S: RpcService>(
         == tokio::runtime::RuntimeFlavor::MultiThread;
     let mut decoder =
         RecordDecoder::new(config.max_record_len).with_buffers(PoolBuffers(shared.buffers.clone()));
-    // Everything goes through this small buffer, whose pages stay in the
-    // CPU cache. Reading a WRITE's 1 MiB payload straight into its record
-    // instead saved syscalls but cost the server more CPU per GiB
-    // (measured, 2026-11-29: ~1.0 s vs ~0.7 s under nfs-cp).
-    let mut buf = vec![0u8; config.read_buffer_size.max(4096)];
+    // The one record-reading strategy of both sides (the client's too):
+    // small records through a small buffer, a large payload (a 1 MiB
+    // WRITE) read straight into its record, the kernel waking the reader
+    // once per RCVLOWAT_BIG bytes of it rather than once per segment.
+    let mut rd = BufReader::with_capacity(config.read_buffer_size.max(4096), rd);
+    let mut lowat = RecvLowat::default();
 
     'conn: loop {
         loop {
             let record = match decoder.next_record() {
-                Ok(Some(record)) => PooledBuf::new(record, shared.buffers.clone()),
+                Ok(Some(record)) => PooledBuf::new(record, Some(shared.buffers.clone())),
                 Ok(None) => break,
                 Err(e) => {
                     warn!(%peer, error = %e, "closing connection");
@@ -120,6 +124,7 @@ pub(crate) async fn run<S: RpcService>(
                     if may_block_in_place
                         && permits.available_permits() + 1 == max_in_flight
                         && decoder.is_empty()
+                        && rd.buffer().is_empty()
                         && shared.service.is_quick(
                             call.ctx.program,
                             call.ctx.version,
@@ -170,12 +175,26 @@ pub(crate) async fn run<S: RpcService>(
                 _ = released => {}
             }
         }
+        // Wake up once per RCVLOWAT_BIG bytes while at least that much of
+        // a large fragment is still to come (never more than the peer is
+        // bound to send, or the wait would never end).
+        let to_come = decoder
+            .payload_remaining()
+            .map_or(0, |r| r.saturating_sub(rd.buffer().len()));
+        lowat.want(
+            rd.get_ref().as_ref(),
+            if to_come >= RCVLOWAT_BIG {
+                RCVLOWAT_BIG
+            } else {
+                1
+            },
+        );
         let idle = tokio::time::sleep(config.idle_timeout);
         let read = tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => break,
             _ = write_failed.wait_for(|failed| *failed) => break,
-            r = rd.read(&mut buf) => r,
+            r = read_some(&mut rd, &mut decoder) => r,
             _ = idle, if permits.available_permits() == max_in_flight => {
                 debug!(%peer, timeout = ?config.idle_timeout, "idle connection closed");
                 limits.stats.reaped_connections.fetch_add(1, Ordering::AcqRel);
@@ -189,7 +208,7 @@ pub(crate) async fn run<S: RpcService>(
                 }
                 break;
             }
-            Ok(n) => decoder.push(&buf[..n]),
+            Ok(n) => decoder.filled(n),
             Err(e) => {
                 debug!(%peer, error = %e, "read failed");
                 break;
@@ -220,7 +239,7 @@ pub(crate) async fn run<S: RpcService>(
     }
     // Partial records are dropped with the decoder: give their memory back.
     drop(decoder);
-    drop(buf);
+    drop(rd);
     admitted.hold_record_bytes(0);
     // The writer ends once every in-flight call has sent its reply and
     // dropped its sink.
@@ -244,5 +263,17 @@ impl<'a> Gauge<'a> {
 impl Drop for Gauge<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads from the socket into wherever the decoder wants the next bytes.
+async fn read_some(
+    rd: &mut BufReader<OwnedReadHalf>,
+    decoder: &mut RecordDecoder,
+) -> std::io::Result<usize> {
+    match decoder.read_target() {
+        ReadTarget::Marker(buf) => rd.read(buf).await,
+        ReadTarget::Payload(mut limit) => rd.read_buf(&mut limit).await,
+        ReadTarget::Failed => Ok(0),
     }
 }

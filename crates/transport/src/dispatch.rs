@@ -14,12 +14,18 @@ use nfsl_rpc::{
 };
 use tracing::{debug, error};
 
-use crate::buffer_pool::{BufferPool, PooledBuf};
+use crate::pool::{BufferPool, PooledBuf};
 use nfsl_rpc_service::Results;
 use nfsl_rpc_service::{CallContext, CallOutcome, RpcService};
 
 /// The server-wide duplicate request cache; replies are stored framed.
 pub(crate) type Drc = Mutex<DuplicateRequestCache<DrcKey, Bytes>>;
+
+/// Spare large buffers a server keeps: enough for the WRITEs (or queued
+/// READ replies) a streaming client keeps in flight (8-16 of 1 MiB) to
+/// cycle through, so never more than a few tens of MiB beyond what calls
+/// in flight use.
+const POOL_BUFFERS: usize = 16;
 
 /// State shared by every connection of one server.
 pub(crate) struct ServerCore<S> {
@@ -34,7 +40,7 @@ impl<S> ServerCore<S> {
         ServerCore {
             service,
             drc: Mutex::new(DuplicateRequestCache::new(drc_capacity)),
-            buffers: Arc::default(),
+            buffers: BufferPool::new(POOL_BUFFERS),
         }
     }
 

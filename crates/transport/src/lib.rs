@@ -42,17 +42,20 @@
 //! listener, so it knows the address, e.g. after binding port 0).
 
 #![deny(missing_docs)]
-// Nothing here needs `unsafe` (system calls, where any, go through rustix).
-#![forbid(unsafe_code)]
+// `unsafe` only where no safe crate wraps a system call (SO_RCVLOWAT),
+// allowed there alone.
+#![deny(unsafe_code)]
 
-mod buffer_pool;
 mod config;
 mod connection;
 mod dispatch;
 mod limits;
+pub mod pool;
 mod server;
+pub mod socket;
 mod writer;
 
 pub use config::TransportConfig;
 pub use limits::TransportStats;
+pub use pool::{BufferPool, PoolBuffers, PooledBuf};
 pub use server::{serve, serve_with_stats};

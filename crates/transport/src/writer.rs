@@ -31,9 +31,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tracing::debug;
 
-use crate::buffer_pool::{BufferPool, PooledBuf};
 use crate::dispatch::Reply;
 use crate::limits::Limits;
+use crate::pool::{BufferPool, PooledBuf};
 use nfsl_rpc_service::{shrunk, Part};
 
 /// Most replies gathered into one write by the writer task.
@@ -112,7 +112,7 @@ impl Direct {
         let body = reply.body.into_bytes_with(|len| pool.take(len))?;
         Ok(Queued {
             head: reply.head,
-            body: PooledBuf::new(body, pool.clone()),
+            body: PooledBuf::new(body, Some(pool.clone())),
             written: self.written,
             _permit,
             charge: None,
@@ -446,7 +446,7 @@ mod tests {
             &crate::TransportConfig::default(),
             Arc::default(),
         ));
-        let (sink, writer, _failed) = ReplySink::new(wr, Arc::default(), limits);
+        let (sink, writer, _failed) = ReplySink::new(wr, BufferPool::new(1), limits);
         let writer = tokio::spawn(writer);
         let permits = Arc::new(Semaphore::new(2));
         let reply = |b: &'static [u8]| Outgoing {
