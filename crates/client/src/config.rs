@@ -164,3 +164,14 @@ impl ClientConfig {
         self.credential().map(|_| ())
     }
 }
+
+/// The transport settings a [`ClientConfig`] asks for.
+pub(crate) fn client_settings(c: &ClientConfig) -> nfsl_transport::client::ClientSettings {
+    nfsl_transport::client::ClientSettings {
+        timeout: c.timeout,
+        retries: c.retries,
+        max_in_flight: c.max_in_flight,
+        port_policy: c.privileged_port,
+        max_record_len: nfsl_transport::client::MAX_REPLY_RECORD,
+    }
+}

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::payload::Payload;
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
+use nfsl_transport::client::Payload;
 use nfsl_xdr::{decode_exact, Xdr};
 
 use crate::error::{Error, Result};
-use crate::exchange::{ProcId, RpcReply};
-use crate::transport::RpcClient;
+use nfsl_transport::client::RpcClient;
+use nfsl_transport::client::{ProcId, RpcReply};
 
 /// Typed NFSv3 calls on one connection. Each returns the server's full
 /// result (success or failure arm, as in the RFC); an `Err` means the call
@@ -111,7 +111,7 @@ impl Nfs3Procedures {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(JUKEBOX_MAX_PAUSE);
         }
-        self.rpc.call(id, &args, payload).await
+        Ok(self.rpc.call(id, &args, payload).await?)
     }
 
     /// Calls `procedure` with `args` and decodes its results as `R` (the

@@ -14,9 +14,9 @@ use crate::mount::{prefixes, split_export, MountClient};
 use crate::portmap;
 use crate::procedures::{ok, Nfs3Procedures};
 use crate::stats::{ClientStats, Counters};
-use crate::transport::{RpcClient, TransportSettings};
 use crate::types::{FileHandle, FsInfo, FsStat, Metadata, SetAttr};
 use crate::url::NfsUrl;
+use nfsl_transport::client::{ClientSettings, RpcClient};
 
 /// A mounted NFSv3 export. Cheap to clone (shared inside); usable from
 /// many tasks at once; every call is pipelined on one TCP connection.
@@ -35,7 +35,7 @@ pub(crate) struct MountState {
     /// LOCALIO routing (see [`crate::local`]).
     pub local: crate::local::Router,
     mount_addr: SocketAddr,
-    settings: TransportSettings,
+    settings: ClientSettings,
     credential: OpaqueAuth,
     rpc: Arc<RpcClient>,
 }
@@ -54,11 +54,11 @@ impl MountState {
     /// A call on the NFS connection (any program).
     pub(crate) async fn rpc_call(
         &self,
-        id: crate::exchange::ProcId,
+        id: nfsl_transport::client::ProcId,
         args: impl FnOnce(&mut Vec<u8>),
         payload: bytes::Bytes,
-    ) -> Result<crate::exchange::RpcReply> {
-        self.rpc.call(id, args, payload).await
+    ) -> Result<nfsl_transport::client::RpcReply> {
+        Ok(self.rpc.call(id, args, payload).await?)
     }
 }
 
@@ -120,7 +120,7 @@ impl Nfs {
         }
         config.validate()?;
         let ip = resolve_host(&url.host).await?;
-        let settings = TransportSettings::from_config(&config);
+        let settings = crate::config::client_settings(&config);
         let nfs_port = match url.nfs_port {
             Some(p) => p,
             None => portmap::getport(ip, &settings, NFS_PROGRAM, NFS_V3).await?,
@@ -156,7 +156,7 @@ impl Nfs {
         config.validate()?;
         let ip = resolve_host(host).await?;
         let mount_addr = SocketAddr::new(ip, mount_port);
-        let settings = TransportSettings::from_config(&config);
+        let settings = crate::config::client_settings(&config);
         let root = MountClient::new(mount_addr, settings, config.credential()?)
             .mnt(export)
             .await?;
@@ -177,14 +177,14 @@ impl Nfs {
         root: FileHandle,
         config: ClientConfig,
     ) -> Result<Nfs> {
-        let settings = TransportSettings::from_config(&config);
+        let settings = crate::config::client_settings(&config);
         let credential = config.credential()?;
         let counters = Arc::new(Counters::default());
         let rpc = Arc::new(RpcClient::new(
             nfs_addr,
             settings.clone(),
             credential.clone(),
-            Arc::clone(&counters),
+            Arc::clone(&counters.rpc),
         ));
         rpc.connect().await?;
         let procs = Nfs3Procedures::new(Arc::clone(&rpc));

@@ -1,4 +1,4 @@
-//! ONC RPC server transport over TCP for nfsl, on tokio.
+//! ONC RPC over TCP for nfsl, on tokio: the server side and the client side.
 //!
 //! It accepts connections, reassembles record-marked calls (RFC 5531 §11)
 //! with a bounded record size, answers every transport-level condition
@@ -36,9 +36,14 @@
 //! only after the credential is accepted and the service admits the
 //! caller ([`RpcService::may_replay`](nfsl_rpc_service::RpcService::may_replay)).
 //!
+//! The client side lives here too ([`client`]: [`client::RpcClient`], one
+//! connection with many calls in flight, xid matching, reconnection and
+//! retransmission), with the same socket set-up ([`socket`]), record
+//! reading and buffer pool ([`pool`]) as the server, as one endpoint
+//! serves both sides in quinn.
+//!
 //! What it deliberately does not do: UDP, RPCSEC_GSS, TLS, rpcbind
-//! registration, client-side RPC (yet: the client has its own transport
-//! in `nfsl-client`), and binding sockets (the caller passes a bound
+//! registration, and binding server sockets (the caller passes a bound
 //! listener, so it knows the address, e.g. after binding port 0).
 
 #![deny(missing_docs)]
@@ -46,6 +51,7 @@
 // allowed there alone.
 #![deny(unsafe_code)]
 
+pub mod client;
 mod config;
 mod connection;
 mod dispatch;
