@@ -31,7 +31,7 @@ use crate::format::{columns, human_size, mb_per_sec, perm_string, type_char};
 use crate::progress::Progress;
 use crate::serve::{transport_config, MAX_IO_SIZE};
 use crate::transfer::{
-    copy, BufferPool, Chunk, ChunkReader, ChunkWriter, NfsReader, NfsWriter, CHUNK,
+    self, copy, BufferPool, Chunk, ChunkReader, ChunkWriter, NfsReader, NfsWriter, CHUNK,
 };
 
 /// Arguments of `nfsl demo`.
@@ -469,9 +469,9 @@ impl ChunkReader for Pattern {
         if n == 0 {
             return Ok(Chunk::default());
         }
-        let mut buf = pool.take(n);
+        let mut buf = pool.take_filled(n);
         self.fill(offset, &mut buf);
-        Ok(Chunk(vec![pool.share(buf, n)]))
+        Ok(Chunk(vec![transfer::share(pool, buf, n)]))
     }
 }
 
@@ -508,7 +508,7 @@ mod tests {
     #[test]
     fn the_pattern_catches_moved_and_changed_bytes() {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let pool = BufferPool::default();
+        let pool = transfer::new_pool();
         let p = Pattern::new(2 * CHUNK as u64 + 5);
         let read = |off: u64| {
             let c = rt.block_on(p.read_chunk(off, CHUNK, &pool)).unwrap();

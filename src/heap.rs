@@ -8,7 +8,16 @@
 //! to 32 MiB and the trim threshold to 1 GiB makes freed buffers stay in
 //! the heap and be reused instead. The price, a heap that keeps its peak
 //! size until the command exits, is nothing for a command that exits when
-//! its copy is done; `nfsl serve` keeps glibc's defaults.
+//! its copy is done.
+//!
+//! `nfsl serve` does the opposite: it must give memory back when load goes
+//! (a burst of connections, each holding a partial 1 MiB record, must not
+//! leave the process at its peak size). glibc raises its mmap threshold
+//! each time a large mapped block is freed, after which such blocks come
+//! from the heap and stay there; a fixed threshold keeps every large
+//! buffer a mapping that is unmapped when freed. The transport's own pool
+//! recycles the buffers of a steady stream, so this costs page faults only
+//! on bursts.
 
 /// Keeps freed memory for reuse (see the module documentation). Call
 /// before any other thread starts.
@@ -27,3 +36,18 @@ pub fn keep_freed_memory() {
 /// Other C libraries: nothing to tune.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn keep_freed_memory() {}
+
+/// Returns freed large buffers to the system (see the module
+/// documentation). Call before any other thread starts.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn return_freed_memory() {
+    // SAFETY: as in `keep_freed_memory`: one tuning parameter, set from
+    // `main` before any other thread exists; failure leaves the defaults.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+    }
+}
+
+/// Other C libraries: nothing to tune.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn return_freed_memory() {}

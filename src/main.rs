@@ -37,7 +37,9 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if matches!(cli.command, Command::Serve(_)) {
+        heap::return_freed_memory();
+    } else {
         heap::keep_freed_memory();
     }
     // The server logs what it does; client commands and the demo only

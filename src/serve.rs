@@ -84,6 +84,57 @@ pub struct ServeArgs {
     /// else /run/nfsl/localio-PORT.sock].
     #[arg(long, value_name = "PATH")]
     pub localio_socket: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What peers may hold (see README "Limits"): connections, and memory
+/// before their calls are authenticated or while they leave replies unread.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Connections open at once; more are closed when accepted.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    #[arg(long, default_value_t = 128, value_name = "N")]
+    pub max_connections_per_address: usize,
+    /// Close a connection idle (no call in flight, nothing received) this long.
+    #[arg(long, default_value_t = 360, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Memory for partial (not yet authenticated) records, all connections.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub record_memory_mib: usize,
+    /// The share of --record-memory-mib one client address may hold.
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub record_memory_per_address_mib: usize,
+    /// Unsent replies one connection may have before its requests stop
+    /// being read (back-pressure on a client that does not read).
+    #[arg(long, default_value_t = 8, value_name = "MIB")]
+    pub reply_memory_per_connection_mib: usize,
+    /// Unsent replies all connections together may have.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub reply_memory_mib: usize,
+}
+
+impl LimitArgs {
+    /// Applies the limits to `config`.
+    fn apply(&self, config: &mut TransportConfig) -> anyhow::Result<()> {
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            anyhow::bail!("--max-connections and --max-connections-per-address must be at least 1");
+        }
+        if self.idle_timeout == 0 {
+            anyhow::bail!("--idle-timeout must be at least 1 second");
+        }
+        let mib = |n: usize| n.saturating_mul(1 << 20);
+        config.max_connections = self.max_connections;
+        config.max_connections_per_address = self.max_connections_per_address;
+        config.idle_timeout = Duration::from_secs(self.idle_timeout);
+        config.record_memory_budget = mib(self.record_memory_mib);
+        config.record_memory_per_address = mib(self.record_memory_per_address_mib);
+        config.reply_memory_per_connection = mib(self.reply_memory_per_connection_mib);
+        config.reply_memory_budget = mib(self.reply_memory_mib);
+        Ok(())
+    }
 }
 
 /// The exports the command line asks for.
@@ -252,7 +303,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         state_dir,
         max_io_size: MAX_IO_SIZE,
     })?;
-    let config = transport_config();
+    let mut config = transport_config();
+    args.limits.apply(&mut config)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -23,7 +23,7 @@ impl ChunkReader for LocalReader {
         pool: &BufferPool,
     ) -> anyhow::Result<Chunk> {
         let file = Arc::clone(&self.0);
-        let mut buf = pool.take(len);
+        let mut buf = pool.take_filled(len);
         let (buf, filled) = tokio::task::spawn_blocking(move || {
             let mut filled = 0;
             while filled < buf.len() {
@@ -40,10 +40,10 @@ impl ChunkReader for LocalReader {
         .context("read task")?
         .context("read")?;
         if filled == 0 {
-            pool.give_back(buf);
+            pool.give(buf);
             return Ok(Chunk::default());
         }
-        Ok(Chunk(vec![pool.share(buf, filled)]))
+        Ok(Chunk(vec![super::share(pool, buf, filled)]))
     }
 }
 

@@ -25,7 +25,7 @@ pub use ranges::copy_file_ranges;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -78,60 +78,23 @@ pub trait ChunkWriter {
     }
 }
 
-/// Spare [`CHUNK`]-sized buffers, reused instead of allocated.
-#[derive(Clone, Default)]
-pub struct BufferPool(Arc<Mutex<Vec<Vec<u8>>>>);
+/// The spare buffers of a copy: nfsl's one buffer pool
+/// ([`nfsl_transport::pool`]), holding [`CHUNK`]-sized buffers here.
+pub type BufferPool = Arc<nfsl_transport::BufferPool>;
 
 /// Spare buffers kept at most; more are freed.
 const MAX_SPARE: usize = READ_DEPTH + WRITE_DEPTH + 2;
 
-impl BufferPool {
-    /// A buffer of `len` bytes (contents unspecified).
-    pub fn take(&self, len: usize) -> Vec<u8> {
-        let mut buf = self.lock().pop().unwrap_or_default();
-        buf.resize(len, 0);
-        buf
-    }
-
-    /// The first `len` bytes of `buf` as `Bytes`; `buf` comes back to the
-    /// pool when the last clone is dropped.
-    pub fn share(&self, mut buf: Vec<u8>, len: usize) -> Bytes {
-        buf.truncate(len);
-        Bytes::from_owner(Pooled {
-            buf,
-            pool: self.clone(),
-        })
-    }
-
-    /// Returns an unused buffer.
-    pub fn give_back(&self, buf: Vec<u8>) {
-        let mut spare = self.lock();
-        if spare.len() < MAX_SPARE {
-            spare.push(buf);
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// A pool for one copy.
+pub fn new_pool() -> BufferPool {
+    nfsl_transport::BufferPool::new(MAX_SPARE)
 }
 
-/// A pool buffer lent out as `Bytes`.
-struct Pooled {
-    buf: Vec<u8>,
-    pool: BufferPool,
-}
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        self.pool.give_back(std::mem::take(&mut self.buf));
-    }
+/// The first `len` bytes of `buf` as `Bytes`; `buf` comes back to `pool`
+/// when the last clone is dropped.
+pub fn share(pool: &BufferPool, mut buf: Vec<u8>, len: usize) -> Bytes {
+    buf.truncate(len);
+    Bytes::from_owner(nfsl_transport::PooledBuf::new(buf, Some(Arc::clone(pool))))
 }
 
 /// A chunk operation that finished.
@@ -152,7 +115,7 @@ pub async fn copy<R: ChunkReader, W: ChunkWriter>(
     writer: &W,
     progress: &Progress,
 ) -> anyhow::Result<u64> {
-    let pool = BufferPool::default();
+    let pool = new_pool();
     let write_depth = if writer.sequential() { 1 } else { WRITE_DEPTH };
     let mut ops: FuturesUnordered<Op<'_>> = FuturesUnordered::new();
     let (mut reads, mut writes) = (0usize, 0usize);

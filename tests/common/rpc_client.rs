@@ -341,7 +341,8 @@ impl RpcClient {
         NEXT.fetch_add(37, Ordering::Relaxed)
     }
 
-    fn from_stream(stream: TcpStream) -> Self {
+    /// Wraps a connected stream (any source address or port).
+    pub fn from_stream(stream: TcpStream) -> Self {
         stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
         RpcClient {

@@ -9,18 +9,7 @@ use nfsl_rpc::{AuthSysParams, OpaqueAuth, MAX_AUTH_SYS_GIDS, MAX_MACHINE_NAME};
 use crate::error::{Error, Result};
 use crate::local::{DirectPolicy, LocalioMode};
 
-/// Which local port the client's sockets bind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PortPolicy {
-    /// A privileged port (< 1024) when running as root, falling back to an
-    /// ordinary one if none is free; an ordinary port otherwise.
-    #[default]
-    Auto,
-    /// Always a privileged port; fail if none can be bound.
-    Always,
-    /// Never: let the kernel choose.
-    Never,
-}
+pub use nfsl_transport::socket::PortPolicy;
 
 /// How the client behaves; [`ClientConfig::default`] suits most uses.
 #[derive(Debug, Clone)]
@@ -173,5 +162,16 @@ impl ClientConfig {
             )));
         }
         self.credential().map(|_| ())
+    }
+}
+
+/// The transport settings a [`ClientConfig`] asks for.
+pub(crate) fn client_settings(c: &ClientConfig) -> nfsl_transport::client::ClientSettings {
+    nfsl_transport::client::ClientSettings {
+        timeout: c.timeout,
+        retries: c.retries,
+        max_in_flight: c.max_in_flight,
+        port_policy: c.privileged_port,
+        max_record_len: nfsl_transport::client::MAX_REPLY_RECORD,
     }
 }

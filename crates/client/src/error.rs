@@ -5,7 +5,6 @@ use std::io;
 
 use nfsl_proto::mount3::Mountstat3;
 use nfsl_proto::nfs3::Nfsstat3;
-use nfsl_rpc::AuthStat;
 
 use crate::url::UrlError;
 
@@ -90,41 +89,7 @@ pub enum Error {
     Source(#[source] io::Error),
 }
 
-/// An RPC-level rejection (RFC 5531 `accept_stat` / `reject_stat`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum RpcError {
-    /// `PROG_UNAVAIL`: the server does not serve this program.
-    #[error("program not available on the server (PROG_UNAVAIL)")]
-    ProgUnavail,
-    /// `PROG_MISMATCH`: the server serves other versions.
-    #[error("program version not served (PROG_MISMATCH, server has {low}..={high})")]
-    ProgMismatch {
-        /// Lowest version served.
-        low: u32,
-        /// Highest version served.
-        high: u32,
-    },
-    /// `PROC_UNAVAIL`: no such procedure.
-    #[error("procedure not available (PROC_UNAVAIL)")]
-    ProcUnavail,
-    /// `GARBAGE_ARGS`: the server could not decode the arguments.
-    #[error("server could not decode the arguments (GARBAGE_ARGS)")]
-    GarbageArgs,
-    /// `SYSTEM_ERR`: the server failed internally.
-    #[error("server system error (SYSTEM_ERR)")]
-    SystemErr,
-    /// `RPC_MISMATCH`: the server does not speak RPC version 2.
-    #[error("RPC version mismatch (server has {low}..={high})")]
-    RpcMismatch {
-        /// Lowest RPC version supported.
-        low: u32,
-        /// Highest RPC version supported.
-        high: u32,
-    },
-    /// `AUTH_ERROR`: the credential was refused.
-    #[error("authentication refused (AUTH_ERROR {0:?})")]
-    AuthError(AuthStat),
-}
+pub use nfsl_transport::client::RpcError;
 
 /// The broad category of an [`Error`], for matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -325,6 +290,20 @@ fn describe(status: Nfsstat3) -> &'static str {
         S::Serverfault => "server fault",
         S::Badtype => "object type not supported",
         S::Jukebox => "server busy, retry later",
+    }
+}
+
+impl From<nfsl_transport::client::CallError> for Error {
+    fn from(e: nfsl_transport::client::CallError) -> Self {
+        use nfsl_transport::client::CallError as C;
+        match e {
+            C::TimedOut { what, tries } => Error::TimedOut { what, tries },
+            C::Connection { what, source } => Error::Connection { what, source },
+            C::Rpc { what, error } => Error::Rpc { what, error },
+            C::Protocol(m) => Error::Protocol(m),
+            C::InvalidArgument(m) => Error::InvalidArgument(m),
+            C::Source(e) => Error::Source(e),
+        }
     }
 }
 

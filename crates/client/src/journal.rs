@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use nfsl_proto::nfs3::Writeverf3;
 
-use crate::payload::Payload;
+use nfsl_transport::client::Payload;
 
 #[derive(Debug, Clone)]
 struct Entry {

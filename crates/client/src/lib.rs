@@ -68,15 +68,18 @@
 //!   `nfsl-localio` crate) plus `UUID_IS_LOCAL` on the NFS connection
 //!   yields a [`localio::LocalioChannel`] that opens files by handle and
 //!   returns their fds; [`Nfs::call_raw`] calls any program on the NFS
-//!   connection. (Routing READ/WRITE/COMMIT through those fds is not done
-//!   here yet.)
+//!   connection. The file API routes READ, WRITE and COMMIT through those
+//!   fds (see LOCALIO above).
 //!
-//! How it is built: the RPC logic is sans-IO values you feed bytes to
-//! ([`exchange`]: xid allocation, call encoding, matching replies to
-//! pending calls; record reassembly is `nfsl_rpc::RecordDecoder`, pull-style
-//! so reply payloads are read straight into their records) and the tokio part only
-//! owns sockets and tasks (a reader and a batching writer per
-//! connection). Hand-written rather than generated: the XDR, RPC and
+//! How it is built: the RPC connection is `nfsl-transport`'s client side
+//! (`nfsl_transport::client::RpcClient`, the same crate, socket set-up,
+//! record reading and buffer pool as the server's), whose logic is sans-IO
+//! values you feed bytes to ([`exchange`]: xid allocation, call encoding,
+//! matching replies to pending calls; record reassembly is
+//! `nfsl_rpc::RecordDecoder`, pull-style so reply payloads are read
+//! straight into their records) while its tokio part only owns sockets and
+//! tasks (a reader and a batching writer per connection). This crate adds
+//! the NFS semantics on top. Hand-written rather than generated: the XDR, RPC and
 //! NFSv3 types come from nfsl's own `nfsl-xdr`, `nfsl-rpc` and
 //! `nfsl-proto` crates, whose decoders bound every length.
 //!
@@ -92,7 +95,6 @@
 mod config;
 mod dir;
 mod error;
-pub mod exchange;
 mod file;
 mod file_stats;
 mod journal;
@@ -102,14 +104,10 @@ mod mount;
 mod names;
 mod open;
 mod paths;
-mod payload;
-mod pool;
 mod portmap;
 mod procedures;
 mod session;
-mod socket;
 mod stats;
-mod transport;
 mod types;
 mod url;
 mod window;
@@ -123,13 +121,16 @@ pub use localio_probe::NotLocal;
 pub use names::MAX_NAME_LEN;
 /// The LOCALIO local channel (handshake states, [`localio::LocalFile`]).
 pub use nfsl_localio as localio;
+/// The sans-IO client side of ONC RPC (xid allocation, call encoding,
+/// reply matching), from `nfsl-transport`.
+pub use nfsl_transport::client::exchange;
+pub use nfsl_transport::client::MAX_REPLY_RECORD;
+pub use nfsl_transport::client::{FileRange, Payload};
 pub use open::OpenOptions;
-pub use payload::{FileRange, Payload};
 pub use portmap::{rpcbind_getport, PMAP_PORT};
 pub use procedures::Nfs3Procedures;
 pub use session::Nfs;
 pub use stats::ClientStats;
-pub use transport::MAX_REPLY_RECORD;
 pub use types::{DirEntry, FileHandle, FileType, FsInfo, FsStat, Metadata, SetAttr, SetTime};
 pub use url::{NfsUrl, UrlError};
 

@@ -18,8 +18,8 @@ use nfsl_proto::localio::{LocalioProcedure, LOCALIO_PROGRAM, LOCALIO_V1};
 use nfsl_xdr::Xdr;
 
 use crate::error::{Error, Result};
-use crate::exchange::ProcId;
 use crate::session::Nfs;
+use nfsl_transport::client::ProcId;
 
 /// Why a LOCALIO probe left this mount on RPC.
 #[derive(Debug, thiserror::Error)]

@@ -12,10 +12,9 @@ use nfsl_rpc::OpaqueAuth;
 use nfsl_xdr::{decode_exact, Xdr};
 
 use crate::error::{Error, Result};
-use crate::exchange::ProcId;
-use crate::stats::Counters;
-use crate::transport::{RpcClient, TransportSettings};
 use crate::types::FileHandle;
+use nfsl_transport::client::ProcId;
+use nfsl_transport::client::{ClientSettings, RpcClient};
 
 fn mount_proc(p: Mount3Procedure) -> ProcId {
     let name = match p {
@@ -40,9 +39,9 @@ pub(crate) struct MountClient {
 }
 
 impl MountClient {
-    pub fn new(addr: SocketAddr, settings: TransportSettings, credential: OpaqueAuth) -> Self {
+    pub fn new(addr: SocketAddr, settings: ClientSettings, credential: OpaqueAuth) -> Self {
         MountClient {
-            rpc: RpcClient::new(addr, settings, credential, Arc::new(Counters::default())),
+            rpc: RpcClient::new(addr, settings, credential, Arc::default()),
         }
     }
 

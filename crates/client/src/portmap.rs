@@ -10,9 +10,8 @@ use nfsl_rpc::OpaqueAuth;
 use nfsl_xdr::{decode_exact, Encoder};
 
 use crate::error::{Error, Result};
-use crate::exchange::ProcId;
-use crate::stats::Counters;
-use crate::transport::{RpcClient, TransportSettings};
+use nfsl_transport::client::ProcId;
+use nfsl_transport::client::{ClientSettings, RpcClient};
 
 /// The portmapper's well-known port.
 pub const PMAP_PORT: u16 = 111;
@@ -32,7 +31,7 @@ pub(crate) fn getport_args(program: u32, version: u32, out: &mut Vec<u8>) {
 /// The TCP port of `program` version `version` on `host`'s portmapper.
 pub(crate) async fn getport(
     host: std::net::IpAddr,
-    settings: &TransportSettings,
+    settings: &ClientSettings,
     program: u32,
     version: u32,
 ) -> Result<u16> {
@@ -40,12 +39,7 @@ pub(crate) async fn getport(
     // The portmapper takes AUTH_NONE; an ordinary source port is fine.
     let mut settings = settings.clone();
     settings.port_policy = crate::config::PortPolicy::Never;
-    let rpc = RpcClient::new(
-        addr,
-        settings,
-        OpaqueAuth::NONE,
-        Arc::new(Counters::default()),
-    );
+    let rpc = RpcClient::new(addr, settings, OpaqueAuth::NONE, Arc::default());
     let id = ProcId {
         program: PMAP_PROGRAM,
         version: PMAP_V2,
@@ -55,6 +49,7 @@ pub(crate) async fn getport(
     let reply = rpc
         .call(id, |out| getport_args(program, version, out), Bytes::new())
         .await
+        .map_err(Error::from)
         .map_err(|e| match e {
             Error::Connection { source, .. } => Error::Connection {
                 what: format!(
@@ -90,7 +85,7 @@ pub const NFS_PORT: u16 = 2049;
 /// port was taken, for the error if nothing answers there either.
 pub(crate) async fn find_ports(
     host: std::net::IpAddr,
-    settings: &TransportSettings,
+    settings: &ClientSettings,
     nfs: Option<u16>,
     mount: Option<u16>,
 ) -> Result<(u16, u16, Option<String>)> {
@@ -128,7 +123,7 @@ pub async fn rpcbind_getport(
     let ip = crate::session::resolve_host(host).await?;
     getport(
         ip,
-        &TransportSettings::from_config(config),
+        &crate::config::client_settings(config),
         program,
         version,
     )

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::payload::Payload;
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
-use nfsl_xdr::{decode_exact, Decoder, Encoder, Xdr};
+use nfsl_transport::client::Payload;
+use nfsl_xdr::{decode_exact, Xdr};
 
 use crate::error::{Error, Result};
-use crate::exchange::{ProcId, RpcReply};
-use crate::transport::RpcClient;
+use nfsl_transport::client::RpcClient;
+use nfsl_transport::client::{ProcId, RpcReply};
 
 /// Typed NFSv3 calls on one connection. Each returns the server's full
 /// result (success or failure arm, as in the RFC); an `Err` means the call
@@ -111,7 +111,7 @@ impl Nfs3Procedures {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(JUKEBOX_MAX_PAUSE);
         }
-        self.rpc.call(id, &args, payload).await
+        Ok(self.rpc.call(id, &args, payload).await?)
     }
 
     /// Calls `procedure` with `args` and decodes its results as `R` (the
@@ -180,9 +180,12 @@ impl Nfs3Procedures {
     /// whose results the two READ forms below decode each their own way.
     async fn send_read(&self, file: &NfsFh3, offset: u64, count: u32) -> Result<RpcReply> {
         let args = |out: &mut Vec<u8>| {
-            file.encode(out);
-            out.put_u64(offset);
-            out.put_u32(count);
+            Read3Args {
+                file: file.clone(),
+                offset,
+                count,
+            }
+            .encode(out)
         };
         self.exec(nfs_proc(Nfs3Procedure::Read), args, Payload::default())
             .await
@@ -236,11 +239,14 @@ impl Nfs3Procedures {
             .exec(
                 id,
                 |out| {
-                    file.encode(out);
-                    out.put_u64(offset);
-                    out.put_u32(count);
-                    stable.encode(out);
-                    out.put_u32(count);
+                    Write3Head {
+                        file,
+                        offset,
+                        count,
+                        stable,
+                        data_len: count,
+                    }
+                    .encode(out)
                 },
                 data,
             )
@@ -267,28 +273,14 @@ pub(crate) fn parse_read(
     results: &[u8],
     max: usize,
 ) -> std::result::Result<std::result::Result<ReadData, Nfsstat3>, nfsl_xdr::XdrError> {
-    let mut d = Decoder::new(results);
-    let status = Nfsstat3::decode(&mut d)?;
-    let _attrs = PostOpAttr::decode(&mut d)?;
-    if status != Nfsstat3::Ok {
-        d.finish()?;
-        return Ok(Err(status));
-    }
-    let count = d.u32()? as usize;
-    let eof = d.bool()?;
-    let data = d.opaque(max)?;
-    d.finish()?;
-    if count != data.len() {
-        return Err(nfsl_xdr::XdrError::TooLong {
-            len: count as u64,
-            max: data.len() as u64,
-        });
-    }
-    Ok(Ok(ReadData {
-        at: results.len() - nfsl_xdr::padding(data.len()) - data.len(),
-        len: data.len(),
-        eof,
-    }))
+    Ok(match decode_read3_res(results, max)? {
+        NfsResult::Ok(r) => Ok(ReadData {
+            at: r.data_at,
+            len: r.data.len(),
+            eof: r.eof,
+        }),
+        NfsResult::Err(status, _) => Err(status),
+    })
 }
 
 /// Decodes READ results, copying the data into `buf`; more data than

@@ -13,18 +13,18 @@ use crate::mount::{prefixes, split_export, MountClient};
 use crate::portmap;
 use crate::procedures::{ok, Nfs3Procedures};
 use crate::stats::{ClientStats, Counters};
-use crate::transport::{RpcClient, TransportSettings};
 use crate::types::{FileHandle, FsInfo, FsStat, Metadata, SetAttr};
 use crate::url::NfsUrl;
+use nfsl_transport::client::{ClientSettings, RpcClient};
 
 /// A mounted NFSv3 export. Cheap to clone (shared inside); usable from
 /// many tasks at once; every call is pipelined on one TCP connection.
 #[derive(Clone)]
 pub struct Nfs {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<MountState>,
 }
 
-pub(crate) struct Shared {
+pub(crate) struct MountState {
     pub procs: Nfs3Procedures,
     pub root: FileHandle,
     pub export: String,
@@ -34,12 +34,12 @@ pub(crate) struct Shared {
     /// LOCALIO routing (see [`crate::local`]).
     pub local: crate::local::Router,
     mount_addr: SocketAddr,
-    settings: TransportSettings,
+    settings: ClientSettings,
     credential: OpaqueAuth,
     rpc: Arc<RpcClient>,
 }
 
-impl Shared {
+impl MountState {
     /// The NFS server's address.
     pub(crate) fn rpc_addr(&self) -> SocketAddr {
         self.rpc.addr()
@@ -53,11 +53,11 @@ impl Shared {
     /// A call on the NFS connection (any program).
     pub(crate) async fn rpc_call(
         &self,
-        id: crate::exchange::ProcId,
+        id: nfsl_transport::client::ProcId,
         args: impl FnOnce(&mut Vec<u8>),
         payload: bytes::Bytes,
-    ) -> Result<crate::exchange::RpcReply> {
-        self.rpc.call(id, args, payload).await
+    ) -> Result<nfsl_transport::client::RpcReply> {
+        Ok(self.rpc.call(id, args, payload).await?)
     }
 }
 
@@ -121,7 +121,7 @@ impl Nfs {
         }
         config.validate()?;
         let ip = resolve_host(&url.host).await?;
-        let settings = TransportSettings::from_config(&config);
+        let settings = crate::config::client_settings(&config);
         let (nfs_port, mount_port, why_default) =
             portmap::find_ports(ip, &settings, url.nfs_port, url.mount_port).await?;
         let mount_addr = SocketAddr::new(ip, mount_port);
@@ -162,7 +162,7 @@ impl Nfs {
         config.validate()?;
         let ip = resolve_host(host).await?;
         let mount_addr = SocketAddr::new(ip, mount_port);
-        let settings = TransportSettings::from_config(&config);
+        let settings = crate::config::client_settings(&config);
         let root = MountClient::new(mount_addr, settings, config.credential()?)
             .mnt(export)
             .await?;
@@ -183,14 +183,14 @@ impl Nfs {
         root: FileHandle,
         config: ClientConfig,
     ) -> Result<Nfs> {
-        let settings = TransportSettings::from_config(&config);
+        let settings = crate::config::client_settings(&config);
         let credential = config.credential()?;
         let counters = Arc::new(Counters::default());
         let rpc = Arc::new(RpcClient::new(
             nfs_addr,
             settings.clone(),
             credential.clone(),
-            Arc::clone(&counters),
+            Arc::clone(&counters.rpc),
         ));
         rpc.connect().await?;
         let procs = Nfs3Procedures::new(Arc::clone(&rpc));
@@ -201,7 +201,7 @@ impl Nfs {
             .await?;
         let fsinfo = FsInfo::from(&ok(info, "FSINFO", "/")?);
         let nfs = Nfs {
-            shared: Arc::new(Shared {
+            shared: Arc::new(MountState {
                 procs,
                 root,
                 export,

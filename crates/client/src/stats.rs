@@ -2,15 +2,16 @@
 //! the unstable-write safety net at work.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use nfsl_transport::client::CallCounters;
 
 /// Live counters, shared by every handle of one mounted [`crate::Nfs`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub calls: AtomicU64,
-    pub retransmissions: AtomicU64,
-    pub connects: AtomicU64,
-    pub timeouts: AtomicU64,
-    pub unmatched_replies: AtomicU64,
+    /// What the RPC transport counts (calls, retransmissions, connects,
+    /// timeouts, unmatched replies).
+    pub rpc: Arc<CallCounters>,
     pub verifier_changes: AtomicU64,
     pub resent_writes: AtomicU64,
     pub resent_bytes: AtomicU64,
@@ -40,11 +41,11 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> ClientStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         ClientStats {
-            calls: get(&self.calls),
-            retransmissions: get(&self.retransmissions),
-            connects: get(&self.connects),
-            timeouts: get(&self.timeouts),
-            unmatched_replies: get(&self.unmatched_replies),
+            calls: get(&self.rpc.calls),
+            retransmissions: get(&self.rpc.retransmissions),
+            connects: get(&self.rpc.connects),
+            timeouts: get(&self.rpc.timeouts),
+            unmatched_replies: get(&self.rpc.unmatched_replies),
             verifier_changes: get(&self.verifier_changes),
             resent_writes: get(&self.resent_writes),
             resent_bytes: get(&self.resent_bytes),

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use crate::queue::{JobQueue, WorkerWake};
 use crate::request::{Job, Pending, Request};
 use crate::stats::{add, Counters, EngineStats};
-use crate::worker::{self, Shared};
+use crate::worker::{self, EngineState};
 use crate::{EngineConfig, Fsync, IoError, IoFile, Read, Write};
 
 /// Whether the workers were made IO flushers (`prctl(PR_SET_IO_FLUSHER)`:
@@ -45,7 +45,7 @@ impl fmt::Display for IoFlusherStatus {
 /// flight, and joins them.
 #[derive(Debug)]
 pub struct IoEngine {
-    shared: Arc<Shared>,
+    shared: Arc<EngineState>,
     threads: Vec<JoinHandle<()>>,
     flusher: IoFlusherStatus,
 }
@@ -58,7 +58,7 @@ impl IoEngine {
             .map(|_| WorkerWake::new())
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(IoError::Start)?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(EngineState {
             queue: JobQueue::new(config.queue_capacity, wakes),
             stats: Counters::default(),
             config,

@@ -4,62 +4,12 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{self, AtFlags, Mode, OFlags, StatxFlags};
+use nfsl_localio::DioAlignment;
+use rustix::fs::{self, Mode, OFlags};
 
 use crate::strand::WriteStrand;
 
 use crate::IoError;
-
-/// `STATX_DIO_READ_ALIGN` (Linux 6.14): `stx_dio_read_offset_align` is valid.
-const STATX_DIO_READ_ALIGN: u32 = 0x0002_0000;
-
-/// A file's direct-IO alignment, as statx reports it (`STATX_DIOALIGN`,
-/// `STATX_DIO_READ_ALIGN`). 0 means "not reported / not supported".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DioAlignment {
-    /// Alignment of the memory buffer of a direct IO.
-    pub mem_align: u32,
-    /// Alignment of the file offset and length of a direct IO.
-    pub offset_align: u32,
-    /// Alignment of the offset and length of a direct *read* when it is finer
-    /// than `offset_align` (0: same as `offset_align`).
-    pub read_offset_align: u32,
-}
-
-impl DioAlignment {
-    /// Asks the kernel (statx on `fd`). A file system that reports nothing
-    /// gives all zeros, meaning direct IO is not used.
-    pub fn probe(fd: impl AsFd) -> Result<DioAlignment, IoError> {
-        let mask = StatxFlags::DIOALIGN | StatxFlags::from_bits_retain(STATX_DIO_READ_ALIGN);
-        let stx =
-            fs::statx(fd, "", AtFlags::EMPTY_PATH, mask).map_err(|e| IoError::Inspect(e.into()))?;
-        let got = stx.stx_mask;
-        let mut align = DioAlignment::default();
-        if got & StatxFlags::DIOALIGN.bits() != 0 {
-            align.mem_align = stx.stx_dio_mem_align;
-            align.offset_align = stx.stx_dio_offset_align;
-        }
-        if got & STATX_DIO_READ_ALIGN != 0 {
-            align.read_offset_align = stx.stx_dio_read_offset_align;
-        }
-        Ok(align)
-    }
-
-    /// True if direct IO is possible at all (both alignments known, the
-    /// memory one a power of two as allocators need).
-    pub fn supports_direct(&self) -> bool {
-        self.offset_align > 0 && self.mem_align > 0 && self.mem_align.is_power_of_two()
-    }
-
-    /// The offset/length alignment for reads.
-    pub fn read_align(&self) -> u32 {
-        if self.read_offset_align != 0 {
-            self.read_offset_align
-        } else {
-            self.offset_align
-        }
-    }
-}
 
 /// An open file the engine reads and writes: a buffered fd, optionally an
 /// `O_DIRECT` fd of the same file, and the file's [`DioAlignment`].
@@ -115,7 +65,7 @@ impl IoFile {
 
     /// Like [`IoFile::new`], probing the alignment with statx.
     pub fn from_fds(buffered: OwnedFd, direct: Option<OwnedFd>) -> Result<IoFile, IoError> {
-        let align = DioAlignment::probe(&buffered)?;
+        let align = DioAlignment::probe(&buffered).map_err(IoError::Inspect)?;
         IoFile::new(buffered, direct, align)
     }
 
@@ -138,7 +88,7 @@ impl IoFile {
             })
         };
         let buffered = open(OFlags::empty())?;
-        let align = DioAlignment::probe(&buffered)?;
+        let align = DioAlignment::probe(&buffered).map_err(IoError::Inspect)?;
         let direct = match open(OFlags::DIRECT) {
             Ok(fd) => Some(fd),
             Err(IoError::Open { source, .. }) if source.raw_os_error() == Some(libc::EINVAL) => {

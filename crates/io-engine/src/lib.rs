@@ -92,6 +92,8 @@ mod worker;
 pub use config::{DirectPolicy, EngineConfig};
 pub use engine::{IoEngine, IoFlusherStatus};
 pub use error::{IoError, OpKind};
-pub use file::{DioAlignment, IoFile};
+pub use file::IoFile;
+/// Re-exported from `nfsl-localio`, which sends it in an open reply.
+pub use nfsl_localio::DioAlignment;
 pub use request::{Fsync, Pending, Read, Request, Write};
 pub use stats::EngineStats;

@@ -19,7 +19,7 @@ use crate::EngineConfig;
 
 /// What the engine and its workers share.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct EngineState {
     pub(crate) queue: JobQueue,
     pub(crate) stats: Counters,
     pub(crate) config: EngineConfig,
@@ -42,7 +42,7 @@ fn untoken(token: u64) -> (usize, usize) {
 
 pub(crate) struct Worker {
     ring: IoUring,
-    shared: Arc<Shared>,
+    shared: Arc<EngineState>,
     index: usize,
     table: Vec<Option<InFlight>>,
     free: Vec<usize>,
@@ -61,7 +61,7 @@ fn new_ring(entries: u32) -> io::Result<IoUring> {
 }
 
 /// The worker thread's body.
-pub(crate) fn run(shared: Arc<Shared>, index: usize, ready: mpsc::Sender<Ready>) {
+pub(crate) fn run(shared: Arc<EngineState>, index: usize, ready: mpsc::Sender<Ready>) {
     let flusher = rustix::process::configure_io_flusher_behavior(true).map_err(io::Error::from);
     let ring = match new_ring(shared.config.ring_entries) {
         Ok(ring) => ring,

@@ -15,7 +15,6 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nfsl_io_engine::{IoError, IoFile};
 use nfsl_proto::nfs3::Nfsstat3;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
@@ -206,13 +205,6 @@ pub struct LocalFile {
     pub size: u64,
     /// The access it was opened with.
     pub access: Access,
-}
-
-impl LocalFile {
-    /// Hands the fds to the IO engine.
-    pub fn into_io_file(self) -> Result<IoFile, IoError> {
-        IoFile::new(self.buffered, self.direct, self.alignment)
-    }
 }
 
 /// Handshake done: the server confirmed that this process shares its

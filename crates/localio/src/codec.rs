@@ -20,7 +20,7 @@ use nfsl_proto::localio::{LocalioUuid, UUID_SIZE};
 use nfsl_proto::nfs3::Nfsstat3;
 use nfsl_xdr::{decode_exact, Decoder, Encoder, Xdr, XdrError};
 
-pub use nfsl_io_engine::DioAlignment;
+pub use crate::alignment::DioAlignment;
 
 /// Largest frame body accepted (requests and replies are far smaller).
 pub const MAX_FRAME: usize = 1024;

@@ -20,8 +20,8 @@
 //!    read or read-write with its AUTH_SYS credentials; the server answers
 //!    with a status, the file's direct-IO alignment and size, and passes
 //!    a buffered fd plus, where the file system supports it, an
-//!    `O_DIRECT` fd (`SCM_RIGHTS`). [`LocalFile`] is what the IO engine's
-//!    `IoFile` takes.
+//!    `O_DIRECT` fd (`SCM_RIGHTS`). [`LocalFile`] holds them; the client
+//!    turns it into its IO engine's file.
 //!
 //! # Security model
 //!
@@ -100,7 +100,10 @@
 //! `nfsl-client`.
 
 #![warn(missing_docs)]
+// Nothing here needs `unsafe` (system calls, where any, go through rustix).
+#![forbid(unsafe_code)]
 
+mod alignment;
 pub mod client;
 pub mod codec;
 mod fdpass;

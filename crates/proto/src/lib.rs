@@ -11,6 +11,9 @@
 //! Naming follows the RFC (`Fattr3`, `Nfsstat3`, `Read3Args`, ...) so the
 //! specification can be read side by side with the code.
 
+// Nothing here needs `unsafe` (system calls, where any, go through rustix).
+#![forbid(unsafe_code)]
+
 pub mod localio;
 pub mod mount3;
 pub mod nfs3;

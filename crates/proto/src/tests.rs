@@ -244,3 +244,92 @@ fn non_idempotent_procedures_are_exactly_the_state_changing_ones() {
     assert!(!Nfs3Procedure::Commit.is_non_idempotent());
     assert!(!Nfs3Procedure::Read.is_non_idempotent());
 }
+
+/// The borrowed READ/WRITE views speak exactly the owned types' wire form,
+/// and reject what those reject plus what a bounded reader must.
+mod bulk_views {
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn write_view_matches_the_owned_args(
+            file in fh(), offset in any::<u64>(), count in any::<u32>(), st in stable(), data in bytes(300),
+        ) {
+            let owned = Write3Args { file: file.clone(), offset, count, stable: st, data: Data(data.clone()) };
+            let wire = encode_to_vec(&owned);
+            let view = Write3ArgsRef::decode(&wire).unwrap();
+            prop_assert_eq!(&view, &Write3ArgsRef { file: file.clone(), offset, count, stable: st, data: &data });
+            let mut again = Vec::new();
+            view.encode(&mut again);
+            prop_assert_eq!(&again, &wire);
+            // The head plus data and padding a sender places itself.
+            let mut split = Vec::new();
+            Write3Head { file: &file, offset, count, stable: st, data_len: data.len() as u32 }.encode(&mut split);
+            split.extend_from_slice(&data);
+            split.extend_from_slice(pad_for(data.len()));
+            prop_assert_eq!(&split, &wire);
+        }
+
+        #[test]
+        fn write_view_rejects_truncated_and_trailing_input(
+            file in fh(), data in bytes(64), cut in 1usize..400, extra in 1usize..8,
+        ) {
+            let wire = encode_to_vec(&Write3Args { file, offset: 1, count: data.len() as u32, stable: StableHow::Unstable, data: Data(data) });
+            let cut = cut.min(wire.len());
+            prop_assert!(Write3ArgsRef::decode(&wire[..wire.len() - cut]).is_err());
+            let mut long = wire.clone();
+            long.extend(std::iter::repeat_n(0u8, extra));
+            prop_assert!(Write3ArgsRef::decode(&long).is_err());
+        }
+
+        #[test]
+        fn read_view_matches_the_owned_results(
+            attrs in proptest::option::of(fattr()), eof in any::<bool>(), data in bytes(300), status in status_err(),
+        ) {
+            let count = data.len() as u32;
+            let wire = encode_to_vec(&Read3Res::Ok(Read3ResOk { file_attributes: attrs.clone(), count, eof, data: Data(data.clone()) }));
+            match decode_read3_res(&wire, data.len()).unwrap() {
+                NfsResult::Ok(r) => {
+                    prop_assert_eq!(&r.file_attributes, &attrs);
+                    prop_assert_eq!((r.count, r.eof, r.data), (count, eof, &data[..]));
+                    prop_assert_eq!(&wire[r.data_at..r.data_at + r.data.len()], &data[..]);
+                }
+                NfsResult::Err(..) => prop_assert!(false, "decoded as a failure"),
+            }
+            // The head a sendfile path encodes, then the data and padding.
+            let mut split = Vec::new();
+            Read3ResOkHead { file_attributes: attrs.clone(), count, eof }.encode(&mut split);
+            split.extend_from_slice(&data);
+            split.extend_from_slice(pad_for(data.len()));
+            prop_assert_eq!(&split, &wire);
+            let err = encode_to_vec(&Read3Res::Err(status, attrs.clone()));
+            prop_assert_eq!(decode_read3_res(&err, 0).unwrap(), NfsResult::Err(status, attrs));
+        }
+
+        #[test]
+        fn read_view_rejects_truncated_oversized_and_inconsistent_input(
+            attrs in proptest::option::of(fattr()), data in bytes(64), cut in 1usize..400, extra in 1usize..8,
+        ) {
+            let count = data.len() as u32;
+            let wire = encode_to_vec(&Read3Res::Ok(Read3ResOk { file_attributes: attrs.clone(), count, eof: false, data: Data(data.clone()) }));
+            let cut = cut.min(wire.len());
+            prop_assert!(decode_read3_res(&wire[..wire.len() - cut], usize::MAX).is_err());
+            let mut long = wire.clone();
+            long.extend(std::iter::repeat_n(0u8, extra));
+            prop_assert!(decode_read3_res(&long, usize::MAX).is_err());
+            if !data.is_empty() {
+                // More data than was asked for.
+                prop_assert!(decode_read3_res(&wire, data.len() - 1).is_err());
+            }
+            // A count that disagrees with the data's length.
+            let lying = encode_to_vec(&Read3Res::Ok(Read3ResOk { file_attributes: attrs, count: count + 1, eof: false, data: Data(data) }));
+            prop_assert!(decode_read3_res(&lying, usize::MAX).is_err());
+        }
+
+        #[test]
+        fn views_never_panic_on_garbage(b in bytes(512), max in 0usize..600) {
+            let _ = Write3ArgsRef::decode(&b);
+            let _ = decode_read3_res(&b, max);
+        }
+    }
+}

@@ -8,7 +8,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::call::CallHeader;
@@ -127,13 +127,17 @@ impl<K: Hash + Eq + Clone, V: Clone> DuplicateRequestCache<K, V> {
     }
 }
 
-/// The identity of a call for duplicate detection: who sent it, its xid,
-/// what it calls, and a checksum of its arguments so that an xid reused
-/// for different arguments is not answered from the cache.
+/// The identity of a call for duplicate detection, as knfsd keys its
+/// reply cache: who sent it (address and port: another port is another
+/// client, e.g. another user's process on the same host), its xid, what it
+/// calls, and a checksum of its arguments so that an xid reused for
+/// different arguments is not answered from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DrcKey {
-    /// The client's address (not port: clients may reconnect from another).
-    pub client: IpAddr,
+    /// The client's address and port. (A client that reconnects keeps its
+    /// port, as the Linux client and nfsl's do, to be answered from the
+    /// cache.)
+    pub client: SocketAddr,
     /// Transaction id.
     pub xid: u32,
     /// Program number.
@@ -148,7 +152,7 @@ pub struct DrcKey {
 
 impl DrcKey {
     /// The key of the call with `header` and `args` from `client`.
-    pub fn new(client: IpAddr, header: &CallHeader, args: &[u8]) -> Self {
+    pub fn new(client: SocketAddr, header: &CallHeader, args: &[u8]) -> Self {
         DrcKey {
             client,
             xid: header.xid,

@@ -23,6 +23,8 @@
 //! caller to reject); verifier checking; UDP; portmapper/rpcbind.
 
 #![deny(missing_docs)]
+// Nothing here needs `unsafe` (system calls, where any, go through rustix).
+#![forbid(unsafe_code)]
 
 mod auth;
 mod call;

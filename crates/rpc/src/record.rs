@@ -16,7 +16,7 @@
 //! array) or the unfilled part of the current fragment, which is the spare
 //! capacity of the record's own buffer. A reader that reads from the
 //! socket into that target puts a 1 MiB READ reply into its record with no
-//! intermediate buffer and no copy: the client does this.
+//! intermediate buffer and no copy.
 //!
 //! The payload target is the record's spare capacity (a
 //! [`bytes::BufMut`] limited to the fragment, see [`ReadTarget::Payload`])
@@ -27,12 +27,13 @@
 //! decoder counts what was received from the record's length, so a caller
 //! cannot make it lose track of the stream.
 //!
+//! Both sides read this way (`nfsl-transport`'s server connections and
+//! the client's reader): small records through a small buffer, large
+//! payloads (1 MiB WRITE calls, READ replies) straight into their records.
 //! [`RecordDecoder::push`] is the push-style adapter over the same state
-//! machine for code that already holds the bytes in a slice: it copies each
-//! byte once, straight into its record, whatever the chunking. The server
-//! uses it: it reads everything through one small, cache-warm buffer
-//! (measured cheaper for it than reading WRITE payloads straight into
-//! their records, see `nfsl-transport`).
+//! machine for code that already holds the bytes in a slice (tests,
+//! fuzzing): it copies each byte once, straight into its record, whatever
+//! the chunking.
 //!
 //! # Bounds
 //!
@@ -371,9 +372,11 @@ impl RecordDecoder {
         }
     }
 
-    /// Capacity held for the record being built (for tests).
-    #[cfg(test)]
-    pub(crate) fn buffered_capacity(&self) -> usize {
+    /// Memory held for the record being built: its buffer's capacity,
+    /// reserved for a whole fragment as soon as the fragment's marker is
+    /// complete (so a server can charge it to a budget before the peer has
+    /// sent, or proven, anything).
+    pub fn buffered_capacity(&self) -> usize {
         self.current.capacity()
     }
 

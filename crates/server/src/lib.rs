@@ -8,8 +8,13 @@
 //! same-host clients get files opened for them ([`localio`]), and how the
 //! exports are replaced while serving ([`reload`]).
 //!
-//! It does not open sockets or frame records (that is `nfsl-transport`),
-//! decode RPC or XDR (`nfsl-rpc`, `nfsl-proto`), or speak NFSv4.
+//! Its programs implement `nfsl_rpc_service::RpcService`: synchronous
+//! procedures that decode their arguments and encode their results with
+//! `nfsl-proto`'s types (READ's data placed as a range of the open file),
+//! callable from a test without a socket or a runtime. It does not open
+//! sockets, frame records or parse RPC headers (`nfsl-transport`,
+//! `nfsl-rpc`), link an async runtime into its procedures or io_uring at
+//! all, or speak NFSv4.
 //!
 //! Threading model: credential switching is per OS thread, so filesystem
 //! work for a request runs synchronously on one thread (e.g. inside
@@ -22,14 +27,10 @@ pub mod creds;
 pub mod exports;
 pub mod handle;
 pub mod localio;
-#[cfg(test)]
-mod localio_tests;
 mod mount3;
 pub mod names;
 mod nfs3;
 pub mod reload;
-#[cfg(test)]
-mod reload_tests;
 mod server;
 pub mod state;
 #[cfg(test)]

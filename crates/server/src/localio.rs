@@ -27,14 +27,14 @@ use nfsl_localio::{
 use nfsl_proto::localio::{LocalioProcedure, LocalioUuid};
 use nfsl_proto::nfs3::{NfsFh3, Nfsstat3};
 use nfsl_rpc::Auth;
-use nfsl_transport::{CallContext, CallOutcome, Results};
+use nfsl_rpc_service::{CallContext, CallOutcome, Results};
 use rustix::fs::{FileType, OFlags};
 
 use crate::creds::CallerIdentity;
 use crate::handle::Access;
 use crate::nfs3::context::{handle_status, Caller};
 use crate::nfs3::errors::nfsstat_from_errno;
-use crate::server::Shared;
+use crate::server::ProgramState;
 
 /// The LOCALIO RPC program: confirms nonces in the shared registry.
 #[derive(Debug)]
@@ -85,11 +85,11 @@ impl LocalioProgram {
 /// Opens files for confirmed LOCALIO clients (see the module docs).
 #[derive(Debug, Clone)]
 pub struct LocalioAuthorizer {
-    shared: Arc<Shared>,
+    shared: Arc<ProgramState>,
 }
 
 impl LocalioAuthorizer {
-    pub(crate) fn new(shared: Arc<Shared>) -> LocalioAuthorizer {
+    pub(crate) fn new(shared: Arc<ProgramState>) -> LocalioAuthorizer {
         LocalioAuthorizer { shared }
     }
 }
@@ -123,7 +123,8 @@ impl Authorizer for LocalioAuthorizer {
                 .map_err(OpenRefusal::Nfs)?;
         }
         let open = || {
-            t.rt.fs
+            t.export
+                .fs
                 .resolve(&fh.0, access)
                 .map_err(|e| OpenRefusal::Nfs(handle_status(&e)))
         };
@@ -164,3 +165,6 @@ impl Authorizer for LocalioAuthorizer {
         Some(self.shared.revocations.clone())
     }
 }
+
+#[cfg(test)]
+mod tests;

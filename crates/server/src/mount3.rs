@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nfsl_proto::mount3::*;
 use nfsl_proto::nfs3::NfsFh3;
-use nfsl_transport::{CallContext, CallOutcome};
+use nfsl_rpc_service::{CallContext, CallOutcome};
 use rustix::fs::{openat, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -34,7 +34,7 @@ use crate::handle::{FileHandle, HandleError};
 use crate::names::{validate_name, NameError};
 use crate::nfs3::run;
 use crate::reload::ExportRuntime;
-use crate::server::Shared;
+use crate::server::ProgramState;
 
 /// Most mount records kept; beyond this, new mounts still succeed but are
 /// not recorded (the list only feeds `showmount`).
@@ -90,7 +90,7 @@ impl MountTable {
 /// The MOUNT v3 program.
 #[derive(Debug)]
 pub(crate) struct Mount3 {
-    shared: Arc<Shared>,
+    shared: Arc<ProgramState>,
     table: MountTable,
 }
 
@@ -166,7 +166,7 @@ fn walk(rt: &ExportRuntime, rel: &Path) -> Result<FileHandle, Mountstat3> {
 }
 
 impl Mount3 {
-    pub(crate) fn new(shared: Arc<Shared>, table: MountTable) -> Mount3 {
+    pub(crate) fn new(shared: Arc<ProgramState>, table: MountTable) -> Mount3 {
         Mount3 { shared, table }
     }
 
@@ -224,10 +224,8 @@ impl Mount3 {
             .filter(|rt| path.starts_with(&rt.export.path))
             .max_by_key(|rt| rt.export.path.components().count())
             .ok_or(Mountstat3::Acces)?;
-        let options = rt.export.options_for(peer.ip()).ok_or(Mountstat3::Acces)?;
-        if options.secure && peer.port() >= 1024 {
-            return Err(Mountstat3::Acces);
-        }
+        // Either refusal is MNT3ERR_ACCES, as knfsd's mountd answers.
+        rt.export.admit(peer).map_err(|_| Mountstat3::Acces)?;
         let rel = path
             .strip_prefix(&rt.export.path)
             .map_err(|_| Mountstat3::Acces)?;
@@ -259,5 +257,4 @@ impl Mount3 {
 }
 
 #[cfg(test)]
-#[path = "mount3_tests.rs"]
 mod tests;

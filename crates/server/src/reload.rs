@@ -32,13 +32,20 @@ use arc_swap::ArcSwap;
 
 use crate::exports::{Export, ExportId, ExportTable};
 use crate::handle::{ExportFs, HandleKey};
-use crate::server::{ServerError, Shared};
+use crate::server::{ProgramState, ServerError};
 
 /// One export, opened: its configuration and its file system access.
 #[derive(Debug)]
 pub(crate) struct ExportRuntime {
     pub(crate) export: Export,
     pub(crate) fs: Arc<ExportFs>,
+}
+
+impl ExportRuntime {
+    /// The export's id (the one its file handles carry).
+    pub(crate) fn id(&self) -> ExportId {
+        self.export.id
+    }
 }
 
 /// One immutable snapshot of the exports, in table order.
@@ -195,11 +202,11 @@ impl fmt::Display for ReloadSummary {
 /// has been handed to the transport.
 #[derive(Debug, Clone)]
 pub struct ExportsHandle {
-    shared: Arc<Shared>,
+    shared: Arc<ProgramState>,
 }
 
 impl ExportsHandle {
-    pub(crate) fn new(shared: Arc<Shared>) -> ExportsHandle {
+    pub(crate) fn new(shared: Arc<ProgramState>) -> ExportsHandle {
         ExportsHandle { shared }
     }
 
@@ -230,3 +237,6 @@ impl ExportsHandle {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

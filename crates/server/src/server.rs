@@ -8,7 +8,7 @@ use std::sync::Arc;
 use nfsl_proto::localio::{LOCALIO_PROGRAM, LOCALIO_V1};
 use nfsl_proto::mount3::{MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
-use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
+use nfsl_rpc_service::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
 use crate::localio::{LocalioAuthorizer, LocalioProgram};
@@ -54,7 +54,7 @@ pub enum ServerError {
 
 /// What every procedure shares: the exports and this instance's verifier.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct ProgramState {
     /// The exports in force (replaced whole by a reload).
     pub(crate) exports: LiveExports,
     pub(crate) verifier: WriteVerifier,
@@ -80,7 +80,7 @@ impl NfsServer {
             path: config.state_dir.clone(),
             source,
         })?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ProgramState {
             exports: LiveExports::open(config.exports, state.handle_key())?,
             verifier: state.write_verifier(),
             max_io_size: config.max_io_size,
@@ -158,6 +158,12 @@ impl RpcService for NfsServer {
             && Nfs3Procedure::from_u32(procedure).is_some_and(Nfs3Procedure::is_non_idempotent)
     }
 
+    /// Only callers the handle's export admits now (its client list and
+    /// `secure` rule, [`Export::admit`](crate::exports::Export::admit)).
+    fn may_replay(&self, ctx: &CallContext, args: &[u8]) -> bool {
+        ctx.program == NFS_PROGRAM && self.nfs3.may_replay(ctx, args)
+    }
+
     /// The NFSv3 procedures that only look at the file system (READ,
     /// GETATTR, LOOKUP, ...): no sync, no waiting on writeback. READDIR is
     /// left out (a large directory takes a while).
@@ -196,7 +202,7 @@ impl RpcService for NfsServer {
 #[cfg(test)]
 impl NfsServer {
     /// The shared state, so tests can take handles without MOUNT/LOOKUP.
-    pub(crate) fn shared_for_tests(&self) -> &Shared {
+    pub(crate) fn shared_for_tests(&self) -> &ProgramState {
         self.nfs3.shared()
     }
 }

@@ -11,7 +11,7 @@ use nfsl_proto::mount3::{Dirpath, Mountres3, MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 use nfsl_rpc::{Auth, AuthSysParams};
-use nfsl_transport::{CallContext, CallOutcome, Results, RpcService};
+use nfsl_rpc_service::{CallContext, CallOutcome, Results, RpcService};
 use nfsl_xdr::{decode_exact, encode_to_vec, Xdr};
 use rustix::fs::{Mode, OFlags};
 

@@ -23,6 +23,31 @@ pub struct TransportConfig {
     pub shutdown_timeout: Duration,
     /// Size of each connection's socket read buffer. Default 64 KiB.
     pub read_buffer_size: usize,
+    /// Connections open at once; further ones are closed as soon as they
+    /// are accepted. Default 1024.
+    pub max_connections: usize,
+    /// Connections open at once from one source address (so one peer
+    /// cannot take every slot). Default 128.
+    pub max_connections_per_address: usize,
+    /// A connection with no call in flight and nothing received for this
+    /// long is closed (a client reconnects when it needs to, as knfsd
+    /// expects of it after 6 minutes). Default 6 minutes.
+    pub idle_timeout: Duration,
+    /// Memory all connections together may hold for partial records:
+    /// bytes received (and room reserved for them) before the call can be
+    /// authenticated. A connection that would exceed it stops reading
+    /// until memory is given back. Default 256 MiB.
+    pub record_memory_budget: usize,
+    /// The share of [`record_memory_budget`](Self::record_memory_budget)
+    /// the connections of one source address may hold. Default 16 MiB.
+    pub record_memory_per_address: usize,
+    /// Bytes of replies one connection may have waiting for its peer to
+    /// read them; above it the connection reads no further requests until
+    /// the peer catches up (back-pressure). Default 8 MiB.
+    pub reply_memory_per_connection: usize,
+    /// Bytes of replies all connections together may have waiting; above
+    /// it no connection reads further requests. Default 256 MiB.
+    pub reply_memory_budget: usize,
 }
 
 impl Default for TransportConfig {
@@ -33,6 +58,13 @@ impl Default for TransportConfig {
             drc_capacity: 8192,
             shutdown_timeout: Duration::from_secs(10),
             read_buffer_size: 64 << 10,
+            max_connections: 1024,
+            max_connections_per_address: 128,
+            idle_timeout: Duration::from_secs(360),
+            record_memory_budget: 256 << 20,
+            record_memory_per_address: 16 << 20,
+            reply_memory_per_connection: 8 << 20,
+            reply_memory_budget: 256 << 20,
         }
     }
 }

@@ -1,21 +1,33 @@
 //! One TCP connection: a reader that reassembles records and dispatches
 //! calls, concurrently and bounded, and a writer task for the replies.
+//!
+//! The reader stops reading while the connection may hold no more: calls
+//! in flight at their limit, unsent replies over their budget (the peer
+//! does not read them), or no record memory left for it (the server's
+//! budget or its address's share, see [`crate::limits`]). A connection
+//! with no call in flight that receives nothing for the idle timeout is
+//! closed, whatever it holds.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use nfsl_rpc::ReadTarget;
 use nfsl_rpc::RecordDecoder;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, BufReader};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::buffer_pool::{PoolBuffers, PooledBuf};
 use crate::config::TransportConfig;
-use crate::dispatch::{execute, triage, Shared, Triage};
-use crate::service::RpcService;
+use crate::dispatch::{execute, triage, ServerCore, Triage};
+use crate::limits::Admitted;
+use crate::pool::{PoolBuffers, PooledBuf};
+use crate::socket::{RecvLowat, RCVLOWAT_BIG};
 use crate::writer::{Outgoing, ReplySink, SinkCloser};
+use nfsl_rpc_service::RpcService;
 
 /// Aborts the writer and closes the socket if the connection task is itself
 /// aborted (shutdown timeout), so the socket is closed rather than kept by
@@ -40,7 +52,8 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 pub(crate) async fn run<S: RpcService>(
     stream: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared<S>>,
+    mut admitted: Admitted,
+    shared: Arc<ServerCore<S>>,
     config: Arc<TransportConfig>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -55,8 +68,10 @@ pub(crate) async fn run<S: RpcService>(
         debug!(%peer, error = %e, "cannot set TCP_NODELAY");
     }
     debug!(%peer, %local, "connection accepted");
-    let (mut rd, wr) = stream.into_split();
-    let (sink, write_loop, mut write_failed) = ReplySink::new(wr, shared.buffers.clone());
+    let (rd, wr) = stream.into_split();
+    let limits = admitted.limits().clone();
+    let (sink, write_loop, mut write_failed) =
+        ReplySink::new(wr, shared.buffers.clone(), limits.clone());
     let sink = Arc::new(sink);
     let mut writer = AbortOnDrop(tokio::spawn(write_loop), sink.closer());
     let max_in_flight = config.max_in_flight_per_connection.max(1);
@@ -66,16 +81,17 @@ pub(crate) async fn run<S: RpcService>(
         == tokio::runtime::RuntimeFlavor::MultiThread;
     let mut decoder =
         RecordDecoder::new(config.max_record_len).with_buffers(PoolBuffers(shared.buffers.clone()));
-    // Everything goes through this small buffer, whose pages stay in the
-    // CPU cache. Reading a WRITE's 1 MiB payload straight into its record
-    // instead saved syscalls but cost the server more CPU per GiB
-    // (measured, 2026-11-29: ~1.0 s vs ~0.7 s under nfs-cp).
-    let mut buf = vec![0u8; config.read_buffer_size.max(4096)];
+    // The one record-reading strategy of both sides (the client's too):
+    // small records through a small buffer, a large payload (a 1 MiB
+    // WRITE) read straight into its record, the kernel waking the reader
+    // once per RCVLOWAT_BIG bytes of it rather than once per segment.
+    let mut rd = BufReader::with_capacity(config.read_buffer_size.max(4096), rd);
+    let mut lowat = RecvLowat::default();
 
     'conn: loop {
         loop {
             let record = match decoder.next_record() {
-                Ok(Some(record)) => PooledBuf::new(record, shared.buffers.clone()),
+                Ok(Some(record)) => PooledBuf::new(record, Some(shared.buffers.clone())),
                 Ok(None) => break,
                 Err(e) => {
                     warn!(%peer, error = %e, "closing connection");
@@ -92,14 +108,23 @@ pub(crate) async fn run<S: RpcService>(
             };
             match triage(&shared, record, peer, local) {
                 Triage::Drop => {}
-                Triage::Reply(reply) => sink.send(Outgoing {
-                    reply,
-                    _permit: permit,
-                }),
+                Triage::Reply(reply) => {
+                    // Never wait here for a sender that may be reading a
+                    // file range from disk: let the blocking pool wait.
+                    let out = Outgoing {
+                        reply,
+                        _permit: permit,
+                    };
+                    if let Err(out) = sink.try_send(out) {
+                        let sink = sink.clone();
+                        tokio::task::spawn_blocking(move || sink.send(out));
+                    }
+                }
                 Triage::Execute(call)
                     if may_block_in_place
                         && permits.available_permits() + 1 == max_in_flight
                         && decoder.is_empty()
+                        && rd.buffer().is_empty()
                         && shared.service.is_quick(
                             call.ctx.program,
                             call.ctx.version,
@@ -131,11 +156,50 @@ pub(crate) async fn run<S: RpcService>(
                 }
             }
         }
+        // Back-pressure: while the peer leaves too many replies unread
+        // (or all peers together do), read no further requests.
+        while sink.queued_bytes() >= config.reply_memory_per_connection
+            || !limits.replies_within_budget()
+        {
+            let released = limits.released();
+            if sink.queued_bytes() < config.reply_memory_per_connection
+                && limits.replies_within_budget()
+            {
+                break;
+            }
+            let _paused = Gauge::raise(&limits.stats.paused_for_replies);
+            tokio::select! {
+                biased;
+                _ = stopped(&mut shutdown) => break 'conn,
+                _ = write_failed.wait_for(|failed| *failed) => break 'conn,
+                _ = released => {}
+            }
+        }
+        // Wake up once per RCVLOWAT_BIG bytes while at least that much of
+        // a large fragment is still to come (never more than the peer is
+        // bound to send, or the wait would never end).
+        let to_come = decoder
+            .payload_remaining()
+            .map_or(0, |r| r.saturating_sub(rd.buffer().len()));
+        lowat.want(
+            rd.get_ref().as_ref(),
+            if to_come >= RCVLOWAT_BIG {
+                RCVLOWAT_BIG
+            } else {
+                1
+            },
+        );
+        let idle = tokio::time::sleep(config.idle_timeout);
         let read = tokio::select! {
             biased;
             _ = stopped(&mut shutdown) => break,
             _ = write_failed.wait_for(|failed| *failed) => break,
-            r = rd.read(&mut buf) => r,
+            r = read_some(&mut rd, &mut decoder) => r,
+            _ = idle, if permits.available_permits() == max_in_flight => {
+                debug!(%peer, timeout = ?config.idle_timeout, "idle connection closed");
+                limits.stats.reaped_connections.fetch_add(1, Ordering::AcqRel);
+                break;
+            }
         };
         match read {
             Ok(0) => {
@@ -144,13 +208,39 @@ pub(crate) async fn run<S: RpcService>(
                 }
                 break;
             }
-            Ok(n) => decoder.push(&buf[..n]),
+            Ok(n) => decoder.filled(n),
             Err(e) => {
                 debug!(%peer, error = %e, "read failed");
                 break;
             }
         }
+        // Charge the partial record's memory (reserved for its whole
+        // fragment as soon as the marker arrived, before the call can be
+        // authenticated); without room, read nothing more until some is
+        // given back, or the connection is reaped as idle.
+        loop {
+            let released = limits.released();
+            if admitted.hold_record_bytes(decoder.buffered_capacity()) {
+                break;
+            }
+            let _waiting = Gauge::raise(&limits.stats.waiting_for_memory);
+            let idle = tokio::time::sleep(config.idle_timeout);
+            tokio::select! {
+                biased;
+                _ = stopped(&mut shutdown) => break 'conn,
+                _ = released => {}
+                _ = idle, if permits.available_permits() == max_in_flight => {
+                    debug!(%peer, "closed: waited for record memory longer than the idle timeout");
+                    limits.stats.reaped_connections.fetch_add(1, Ordering::AcqRel);
+                    break 'conn;
+                }
+            }
+        }
     }
+    // Partial records are dropped with the decoder: give their memory back.
+    drop(decoder);
+    drop(rd);
+    admitted.hold_record_bytes(0);
     // The writer ends once every in-flight call has sent its reply and
     // dropped its sink.
     drop(sink);
@@ -158,4 +248,32 @@ pub(crate) async fn run<S: RpcService>(
         warn!(%peer, error = %e, "connection writer failed");
     }
     debug!(%peer, "connection closed");
+}
+
+/// A count of connections in some state, raised while this value lives.
+struct Gauge<'a>(&'a AtomicUsize);
+
+impl<'a> Gauge<'a> {
+    fn raise(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Gauge(counter)
+    }
+}
+
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads from the socket into wherever the decoder wants the next bytes.
+async fn read_some(
+    rd: &mut BufReader<OwnedReadHalf>,
+    decoder: &mut RecordDecoder,
+) -> std::io::Result<usize> {
+    match decoder.read_target() {
+        ReadTarget::Marker(buf) => rd.read(buf).await,
+        ReadTarget::Payload(mut limit) => rd.read_buf(&mut limit).await,
+        ReadTarget::Failed => Ok(0),
+    }
 }

@@ -14,27 +14,33 @@ use nfsl_rpc::{
 };
 use tracing::{debug, error};
 
-use crate::buffer_pool::{BufferPool, PooledBuf};
-use crate::results::Results;
-use crate::service::{CallContext, CallOutcome, RpcService};
+use crate::pool::{BufferPool, PooledBuf};
+use nfsl_rpc_service::Results;
+use nfsl_rpc_service::{CallContext, CallOutcome, RpcService};
 
 /// The server-wide duplicate request cache; replies are stored framed.
 pub(crate) type Drc = Mutex<DuplicateRequestCache<DrcKey, Bytes>>;
 
+/// Spare large buffers a server keeps: enough for the WRITEs (or queued
+/// READ replies) a streaming client keeps in flight (8-16 of 1 MiB) to
+/// cycle through, so never more than a few tens of MiB beyond what calls
+/// in flight use.
+const POOL_BUFFERS: usize = 16;
+
 /// State shared by every connection of one server.
-pub(crate) struct Shared<S> {
+pub(crate) struct ServerCore<S> {
     pub(crate) service: Arc<S>,
     pub(crate) drc: Drc,
     /// Large buffers (records, queued replies), recycled.
     pub(crate) buffers: Arc<BufferPool>,
 }
 
-impl<S> Shared<S> {
+impl<S> ServerCore<S> {
     pub(crate) fn new(service: Arc<S>, drc_capacity: usize) -> Self {
-        Shared {
+        ServerCore {
             service,
             drc: Mutex::new(DuplicateRequestCache::new(drc_capacity)),
-            buffers: Arc::default(),
+            buffers: BufferPool::new(POOL_BUFFERS),
         }
     }
 
@@ -55,7 +61,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn whole(bytes: impl Into<Bytes>) -> Reply {
+    pub(crate) fn whole(bytes: impl Into<Bytes>) -> Reply {
         Reply {
             head: bytes.into(),
             body: Results::new(),
@@ -136,7 +142,7 @@ pub(crate) enum Triage {
 
 /// Decides what to do with a record received from `peer` on `local`.
 pub(crate) fn triage<S: RpcService>(
-    shared: &Shared<S>,
+    shared: &ServerCore<S>,
     record: PooledBuf,
     peer: SocketAddr,
     local: SocketAddr,
@@ -177,9 +183,23 @@ pub(crate) fn triage<S: RpcService>(
             AcceptedReply::ProgMismatch { low, high },
         ));
     }
+    let ctx = CallContext {
+        xid,
+        program: header.program,
+        version: header.version,
+        procedure: header.procedure,
+        auth,
+        peer,
+        local,
+    };
     let mut drc_key = None;
-    if service.is_non_idempotent(header.program, header.version, header.procedure) {
-        let key = DrcKey::new(peer.ip(), &header, args);
+    // The cache is consulted only after the credential was accepted (above)
+    // and the program admits the caller, and only under the caller's own
+    // address and port.
+    if service.is_non_idempotent(header.program, header.version, header.procedure)
+        && service.may_replay(&ctx, args)
+    {
+        let key = DrcKey::new(peer, &header, args);
         match shared.drc().begin(&key) {
             DrcLookup::New => drc_key = Some(key),
             DrcLookup::InProgress => {
@@ -194,15 +214,7 @@ pub(crate) fn triage<S: RpcService>(
     }
     let args_start = record.len() - args.len();
     Triage::Execute(Call {
-        ctx: CallContext {
-            xid,
-            program: header.program,
-            version: header.version,
-            procedure: header.procedure,
-            auth,
-            peer,
-            local,
-        },
+        ctx,
         record,
         args_start,
         drc_key,
@@ -243,7 +255,7 @@ impl Drop for DrcGuard<'_> {
 }
 
 /// Runs a call (blocking) and returns its framed reply, if any.
-pub(crate) fn execute<S: RpcService>(shared: &Shared<S>, call: Call) -> Option<Reply> {
+pub(crate) fn execute<S: RpcService>(shared: &ServerCore<S>, call: Call) -> Option<Reply> {
     let mut guard = DrcGuard {
         drc: &shared.drc,
         key: call.drc_key,

@@ -4,12 +4,22 @@
 //! socket cannot take at once goes, in order, to the connection's writer
 //! task, which waits for the socket to drain. Replies therefore go out in
 //! completion order and never interleave. File ranges of a reply
-//! ([`Results::push_file`](crate::Results::push_file)) go out with
-//! `sendfile`; only a reply that must be queued has them read in first.
+//! ([`Results::push_file`](nfsl_rpc_service::Results::push_file)) go out
+//! with `sendfile`; only a reply that must be queued has them read in
+//! first.
+//!
+//! Writing a file range can wait for the disk (`sendfile` or `pread` of
+//! pages not cached), and senders take turns under a lock while they do.
+//! So only threads that may block take that turn (the blocking pool, or a
+//! call run in place with `block_in_place`); the connection's reader task
+//! tries it ([`ReplySink::try_send`]) and hands the reply to the blocking
+//! pool if another sender holds it, and the writer task never takes it
+//! (its bookkeeping is atomic). No runtime worker waits behind disk IO.
 
 use std::io::{self, IoSlice};
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 
 use bytes::Bytes;
 use rustix::fs::sendfile;
@@ -21,9 +31,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tracing::debug;
 
-use crate::buffer_pool::{BufferPool, PooledBuf};
 use crate::dispatch::Reply;
-use crate::results::{shrunk, Part};
+use crate::limits::Limits;
+use crate::pool::{BufferPool, PooledBuf};
+use nfsl_rpc_service::{shrunk, Part};
 
 /// Most replies gathered into one write by the writer task.
 const MAX_BATCH: usize = 64;
@@ -68,7 +79,7 @@ impl Direct {
         for part in parts {
             let len = match &part {
                 Part::Bytes(b) => b.len(),
-                Part::File(f) => f.len,
+                Part::File(f) => f.len(),
             };
             if pos + len <= self.written {
                 pos += len;
@@ -80,9 +91,9 @@ impl Direct {
                 Part::Bytes(b) => slices.push(IoSlice::new(&b[skip..])),
                 Part::File(f) if slices.is_empty() => {
                     return Some(Piece::File {
-                        file: &f.file,
-                        offset: f.offset.saturating_add(skip as u64),
-                        len: f.len - skip,
+                        file: f.file(),
+                        offset: f.offset().saturating_add(skip as u64),
+                        len: f.len() - skip,
                     })
                 }
                 Part::File(_) => return Some(Piece::Bytes { slices, more: true }),
@@ -101,9 +112,10 @@ impl Direct {
         let body = reply.body.into_bytes_with(|len| pool.take(len))?;
         Ok(Queued {
             head: reply.head,
-            body: PooledBuf::new(body, pool.clone()),
+            body: PooledBuf::new(body, Some(pool.clone())),
             written: self.written,
             _permit,
+            charge: None,
         })
     }
 }
@@ -116,6 +128,36 @@ struct Queued {
     body: PooledBuf,
     written: usize,
     _permit: OwnedSemaphorePermit,
+    /// Its bytes, counted as queued until it is written or dropped.
+    charge: Option<ReplyCharge>,
+}
+
+/// Bytes of a queued reply, counted against the connection's and the
+/// server's reply budgets while it exists.
+#[derive(Debug)]
+struct ReplyCharge {
+    bytes: usize,
+    connection: Arc<AtomicUsize>,
+    limits: Arc<Limits>,
+}
+
+impl ReplyCharge {
+    fn new(bytes: usize, connection: &Arc<AtomicUsize>, limits: &Arc<Limits>) -> Self {
+        connection.fetch_add(bytes, Ordering::AcqRel);
+        limits.add_queued_replies(bytes);
+        ReplyCharge {
+            bytes,
+            connection: Arc::clone(connection),
+            limits: Arc::clone(limits),
+        }
+    }
+}
+
+impl Drop for ReplyCharge {
+    fn drop(&mut self) {
+        self.connection.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.limits.remove_queued_replies(self.bytes);
+    }
 }
 
 impl Queued {
@@ -135,47 +177,82 @@ impl Queued {
     }
 }
 
-/// Who may write to the socket now.
-#[derive(Debug, Default)]
-struct WriteState {
-    /// Replies handed to the writer task and not yet fully written. While
-    /// non-zero, only the writer task writes.
-    queued: usize,
-    /// The socket failed; replies are dropped.
-    failed: bool,
-}
-
 /// State shared by a connection's [`ReplySink`]s and its writer task. The
 /// write half is shut down when the last holder drops it.
 #[derive(Debug)]
 struct SinkShared {
     socket: OwnedWriteHalf,
-    state: Mutex<WriteState>,
+    /// Held by the sender whose turn it is to write directly or to queue
+    /// (only threads that may block wait for it).
+    turn: Mutex<()>,
+    /// Replies handed to the writer task and not yet fully written. Raised
+    /// by a sender holding the turn, lowered by the writer task once they
+    /// are written; while non-zero, only the writer task writes.
+    queued: AtomicUsize,
+    /// Bytes of the replies handed to the writer task and not yet written
+    /// (what a peer that does not read makes the server hold).
+    queued_bytes: Arc<AtomicUsize>,
+    /// The server's limits, charged with `queued_bytes` too.
+    limits: Arc<Limits>,
+    /// The socket failed; replies are dropped.
+    failed_flag: AtomicBool,
     failed: watch::Sender<bool>,
     /// Where queued replies get their buffers.
     buffers: Arc<BufferPool>,
 }
 
 impl SinkShared {
-    fn state(&self) -> MutexGuard<'_, WriteState> {
-        // Every critical section leaves the state consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn turn(&self) -> MutexGuard<'_, ()> {
+        // The lock guards no data, only the order of writers.
+        self.turn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn has_failed(&self) -> bool {
+        self.failed_flag.load(Ordering::Acquire)
     }
 
     /// Stops all writing and closes the connection both ways now, even
     /// though calls still running hold the socket.
     fn close(&self) {
-        self.state().failed = true;
+        self.failed_flag.store(true, Ordering::Release);
         self.failed.send_replace(true);
         let _ = rustix::net::shutdown(self.socket.as_ref(), rustix::net::Shutdown::Both);
     }
 
-    fn fail(&self, state: &mut WriteState, e: &io::Error) {
-        if !state.failed {
+    fn fail(&self, e: &io::Error) {
+        if !self.failed_flag.swap(true, Ordering::AcqRel) {
             debug!(error = %e, "write failed; closing connection");
         }
-        state.failed = true;
         self.failed.send_replace(true);
+    }
+
+    /// Writes (or queues) `out`; the caller holds the turn.
+    fn send_in_turn(&self, queue: &UnboundedSender<Queued>, out: Outgoing) {
+        if self.has_failed() {
+            return;
+        }
+        let mut direct = Direct { out, written: 0 };
+        if self.queued.load(Ordering::Acquire) == 0 {
+            match write_now(&self.socket, &mut direct) {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => return self.fail(&e),
+            }
+        }
+        let mut queued = match direct.into_queued(&self.buffers) {
+            Ok(q) => q,
+            // The reply cannot be completed and the stream cannot skip it.
+            Err(e) => return self.fail(&e),
+        };
+        queued.charge = Some(ReplyCharge::new(
+            queued.len() - queued.written,
+            &self.queued_bytes,
+            &self.limits,
+        ));
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        // The receiver is gone only if the writer task failed (then
+        // `failed` is set) or was aborted; the reply is dropped either way.
+        let _ = queue.send(queued);
     }
 }
 
@@ -194,6 +271,7 @@ impl ReplySink {
     pub(crate) fn new(
         socket: OwnedWriteHalf,
         buffers: Arc<BufferPool>,
+        limits: Arc<Limits>,
     ) -> (
         ReplySink,
         impl std::future::Future<Output = ()> + Send + 'static,
@@ -202,13 +280,22 @@ impl ReplySink {
         let (failed, failed_rx) = watch::channel(false);
         let shared = Arc::new(SinkShared {
             socket,
-            state: Mutex::new(WriteState::default()),
+            turn: Mutex::new(()),
+            queued: AtomicUsize::new(0),
+            queued_bytes: Arc::default(),
+            limits,
+            failed_flag: AtomicBool::new(false),
             failed,
             buffers,
         });
         let (queue, rx) = unbounded_channel();
         let writer = write_loop(shared.clone(), rx);
         (ReplySink { shared, queue }, writer, failed_rx)
+    }
+
+    /// Bytes of replies waiting for the peer to read them.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.shared.queued_bytes.load(Ordering::Acquire)
     }
 
     /// A handle that can close the connection while calls are running,
@@ -219,37 +306,27 @@ impl ReplySink {
 
     /// Sends a reply: written at once, as far as the socket takes it, if
     /// nothing is queued ahead; otherwise (or for the rest) queued for the
-    /// writer task. Never blocks on the peer, but reads the reply's file
-    /// ranges in if they must be queued, so a reply with file ranges must be
-    /// sent from a thread that may block. Dropped if the socket failed.
-    ///
-    /// The connection's write state stays locked meanwhile, so a sender
-    /// may wait for another's write, which is non-blocking on the socket
-    /// but reads its file ranges (from the page cache, or from disk if
-    /// they are not cached). The reader task itself sends only
-    /// transport-level replies (rare, and without file ranges).
+    /// writer task. Never blocks on the peer, but may wait for the disk: it
+    /// reads the reply's file ranges in if they must be queued, and waits
+    /// for another sender doing so. So it must be called from a thread that
+    /// may block; the reader task uses [`try_send`](ReplySink::try_send).
+    /// Dropped if the socket failed.
     pub(crate) fn send(&self, out: Outgoing) {
-        let mut state = self.shared.state();
-        if state.failed {
-            return;
-        }
-        let mut direct = Direct { out, written: 0 };
-        if state.queued == 0 {
-            match write_now(&self.shared.socket, &mut direct) {
-                Ok(true) => return,
-                Ok(false) => {}
-                Err(e) => return self.shared.fail(&mut state, &e),
-            }
-        }
-        let queued = match direct.into_queued(&self.shared.buffers) {
-            Ok(q) => q,
-            // The reply cannot be completed and the stream cannot skip it.
-            Err(e) => return self.shared.fail(&mut state, &e),
+        let _turn = self.shared.turn();
+        self.shared.send_in_turn(&self.queue, out);
+    }
+
+    /// [`send`](ReplySink::send) if no other sender holds the turn now;
+    /// otherwise gives `out` back (to be sent from a thread that may
+    /// block). For a reply without file ranges, which then never waits.
+    pub(crate) fn try_send(&self, out: Outgoing) -> Result<(), Outgoing> {
+        let _turn = match self.shared.turn.try_lock() {
+            Ok(t) => t,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(out),
         };
-        state.queued += 1;
-        // The receiver is gone only if the writer task failed (then
-        // `failed` is set) or was aborted; the reply is dropped either way.
-        let _ = self.queue.send(queued);
+        self.shared.send_in_turn(&self.queue, out);
+        Ok(())
     }
 }
 
@@ -315,11 +392,10 @@ async fn write_loop(shared: Arc<SinkShared>, mut rx: UnboundedReceiver<Queued>) 
         }
         let result = write_batch(&shared.socket, &mut batch).await;
         let done = batch.len();
-        batch.clear(); // releases the calls' permits
-        let mut state = shared.state();
-        state.queued -= done;
+        batch.clear(); // releases the calls' permits, buffers and charges
+        shared.queued.fetch_sub(done, Ordering::AcqRel);
         if let Err(e) = result {
-            return shared.fail(&mut state, &e);
+            return shared.fail(&e);
         }
     }
 }
@@ -347,4 +423,45 @@ async fn write_batch(socket: &OwnedWriteHalf, batch: &mut [Queued]) -> io::Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+    use tokio::sync::Semaphore;
+
+    /// The reader task's path: while another sender holds the turn (as
+    /// one reading a file range from disk does), `try_send` gives the reply
+    /// back at once instead of waiting; once the turn is free it writes.
+    #[tokio::test]
+    async fn try_send_never_waits_for_another_senders_turn() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let (mut client, server) = (client.unwrap(), accepted.unwrap().0);
+        let (_rd, wr) = server.into_split();
+        let limits = Arc::new(Limits::new(
+            &crate::TransportConfig::default(),
+            Arc::default(),
+        ));
+        let (sink, writer, _failed) = ReplySink::new(wr, BufferPool::new(1), limits);
+        let writer = tokio::spawn(writer);
+        let permits = Arc::new(Semaphore::new(2));
+        let reply = |b: &'static [u8]| Outgoing {
+            reply: Reply::whole(Bytes::from_static(b)),
+            _permit: permits.clone().try_acquire_owned().unwrap(),
+        };
+        let held = sink.shared.turn();
+        let back = sink.try_send(reply(b"late")).expect_err("must not wait");
+        drop(held);
+        drop(back);
+        sink.try_send(reply(b"now!")).expect("free turn: sent");
+        drop(sink);
+        writer.await.unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"now!");
+    }
 }

@@ -112,19 +112,30 @@ async fn duplicate_request_cache_replays_non_idempotent_calls() {
     let mut s = srv.connect().await;
     let first = roundtrip(&mut s, &call(7, INCR, &[])).await;
     assert_eq!(first, success(7, &words(&[1])));
-    // Retransmission, on another connection too: same reply, no execution.
+    // Retransmission, on a new connection from the same port too (as a
+    // reconnecting client sends it): same reply, no execution.
     assert_eq!(roundtrip(&mut s, &call(7, INCR, &[])).await, first);
-    let mut other = srv.connect().await;
-    assert_eq!(roundtrip(&mut other, &call(7, INCR, &[])).await, first);
+    let port = s.local_addr().unwrap().port();
+    s.set_zero_linger().unwrap(); // no TIME_WAIT
+    drop(s);
+    let mut s = connect_from(&srv, port).await;
+    assert_eq!(roundtrip(&mut s, &call(7, INCR, &[])).await, first);
     assert_eq!(srv.service.counter.load(Ordering::SeqCst), 1);
+    // The same xid and arguments from another port are another client's
+    // call (knfsd's key): executed, not answered with the first's reply.
+    let mut other = srv.connect().await;
+    assert_eq!(
+        roundtrip(&mut other, &call(7, INCR, &[])).await,
+        success(7, &words(&[2]))
+    );
     // A new xid, or the same xid with different arguments, executes.
     assert_eq!(
         roundtrip(&mut s, &call(8, INCR, &[])).await,
-        success(8, &words(&[2]))
+        success(8, &words(&[3]))
     );
     assert_eq!(
         roundtrip(&mut s, &call(7, INCR, &words(&[0]))).await,
-        success(7, &words(&[3]))
+        success(7, &words(&[4]))
     );
     // Idempotent calls are not cached: an echo with a reused xid executes.
     assert_eq!(
@@ -259,4 +270,12 @@ async fn a_quick_call_running_inline_does_not_stall_other_connections() {
     assert_eq!(srv.service.gates.now().waiting, vec![1]);
     srv.service.gates.open(1);
     assert_eq!(read_record(&mut slow).await, success(1, &words(&[1])));
+}
+
+/// A connection to `srv` from local port `port`.
+async fn connect_from(srv: &TestServer, port: u16) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(([127, 0, 0, 1], port).into()).unwrap();
+    socket.connect(srv.addr).await.unwrap()
 }

@@ -19,6 +19,9 @@
 //! It deliberately does not do: XDR unions with arbitrary discriminant types
 //! (callers match on a `u32`), floating point, or quadruple precision.
 
+// Nothing here needs `unsafe` (system calls, where any, go through rustix).
+#![forbid(unsafe_code)]
+
 mod decoder;
 mod encoder;
 mod macros;

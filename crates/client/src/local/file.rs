@@ -157,7 +157,7 @@ impl FileLocal {
                 }
             };
             let refused = match opened {
-                Ok(local) => match local.into_io_file() {
+                Ok(local) => match IoFile::new(local.buffered, local.direct, local.alignment) {
                     Ok(file) => {
                         let file = Arc::new(file);
                         self.cache().open = Some((Arc::clone(&file), access, epoch));

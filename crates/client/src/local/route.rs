@@ -161,7 +161,7 @@ impl Router {
         // A reconnection during the probe (e.g. the probe's own call
         // reconnected) makes its connection count stale: try once more.
         for _ in 0..2 {
-            let before = counters.connects.load(Ordering::SeqCst);
+            let before = counters.rpc.connects.load(Ordering::SeqCst);
             let channel = match tokio::time::timeout(
                 PROBE_TIMEOUT,
                 nfs.localio_probe(self.socket.as_deref()),
@@ -172,7 +172,7 @@ impl Router {
                 Ok(Err(e)) => return Err(e.to_string()),
                 Err(_) => return Err(format!("no answer within {PROBE_TIMEOUT:?}")),
             };
-            let after = counters.connects.load(Ordering::SeqCst);
+            let after = counters.rpc.connects.load(Ordering::SeqCst);
             if before != after || !nfs.shared.rpc_connected() {
                 continue;
             }
@@ -218,7 +218,7 @@ impl Router {
         match &*state {
             State::Off => None,
             State::Local(s) => {
-                let connects = nfs.shared.counters.connects.load(Ordering::SeqCst);
+                let connects = nfs.shared.counters.rpc.connects.load(Ordering::SeqCst);
                 let why = if s.is_closed() {
                     "the server closed the local channel (its exports changed)"
                 } else if connects != s.connects || !nfs.shared.rpc_connected() {

@@ -31,11 +31,11 @@ use nfsl_proto::nfs3::StableHow;
 
 use super::route::Session;
 use crate::error::{Error, Result};
-use crate::payload::Payload;
 use crate::procedures::ok;
 use crate::session::Nfs;
 use crate::stats::Counters;
 use crate::types::FileHandle;
+use nfsl_transport::client::Payload;
 
 /// A write queued on the engine.
 struct Queued {

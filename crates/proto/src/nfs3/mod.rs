@@ -2,11 +2,13 @@
 //! and results.
 
 mod args;
+mod bulk;
 mod results;
 mod status;
 mod types;
 
 pub use args::*;
+pub use bulk::*;
 pub use results::*;
 pub use status::*;
 pub use types::*;

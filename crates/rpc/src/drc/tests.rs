@@ -1,5 +1,5 @@
 use super::*;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 type Cache = DuplicateRequestCache<u32, &'static str>;
 
@@ -81,9 +81,12 @@ fn key_from_header() {
         verifier: crate::OpaqueAuth::NONE,
     };
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let k1 = DrcKey::new(ip, &h, b"args");
-    assert_eq!(k1, DrcKey::new(ip, &h, b"args"));
-    assert_ne!(k1, DrcKey::new(ip, &h, b"argz"));
+    let client = SocketAddr::new(ip, 700);
+    let k1 = DrcKey::new(client, &h, b"args");
+    assert_eq!(k1, DrcKey::new(client, &h, b"args"));
+    assert_ne!(k1, DrcKey::new(client, &h, b"argz"));
+    // Another port is another client (knfsd keys by address and port).
+    assert_ne!(k1, DrcKey::new(SocketAddr::new(ip, 701), &h, b"args"));
     assert_eq!(
         (k1.xid, k1.program, k1.version, k1.procedure),
         (5, 100003, 3, 8)

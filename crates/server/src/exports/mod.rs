@@ -30,7 +30,7 @@ mod tests;
 mod tests_options;
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -118,6 +118,15 @@ pub struct Export {
     pub rules: Vec<ExportRule>,
 }
 
+/// Why [`Export::admit`] refused a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No rule of the export names the client.
+    NotListed,
+    /// The export is `secure` and the call came from port 1024 or above.
+    InsecurePort,
+}
+
 impl Export {
     /// The options a client at `ip` gets, or `None` if it may not access
     /// this export at all.
@@ -134,6 +143,18 @@ impl Export {
                 .find(|r| r.client.rank() == rank && r.client.matches(ip))
                 .map(|r| &r.options)
         })
+    }
+
+    /// The options a client calling from `peer` gets: its rule
+    /// ([`options_for`](Export::options_for)), then that rule's `secure`
+    /// option (a source port below 1024). Every protocol checks a caller
+    /// with this one function and maps the refusal to its own status.
+    pub fn admit(&self, peer: SocketAddr) -> Result<&ExportOptions, Refusal> {
+        let options = self.options_for(peer.ip()).ok_or(Refusal::NotListed)?;
+        if options.secure && peer.port() >= 1024 {
+            return Err(Refusal::InsecurePort);
+        }
+        Ok(options)
     }
 }
 

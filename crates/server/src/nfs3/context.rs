@@ -7,17 +7,17 @@ use std::sync::Arc;
 
 use nfsl_proto::nfs3::{Fattr3, Filename3, NfsFh3, Nfsstat3, PostOpAttr, WccData};
 use nfsl_rpc::Auth;
-use nfsl_transport::CallContext;
+use nfsl_rpc_service::CallContext;
 use rustix::fs::{fstat, FileType, Stat};
 
 use super::attrs::{fattr3, wcc_data};
 use super::errors::{nfsstat_from_errno, nfsstat_from_io};
 use crate::creds::{CallerIdentity, CredentialGuard, Credentials};
-use crate::exports::ExportOptions;
+use crate::exports::{ExportOptions, Refusal};
 use crate::handle::{Access, HandleError};
 use crate::names::{validate_name, Name, NameError};
 use crate::reload::ExportRuntime;
-use crate::server::Shared;
+use crate::server::ProgramState;
 
 /// The caller of one RPC: where it came from and who it claims to be.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ pub(crate) fn entry_name<'n>(
     Ok(name)
 }
 
-impl Shared {
+impl ProgramState {
     /// The export `fh` belongs to (in the exports in force now) and the
     /// caller's options there, applying the export's client list and its
     /// `secure` (privileged port) rule.
@@ -94,10 +94,10 @@ impl Shared {
         };
         let exports = self.exports.load();
         let rt = exports.by_id(id).ok_or(Nfsstat3::Stale)?;
-        let options = rt.export.options_for(c.peer.ip()).ok_or(Nfsstat3::Acces)?;
-        if options.secure && c.peer.port() >= 1024 {
-            return Err(Nfsstat3::Perm);
-        }
+        let options = rt.export.admit(c.peer).map_err(|r| match r {
+            Refusal::NotListed => Nfsstat3::Acces,
+            Refusal::InsecurePort => Nfsstat3::Perm,
+        })?;
         Ok((Arc::clone(rt), options.clone()))
     }
 
@@ -117,14 +117,14 @@ impl Shared {
         let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
         Ok(Target {
             creds: options.credentials_for(&c.identity),
-            rt,
+            export: rt,
             options,
             fd,
             stat,
         })
     }
 
-    /// [`Shared::target`] for a handle that must name a directory
+    /// [`ProgramState::target`] for a handle that must name a directory
     /// (NOTDIR otherwise), opened `O_PATH` for `*at()` calls.
     pub(crate) fn dir_target(&self, c: &Caller, fh: &NfsFh3) -> Result<Target, Nfsstat3> {
         let t = self.target(c, fh, Access::Path)?;
@@ -140,7 +140,7 @@ impl Shared {
 /// when the request began: a reload meanwhile does not change them).
 #[derive(Debug)]
 pub(crate) struct Target {
-    pub(crate) rt: Arc<ExportRuntime>,
+    pub(crate) export: Arc<ExportRuntime>,
     pub(crate) options: ExportOptions,
     pub(crate) creds: Credentials,
     pub(crate) fd: OwnedFd,
@@ -150,7 +150,7 @@ pub(crate) struct Target {
 impl Target {
     /// The `fsid` reported in attributes: the export's id.
     pub(crate) fn fsid(&self) -> u64 {
-        u64::from(self.rt.export.id.0)
+        u64::from(self.export.id().0)
     }
 
     /// The file's type.

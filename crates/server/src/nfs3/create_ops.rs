@@ -121,7 +121,7 @@ impl Nfs3 {
             }
         };
         let result = entry_name(&dt, &a.link.name, Nfsstat3::Exist).and_then(|name| {
-            if file.rt.export.id != dt.rt.export.id {
+            if file.export.id() != dt.export.id() {
                 return Err(Nfsstat3::Xdev);
             }
             let _guard = dt.assume()?;
@@ -224,7 +224,7 @@ fn finish(
     let obj = object_target(dt, fd)?;
     set_attributes(&obj, attrs)?;
     let handle = dt
-        .rt
+        .export
         .fs
         .handle_for_child(&dt.fd, name.as_bytes())
         .map_err(|e| tracing::debug!(error = %e, "no handle for a new object"))
@@ -240,7 +240,7 @@ fn finish(
 fn object_target(dt: &Target, fd: OwnedFd) -> Result<Target, Nfsstat3> {
     let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
     Ok(Target {
-        rt: Arc::clone(&dt.rt),
+        export: Arc::clone(&dt.export),
         options: dt.options.clone(),
         creds: dt.creds.clone(),
         fd,

@@ -1,11 +1,10 @@
 //! Decoding NFSv3 arguments, routing to the procedure, encoding results.
 
 use nfsl_proto::nfs3::*;
-use nfsl_transport::{CallContext, CallOutcome, Results};
+use nfsl_rpc_service::{CallContext, CallOutcome, Results};
 use nfsl_xdr::{decode_exact, Xdr, XdrError};
 
 use super::context::Caller;
-use super::write_ops::WriteArgs;
 use super::Nfs3;
 
 /// Decodes `A` (the whole argument buffer, no trailing bytes), runs `f` and
@@ -44,6 +43,16 @@ fn run_decoded<A, R>(
 }
 
 impl Nfs3 {
+    /// Whether a retransmitted non-idempotent call may be answered from
+    /// the duplicate request cache: its arguments start with a file handle
+    /// (every such procedure's do) whose export admits the caller now.
+    pub(crate) fn may_replay(&self, ctx: &CallContext, args: &[u8]) -> bool {
+        let Ok(fh) = NfsFh3::decode(&mut nfsl_xdr::Decoder::new(args)) else {
+            return false;
+        };
+        self.shared.authorize(&Caller::from_call(ctx), &fh).is_ok()
+    }
+
     /// Executes one NFSv3 call.
     pub(crate) fn dispatch(
         &self,
@@ -65,7 +74,7 @@ impl Nfs3 {
             Nfs3Procedure::Readlink => run(args, out, |a| self.readlink(c, a)),
             Nfs3Procedure::Read => run_into(args, out, |a, out| self.read_into(c, a, out)),
             // The data stays in the call record (no copy).
-            Nfs3Procedure::Write => run_decoded(WriteArgs::decode(args), out, |a, out| {
+            Nfs3Procedure::Write => run_decoded(Write3ArgsRef::decode(args), out, |a, out| {
                 self.write(c, a).encode(out)
             }),
             Nfs3Procedure::Create => run(args, out, |a| self.create(c, a)),

@@ -27,25 +27,25 @@ mod write_ops;
 
 use std::sync::Arc;
 
-use crate::server::Shared;
+use crate::server::ProgramState;
 
 /// The NFSv3 program: procedures over the shared exports.
 #[derive(Debug)]
 pub(crate) struct Nfs3 {
-    shared: Arc<Shared>,
+    shared: Arc<ProgramState>,
 }
 
 impl Nfs3 {
-    pub(crate) fn new(shared: Arc<Shared>) -> Nfs3 {
+    pub(crate) fn new(shared: Arc<ProgramState>) -> Nfs3 {
         Nfs3 { shared }
     }
 
     #[cfg(test)]
-    pub(crate) fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &ProgramState {
         &self.shared
     }
 
-    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+    pub(crate) fn shared_arc(&self) -> Arc<ProgramState> {
         self.shared.clone()
     }
 }

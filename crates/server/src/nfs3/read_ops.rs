@@ -7,7 +7,7 @@
 
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
-use nfsl_xdr::{padding, Xdr};
+use nfsl_xdr::Xdr;
 use rustix::fs::{fstat, openat, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -17,7 +17,7 @@ use super::errors::{nfsstat_from_errno, nfsstat_from_io};
 use super::Nfs3;
 use crate::handle::{Access, FileHandle};
 use crate::names::Name;
-use nfsl_transport::Results;
+use nfsl_rpc_service::Results;
 
 impl Nfs3 {
     pub(super) fn getattr(&self, c: &Caller, a: Getattr3Args) -> Getattr3Res {
@@ -130,13 +130,14 @@ fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
     };
     let size = u64::try_from(st.st_size).unwrap_or(0);
     let n = size.saturating_sub(offset).min(u64::from(count)) as u32;
-    Nfsstat3::Ok.encode(out);
-    Some(fattr3(&st, t.fsid())).encode(out);
-    n.encode(out);
-    (offset.saturating_add(u64::from(n)) >= size).encode(out);
-    n.encode(out);
+    Read3ResOkHead {
+        file_attributes: Some(fattr3(&st, t.fsid())),
+        count: n,
+        eof: offset.saturating_add(u64::from(n)) >= size,
+    }
+    .encode(out);
     out.push_file(t.fd, offset, n as usize);
-    out.extend_from_slice(&[0u8; 3][..padding(n as usize)]);
+    out.extend_from_slice(pad_for(n as usize));
 }
 
 /// The status for READ of something that is not a regular file.
@@ -162,7 +163,7 @@ fn lookup_in(t: &Target, name: &Filename3) -> Result<(FileHandle, PostOpAttr), N
         return Err(Nfsstat3::Notdir);
     }
     let name = check_name(name)?;
-    let fs = &t.rt.fs;
+    let fs = &t.export.fs;
     let path = match name {
         Name::DotDot if fs.is_root(&t.fd).map_err(|e| nfsstat_from_io(&e))? => Name::Dot,
         n => n,
@@ -224,5 +225,4 @@ fn granted(t: &Target, asked: u32) -> Result<u32, Nfsstat3> {
 }
 
 #[cfg(test)]
-#[path = "read_ops_tests.rs"]
 mod tests;

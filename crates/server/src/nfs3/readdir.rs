@@ -114,7 +114,11 @@ fn scan(
         return Err(Nfsstat3::BadCookie);
     }
     let pos = i64::try_from(cookie).map_err(|_| Nfsstat3::BadCookie)?;
-    let at_root = t.rt.fs.is_root(&t.fd).map_err(|e| nfsstat_from_io(&e))?;
+    let at_root = t
+        .export
+        .fs
+        .is_root(&t.fd)
+        .map_err(|e| nfsstat_from_io(&e))?;
     let _g = t.assume()?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let dir = openat(&t.fd, ".", flags, Mode::empty()).map_err(nfsstat_from_errno)?;
@@ -256,7 +260,7 @@ fn page_status(
 /// (no handle in this export), is sent without attributes and handle
 /// rather than failing the page: the client can still LOOKUP it.
 fn describe(t: &Target, e: &RawEntry<'_>) -> Entryplus3 {
-    let fs = &t.rt.fs;
+    let fs = &t.export.fs;
     let (attrs, handle) = if e.is_root_parent {
         (fstat(&t.fd).ok(), Some(fs.root_handle().clone()))
     } else {

@@ -47,7 +47,7 @@ impl Nfs3 {
             }
         };
         let result = (|| {
-            if from.rt.export.id != to.rt.export.id {
+            if from.export.id() != to.export.id() {
                 return Err(Nfsstat3::Xdev);
             }
             let from_name = entry_name(&from, &a.from.name, Nfsstat3::Inval)?;

@@ -16,7 +16,6 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
-use nfsl_xdr::{Decoder, Xdr, XdrError};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timestamps, Uid, CWD};
 use rustix::fs::{UTIME_NOW, UTIME_OMIT};
 use rustix::io::{Errno, ReadWriteFlags};
@@ -60,7 +59,7 @@ impl Nfs3 {
         }
     }
 
-    pub(super) fn write(&self, c: &Caller, a: WriteArgs<'_>) -> Write3Res {
+    pub(super) fn write(&self, c: &Caller, a: Write3ArgsRef<'_>) -> Write3Res {
         // Opening for writing refuses directories (ISDIR) and anything but
         // regular files (INVAL) before any data is looked at.
         let t = match self.shared.target(c, &a.file, Access::Write) {
@@ -102,34 +101,6 @@ impl Nfs3 {
     }
 }
 
-/// WRITE's arguments ([`Write3Args`]) with the data borrowed from the call
-/// record rather than copied out of it: a 1 MiB WRITE's bytes go from the
-/// record the transport read them into straight to `pwritev2`.
-pub(super) struct WriteArgs<'a> {
-    file: NfsFh3,
-    offset: u64,
-    count: u32,
-    stable: StableHow,
-    data: &'a [u8],
-}
-
-impl<'a> WriteArgs<'a> {
-    /// Decodes the whole of `args` as [`Write3Args`] would (trailing bytes
-    /// are an error).
-    pub(super) fn decode(args: &'a [u8]) -> Result<Self, XdrError> {
-        let mut d = Decoder::new(args);
-        let a = WriteArgs {
-            file: NfsFh3::decode(&mut d)?,
-            offset: d.u64()?,
-            count: d.u32()?,
-            stable: StableHow::decode(&mut d)?,
-            data: d.opaque(usize::MAX)?,
-        };
-        d.finish()?;
-        Ok(a)
-    }
-}
-
 /// The file's ctime as the client sees it (what a SETATTR guard holds).
 fn ctime_of(t: &Target) -> Nfstime3 {
     wcc_attr(&t.stat).ctime
@@ -148,7 +119,7 @@ fn require_regular(t: &Target) -> Result<(), Nfsstat3> {
 /// `a.stable` asks (unless the export is `async`). Returns the bytes
 /// written, which may be fewer than asked if the file system failed part
 /// way: the client resends the rest and then gets the error.
-fn write_data(t: &Target, a: &WriteArgs<'_>) -> Result<u32, Nfsstat3> {
+fn write_data(t: &Target, a: &Write3ArgsRef<'_>) -> Result<u32, Nfsstat3> {
     let data = a.data.get(..a.count as usize).ok_or(Nfsstat3::Inval)?;
     let end = a.offset.checked_add(data.len() as u64);
     if a.offset > OFFSET_MAX || end.is_none_or(|e| e > OFFSET_MAX) {

@@ -8,9 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use nfsl_rpc::{AuthStat, CallHeader, OpaqueAuth};
-use nfsl_transport::{
-    serve, CallContext, CallOutcome, ProgramVersions, Results, RpcService, TransportConfig,
-};
+use nfsl_rpc_service::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
+use nfsl_transport::{serve_with_stats, TransportConfig, TransportStats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
@@ -250,6 +249,7 @@ impl RpcService for TestService {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub service: Arc<TestService>,
+    pub stats: Arc<TransportStats>,
     stop: Option<oneshot::Sender<()>>,
     pub handle: JoinHandle<()>,
 }
@@ -260,12 +260,20 @@ impl TestServer {
         let addr = listener.local_addr().expect("local_addr");
         let service = Arc::new(TestService::default());
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve(listener, service.clone(), config, async move {
-            let _ = stopped.await;
-        }));
+        let stats = Arc::new(TransportStats::default());
+        let handle = tokio::spawn(serve_with_stats(
+            listener,
+            service.clone(),
+            config,
+            stats.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         TestServer {
             addr,
             service,
+            stats,
             stop: Some(stop),
             handle,
         }

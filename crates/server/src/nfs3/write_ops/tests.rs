@@ -457,18 +457,3 @@ fn read_only_exports_refuse_changes() {
     let r: Commit3Res = commit(&s, fh);
     assert_eq!(r.status(), Nfsstat3::Ok);
 }
-
-#[test]
-fn write_args_borrow_the_data_and_decode_strictly() {
-    let fh = NfsFh3(vec![9; 12]);
-    let owned = write_args(&fh, 77, b"payload", StableHow::DataSync);
-    let mut bytes = nfsl_xdr::encode_to_vec(&owned);
-    let a = super::WriteArgs::decode(&bytes).unwrap();
-    assert_eq!(
-        (a.file, a.offset, a.count, a.stable, a.data),
-        (fh, 77, 7, StableHow::DataSync, &b"payload"[..])
-    );
-    assert!(super::WriteArgs::decode(&bytes[..bytes.len() - 1]).is_err());
-    bytes.extend_from_slice(&[0; 4]);
-    assert!(super::WriteArgs::decode(&bytes).is_err(), "trailing bytes");
-}

@@ -2,7 +2,7 @@ use std::os::unix::fs::symlink;
 
 use nfsl_proto::mount3::*;
 use nfsl_proto::nfs3::*;
-use nfsl_transport::CallOutcome;
+use nfsl_rpc_service::CallOutcome;
 
 use crate::testkit::Kit;
 

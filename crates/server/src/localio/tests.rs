@@ -11,7 +11,7 @@ use nfsl_localio::{Access, Authorizer, Nonce, NonceRegistry, OpenRefusal};
 use nfsl_proto::localio::LOCALIO_PROGRAM;
 use nfsl_proto::nfs3::Nfsstat3;
 use nfsl_rpc::Auth;
-use nfsl_transport::{CallOutcome, RpcService};
+use nfsl_rpc_service::{CallOutcome, RpcService};
 
 use crate::testkit::{localio_open_request, root_or_skip, Kit};
 

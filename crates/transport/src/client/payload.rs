@@ -14,10 +14,9 @@ use std::ops::{Bound, Range, RangeBounds};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use nfsl_io_engine::buffer::{aligned_bytes_mut, COPY_ALIGN};
+use bytes::{Bytes, BytesMut};
 
-use crate::error::{Error, Result};
+use super::error::{CallError as Error, Result};
 
 /// A byte range of a local file, sent without being read into memory.
 #[derive(Debug, Clone)]
@@ -78,11 +77,15 @@ impl FileRange {
     }
 
     /// Reads the range into memory (`pread`); a file that no longer has
-    /// all of it is an `UnexpectedEof` error. The memory starts at a cache
-    /// line, where the kernel's copies in (this read) and out (a LOCALIO
-    /// write's) are fastest ([`nfsl_io_engine::buffer`]).
+    /// all of it is an `UnexpectedEof` error.
     pub fn read(&self) -> io::Result<Bytes> {
-        let mut buf = aligned_bytes_mut(self.len, COPY_ALIGN);
+        self.read_into(BytesMut::new())
+    }
+
+    /// [`read`](FileRange::read) into `buf` (cleared first), e.g. memory
+    /// aligned where the caller's next copy is fastest.
+    pub fn read_into(&self, mut buf: BytesMut) -> io::Result<Bytes> {
+        buf.clear();
         buf.resize(self.len, 0);
         let mut filled = 0;
         while filled < buf.len() {

@@ -2,8 +2,7 @@
 //! encoding into ready-to-send records, and matching reply records to the
 //! calls waiting for them.
 //!
-//! The tokio transport (the crate's private `transport` module) owns the
-//! socket and feeds this code the records a [`nfsl_rpc::RecordDecoder`]
+//! The tokio side ([`RpcClient`](super::RpcClient)) owns the socket and feeds this code the records a [`nfsl_rpc::RecordDecoder`]
 //! produced; everything that decides
 //! something lives here so it can be tested without sockets.
 
@@ -16,8 +15,8 @@ use nfsl_rpc::{
     ReplyBody, MAX_FRAGMENT_LEN, RPC_VERSION,
 };
 
-use crate::error::RpcError;
-use crate::payload::Payload;
+use super::error::RpcError;
+use super::payload::Payload;
 use crate::pool::{BufferPool, PooledBuf};
 
 /// Hands out transaction ids: sequential from a random start, so two

@@ -30,11 +30,33 @@ pub struct Results {
 
 /// `len` bytes at `offset` of `file`, placed before `bytes[at]`.
 #[derive(Debug)]
-pub(crate) struct FileRange {
-    pub(crate) at: usize,
-    pub(crate) file: OwnedFd,
-    pub(crate) offset: u64,
-    pub(crate) len: usize,
+pub struct FileRange {
+    at: usize,
+    file: OwnedFd,
+    offset: u64,
+    len: usize,
+}
+
+impl FileRange {
+    /// The open file the range is read from.
+    pub fn file(&self) -> &OwnedFd {
+        &self.file
+    }
+
+    /// Where in the file the range starts.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many bytes the range holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the range is empty (never, for a range in [`Results`]).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 impl Results {
@@ -72,10 +94,7 @@ impl Results {
     /// [`into_bytes`](Results::into_bytes), with the buffer for results
     /// that have file ranges from `buffer` (given their wire length; any
     /// contents, which are replaced) rather than freshly allocated.
-    pub(crate) fn into_bytes_with(
-        self,
-        buffer: impl FnOnce(usize) -> Vec<u8>,
-    ) -> io::Result<Vec<u8>> {
+    pub fn into_bytes_with(self, buffer: impl FnOnce(usize) -> Vec<u8>) -> io::Result<Vec<u8>> {
         if self.files.is_empty() {
             return Ok(self.bytes);
         }
@@ -94,7 +113,7 @@ impl Results {
 
     /// The results in wire order. A range placed beyond bytes that were
     /// later truncated goes at their end.
-    pub(crate) fn parts(&self) -> impl Iterator<Item = Part<'_>> {
+    pub fn parts(&self) -> impl Iterator<Item = Part<'_>> {
         let mut from = 0;
         let mut files = self.files.iter();
         let mut pending_file = None;
@@ -124,8 +143,10 @@ impl Results {
 
 /// A piece of [`Results`] on the wire.
 #[derive(Debug)]
-pub(crate) enum Part<'a> {
+pub enum Part<'a> {
+    /// XDR bytes, sent as they are.
     Bytes(&'a [u8]),
+    /// A range of an open file, sent from the file.
     File(&'a FileRange),
 }
 
@@ -150,7 +171,7 @@ fn read_range(f: &FileRange, out: &mut Vec<u8>) -> io::Result<()> {
 }
 
 /// The error for a file range the file no longer holds.
-pub(crate) fn shrunk() -> io::Error {
+pub fn shrunk() -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
         "file shrank below a range placed in a reply",

@@ -75,6 +75,18 @@ pub trait RpcService: Send + Sync + 'static {
     /// cache.
     fn is_non_idempotent(&self, program: u32, version: u32, procedure: u32) -> bool;
 
+    /// Whether this caller may be answered from the duplicate request
+    /// cache for this non-idempotent call: the transport asks before it
+    /// consults the cache, so a cached reply never goes to a caller the
+    /// program would refuse now (an export's client list or its `secure`
+    /// port rule, after a reload too); such a call runs instead and gets
+    /// the program's own refusal. Credential flavours other than
+    /// `AUTH_NONE`/`AUTH_SYS` are refused before this. Default: yes.
+    fn may_replay(&self, ctx: &CallContext, args: &[u8]) -> bool {
+        let _ = (ctx, args);
+        true
+    }
+
     /// Whether calls to this procedure finish quickly: they may block on
     /// the local file system's ordinary work (reading metadata or data),
     /// but never wait on anything that can take long (`fsync`, locks, other

@@ -1,6 +1,13 @@
-//! Opening the client's TCP connections, from a privileged source port
+//! Socket set-up for both sides: the client's TCP connections, from a
+//! privileged source port
 //! when the policy asks for one (servers export with `secure` by default
-//! and then refuse calls from ports >= 1024).
+//! and then refuse calls from ports >= 1024), and from the port of the
+//! previous connection when reconnecting: servers key their duplicate
+//! request caches by address and port (knfsd does), so a retransmission
+//! is answered from the cache only if it comes from the same port. To
+//! make that port free at once, connections are closed abortively
+//! (`SO_LINGER` 0, no TIME_WAIT), as the Linux client does; the client
+//! closes a connection only when it no longer waits for anything on it.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -8,14 +15,40 @@ use std::os::fd::{AsFd, AsRawFd};
 
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::config::PortPolicy;
+/// Which local port the client's sockets bind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortPolicy {
+    /// A privileged port (< 1024) when running as root, falling back to an
+    /// ordinary one if none is free; an ordinary port otherwise.
+    #[default]
+    Auto,
+    /// Always a privileged port; fail if none can be bound.
+    Always,
+    /// Never: let the kernel choose.
+    Never,
+}
+
+/// `SO_RCVLOWAT` while a large record streams in (see [`RecvLowat`]).
+pub const RCVLOWAT_BIG: usize = 256 << 10;
 
 /// The privileged ports tried, as `bindresvport(3)` does.
 const RESERVED_PORTS: std::ops::Range<u16> = 512..1024;
 
-/// Connects to `addr` honouring `policy`; the stream has `TCP_NODELAY`
-/// set (the transport batches writes itself).
-pub(crate) async fn connect(addr: SocketAddr, policy: PortPolicy) -> io::Result<TcpStream> {
+/// Connects to `addr` honouring `policy`, from `previous_port` first if
+/// given (a reconnection; any other port if that fails); the stream has
+/// `TCP_NODELAY` set (the transport batches writes itself) and closes
+/// abortively.
+pub async fn connect(
+    addr: SocketAddr,
+    policy: PortPolicy,
+    previous_port: Option<u16>,
+) -> io::Result<TcpStream> {
+    if let Some(port) = previous_port {
+        match connect_from(addr, port).await {
+            Ok(s) => return finish(s),
+            Err(e) => tracing::debug!("cannot reconnect from port {port} ({e}); using another"),
+        }
+    }
     let privileged = match policy {
         PortPolicy::Always => true,
         PortPolicy::Never => false,
@@ -33,8 +66,26 @@ pub(crate) async fn connect(addr: SocketAddr, policy: PortPolicy) -> io::Result<
     } else {
         TcpStream::connect(addr).await?
     };
+    finish(stream)
+}
+
+/// `TCP_NODELAY` (the transport batches writes itself) and an abortive
+/// close (see the module documentation).
+fn finish(stream: TcpStream) -> io::Result<TcpStream> {
     stream.set_nodelay(true)?;
+    stream.set_zero_linger()?;
     Ok(stream)
+}
+
+/// Connects to `addr` from local `port`.
+async fn connect_from(addr: SocketAddr, port: u16) -> io::Result<TcpStream> {
+    let (socket, local) = match addr.ip() {
+        IpAddr::V4(_) => (TcpSocket::new_v4()?, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        IpAddr::V6(_) => (TcpSocket::new_v6()?, IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::new(local, port))?;
+    socket.connect(addr).await
 }
 
 fn is_port_shortage(e: &io::Error) -> bool {
@@ -84,9 +135,11 @@ async fn connect_privileged(addr: SocketAddr) -> io::Result<TcpStream> {
 }
 
 /// A socket's `SO_RCVLOWAT` (bytes that must be queued before it reads
-/// as readable), set only when it changes.
+/// as readable), set only when it changes. Both sides raise it while a
+/// large record streams in, so the kernel wakes the reader once per
+/// [`RCVLOWAT_BIG`] bytes instead of once per segment.
 #[derive(Debug)]
-pub(crate) struct RecvLowat(usize);
+pub struct RecvLowat(usize);
 
 impl Default for RecvLowat {
     fn default() -> Self {
@@ -97,6 +150,7 @@ impl Default for RecvLowat {
 impl RecvLowat {
     /// Sets the low-water mark of `sock` to `bytes` (best effort: on
     /// failure it stays as it was, which is only slower).
+    #[allow(unsafe_code)] // the one syscall no safe crate wraps
     pub fn want(&mut self, sock: &impl AsFd, bytes: usize) {
         if bytes == self.0 {
             return;

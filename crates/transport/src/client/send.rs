@@ -10,9 +10,9 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
+use super::exchange::OutgoingCall;
+use super::payload::{shrank, FileRange, Payload};
 use super::{Conn, Failure};
-use crate::exchange::OutgoingCall;
-use crate::payload::{shrank, FileRange, Payload};
 
 /// Calls batched into one vectored write.
 const MAX_BATCH: usize = 64;

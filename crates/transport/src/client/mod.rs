@@ -1,6 +1,10 @@
-//! The tokio side of the RPC client: one TCP connection at a time to one
+//! The client side of the transport: one TCP connection at a time to one
 //! server port, many calls in flight on it, reconnection and
-//! retransmission with the original xid.
+//! retransmission with the original xid. Beside the server's dispatch, it
+//! shares the socket set-up ([`crate::socket`]), the record reading (pull
+//! style into the record, `SO_RCVLOWAT` on large records) and the buffer
+//! pool ([`crate::pool`]); the sans-IO part (xid allocation, call
+//! encoding, matching replies to calls) is [`exchange`].
 //!
 //! Each connection has a reader task (bytes -> [`RecordDecoder`] ->
 //! [`PendingCalls`] -> the caller's oneshot channel) and a writer task
@@ -32,7 +36,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,15 +47,14 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::time::{sleep, timeout_at, Instant};
 
-use crate::config::{ClientConfig, PortPolicy};
-use crate::error::{Error, Result};
-use crate::exchange::{
-    Delivery, OutgoingCall, PendingCalls, ProcId, RegisterError, ReplyError, RpcReply, XidSource,
-};
-use crate::payload::Payload;
-use crate::pool::{BufferPool, ReplyBuffers};
-use crate::socket;
-use crate::stats::Counters;
+use crate::pool::{BufferPool, PoolBuffers};
+use crate::socket::{self, PortPolicy, RCVLOWAT_BIG};
+use error::{CallError as Error, Result};
+use exchange::{Delivery, OutgoingCall, PendingCalls, RegisterError, ReplyError};
+
+pub use error::{CallError, RpcError};
+pub use exchange::{ProcId, RpcReply, XidSource};
+pub use payload::{FileRange, Payload};
 
 /// Largest reply record accepted: a 1 MiB READ plus headers and slack.
 /// Bigger records close the connection (they cannot be skipped).
@@ -61,29 +64,40 @@ pub const MAX_REPLY_RECORD: usize = (4 << 20) + (64 << 10);
 const REPLY_BUFFERS_KEPT: usize = 32;
 /// Read buffer for small replies; larger payloads bypass it.
 const READ_BUFFER: usize = 64 << 10;
-/// `SO_RCVLOWAT` while a large READ reply streams in: the kernel wakes
-/// the reader once per this many bytes instead of once per segment.
-const RCVLOWAT_BIG: usize = 256 << 10;
 
-/// The transport settings taken from [`ClientConfig`].
+/// How an [`RpcClient`] behaves.
 #[derive(Debug, Clone)]
-pub(crate) struct TransportSettings {
+pub struct ClientSettings {
+    /// How long one try of a call waits for its reply.
     pub timeout: Duration,
+    /// Tries after the first before a call fails.
     pub retries: u32,
+    /// Calls in flight at once (more wait for a slot).
     pub max_in_flight: usize,
+    /// Which local port connections bind.
     pub port_policy: PortPolicy,
+    /// Largest reply record accepted ([`MAX_REPLY_RECORD`] normally).
     pub max_record_len: usize,
 }
 
-impl TransportSettings {
-    pub fn from_config(c: &ClientConfig) -> Self {
-        TransportSettings {
-            timeout: c.timeout,
-            retries: c.retries,
-            max_in_flight: c.max_in_flight,
-            port_policy: c.privileged_port,
-            max_record_len: MAX_REPLY_RECORD,
-        }
+/// What an [`RpcClient`] counts (every field only grows).
+#[derive(Debug, Default)]
+pub struct CallCounters {
+    /// Calls made (each once, however often sent).
+    pub calls: AtomicU64,
+    /// Calls sent again (same xid) after a timeout or a lost connection.
+    pub retransmissions: AtomicU64,
+    /// Connections made.
+    pub connects: AtomicU64,
+    /// Tries that got no reply in time.
+    pub timeouts: AtomicU64,
+    /// Replies that matched no pending call.
+    pub unmatched_replies: AtomicU64,
+}
+
+impl CallCounters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 
@@ -116,7 +130,7 @@ struct Conn {
     closed: AtomicBool,
     /// Tells the reader and writer tasks to stop.
     shutdown: watch::Sender<bool>,
-    counters: Arc<Counters>,
+    counters: Arc<CallCounters>,
 }
 
 impl Conn {
@@ -124,7 +138,7 @@ impl Conn {
         stream: TcpStream,
         max_record_len: usize,
         pool: Arc<BufferPool>,
-        counters: Arc<Counters>,
+        counters: Arc<CallCounters>,
     ) -> Arc<Conn> {
         let (rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -175,7 +189,7 @@ impl Conn {
                 let _ = token.send(reply.map_err(Failure::Reply));
             }
             Delivery::Unmatched { xid } => {
-                Counters::add(&self.counters.unmatched_replies, 1);
+                CallCounters::add(&self.counters.unmatched_replies, 1);
                 tracing::debug!("dropped a reply matching no pending call (xid {xid:?})");
             }
         }
@@ -185,7 +199,7 @@ impl Conn {
 async fn read_loop(conn: Arc<Conn>, rd: OwnedReadHalf, max_record_len: usize) {
     let mut rd = BufReader::with_capacity(READ_BUFFER, rd);
     let mut asm =
-        RecordDecoder::new(max_record_len).with_buffers(ReplyBuffers(Arc::clone(&conn.pool)));
+        RecordDecoder::new(max_record_len).with_buffers(PoolBuffers(Arc::clone(&conn.pool)));
     let mut shutdown = conn.shutdown.subscribe();
     let mut lowat = socket::RecvLowat::default();
     loop {
@@ -249,25 +263,30 @@ async fn read_some(
 
 /// An RPC client for one server address (one program or several: the
 /// procedure is given per call).
-pub(crate) struct RpcClient {
+pub struct RpcClient {
     addr: SocketAddr,
-    settings: TransportSettings,
+    settings: ClientSettings,
     credential: OpaqueAuth,
     xids: XidSource,
     in_flight: Semaphore,
     current: Mutex<Option<Arc<Conn>>>,
     connecting: tokio::sync::Mutex<()>,
     ever_connected: AtomicBool,
-    counters: Arc<Counters>,
+    /// The local port of the last connection, reused by the next one so
+    /// the server's duplicate request cache recognises retransmissions.
+    last_port: Mutex<Option<u16>>,
+    counters: Arc<CallCounters>,
     pool: Arc<BufferPool>,
 }
 
 impl RpcClient {
+    /// A client for `addr` sending `credential` with every call, counting
+    /// into `counters`; it connects when first needed.
     pub fn new(
         addr: SocketAddr,
-        settings: TransportSettings,
+        settings: ClientSettings,
         credential: OpaqueAuth,
-        counters: Arc<Counters>,
+        counters: Arc<CallCounters>,
     ) -> RpcClient {
         RpcClient {
             addr,
@@ -278,6 +297,7 @@ impl RpcClient {
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
             ever_connected: AtomicBool::new(false),
+            last_port: Mutex::new(None),
             counters,
             pool: BufferPool::new(REPLY_BUFFERS_KEPT),
         }
@@ -332,13 +352,18 @@ impl RpcClient {
         }
         let mut delay = Duration::from_millis(50);
         loop {
+            let previous_port = *self.last_port.lock().unwrap_or_else(|p| p.into_inner());
             let err = match timeout_at(
                 deadline,
-                socket::connect(self.addr, self.settings.port_policy),
+                socket::connect(self.addr, self.settings.port_policy, previous_port),
             )
             .await
             {
                 Ok(Ok(stream)) => {
+                    if let Ok(local) = stream.local_addr() {
+                        *self.last_port.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some(local.port());
+                    }
                     let conn = Conn::start(
                         stream,
                         self.settings.max_record_len,
@@ -348,7 +373,7 @@ impl RpcClient {
                     *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
                         Some(Arc::clone(&conn));
                     self.ever_connected.store(true, Ordering::Relaxed);
-                    Counters::add(&self.counters.connects, 1);
+                    CallCounters::add(&self.counters.connects, 1);
                     return Ok(conn);
                 }
                 Ok(Err(e)) => e,
@@ -387,7 +412,7 @@ impl RpcClient {
         let xid = self.xids.next();
         let call = OutgoingCall::encode(xid, proc_id, &self.credential, args, payload)
             .map_err(Error::InvalidArgument)?;
-        Counters::add(&self.counters.calls, 1);
+        CallCounters::add(&self.counters.calls, 1);
         let tries = self.settings.retries.saturating_add(1);
         let mut sent = false;
         let mut last_error = None;
@@ -486,7 +511,7 @@ impl RpcClient {
                 continue;
             }
             if std::mem::replace(sent, true) {
-                Counters::add(&self.counters.retransmissions, 1);
+                CallCounters::add(&self.counters.retransmissions, 1);
                 tracing::debug!("{}: retransmitted xid {xid:#x}", proc_id.name);
             }
             let outcome = timeout_at(deadline, rx).await;
@@ -523,7 +548,7 @@ impl RpcClient {
                 Ok(Ok(Err(Failure::Lost(reason)))) => TryEnd::Lost(lost(reason)),
                 Ok(Err(_)) => TryEnd::Lost(lost("connection dropped".into())),
                 Err(_) => {
-                    Counters::add(&self.counters.timeouts, 1);
+                    CallCounters::add(&self.counters.timeouts, 1);
                     // No reply in time: the connection may be half-open
                     // or the server wedged; start afresh. The other calls
                     // on it go again without losing a try.
@@ -569,6 +594,9 @@ impl Drop for RpcClient {
     }
 }
 
+mod error;
+pub mod exchange;
+mod payload;
 mod send;
 #[cfg(test)]
 mod tests;
