@@ -69,7 +69,7 @@ fn main() {
         Command::Client(cmd) => commands::run(cmd),
     };
     if let Err(e) = result {
-        eprintln!("nfsl: {}", one_line(&e));
+        eprintln!("nfsl: {}{}", one_line(&e), hint(&e));
         std::process::exit(1);
     }
 }
@@ -79,6 +79,20 @@ fn main() {
 fn colour_on_stderr() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// What the user can do about `e`, where nfsl knows more than the error
+/// says: root refused by a server, which by default squashes root to an
+/// anonymous user (`root_squash`).
+fn hint(e: &anyhow::Error) -> &'static str {
+    let denied = e.chain().any(|c| {
+        c.downcast_ref::<nfsl_client::Error>()
+            .is_some_and(|e| e.is(nfsl_client::ErrorKind::PermissionDenied))
+    });
+    match denied && rustix::process::geteuid().is_root() {
+        true => " (you are root: unless the export has no_root_squash, the server treats root as an anonymous user; try uid=N&gid=N in the URL)",
+        false => "",
+    }
 }
 
 /// The error and its causes on one line, `: `-separated, leaving out a

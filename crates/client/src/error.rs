@@ -28,7 +28,7 @@ pub enum Error {
         path: String,
     },
     /// The MOUNT server refused to mount the export.
-    #[error("MNT {path}: {status:?} (mountstat3 {})", *.status as u32)]
+    #[error("MNT {path}: {}", describe_mount(*.status))]
     Mount {
         /// The status the server returned.
         status: Mountstat3,
@@ -193,6 +193,30 @@ impl Error {
     pub fn is(&self, kind: ErrorKind) -> bool {
         self.kind() == kind
     }
+}
+
+/// A MOUNT refusal as a user can act on it: what the status means and,
+/// for the one status that covers several rules, which ones it may be.
+fn describe_mount(status: Mountstat3) -> String {
+    use Mountstat3 as M;
+    let (name, what) = match status {
+        M::Ok => ("MNT3_OK", "no error"),
+        M::Perm => ("MNT3ERR_PERM", "not owner"),
+        M::Noent => ("MNT3ERR_NOENT", "no such directory on the server"),
+        M::Io => ("MNT3ERR_IO", "I/O error on the server"),
+        M::Acces => (
+            "MNT3ERR_ACCES",
+            "permission denied: not exported to this client, or exported `secure` \
+             while this client's source port is not privileged (only root can use \
+             ports below 1024); the server's log says which",
+        ),
+        M::Notdir => ("MNT3ERR_NOTDIR", "not a directory"),
+        M::Inval => ("MNT3ERR_INVAL", "invalid path"),
+        M::Nametoolong => ("MNT3ERR_NAMETOOLONG", "name too long"),
+        M::Notsupp => ("MNT3ERR_NOTSUPP", "not supported"),
+        M::Serverfault => ("MNT3ERR_SERVERFAULT", "server fault"),
+    };
+    format!("{what} ({name})")
 }
 
 fn path_suffix(path: &str) -> String {

@@ -30,6 +30,7 @@ pub mod localio;
 mod mount3;
 pub mod names;
 mod nfs3;
+mod refusal_log;
 pub mod reload;
 mod server;
 pub mod state;

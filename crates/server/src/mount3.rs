@@ -206,30 +206,39 @@ impl Mount3 {
                     auth_flavors: vec![AUTH_SYS],
                 })
             }
-            Err(status) => {
-                tracing::info!(client = %peer, path = %shown, ?status, "refused mount request");
+            Err((status, why)) => {
+                // What an admin looks for first when a client cannot mount:
+                // which rule said no (the client only sees MNT3ERR_ACCES).
+                tracing::warn!("refused mount request from {peer} for {shown}: {why}");
                 Mountres3::Err(status)
             }
         }
     }
 
     /// The handle for mount path `raw` and its normalized form, if `peer`
-    /// may mount it.
-    fn resolve(&self, peer: SocketAddr, raw: &[u8]) -> Result<(FileHandle, PathBuf), Mountstat3> {
-        let path = normalize(raw)?;
+    /// may mount it; else the status and why, for the log.
+    fn resolve(
+        &self,
+        peer: SocketAddr,
+        raw: &[u8],
+    ) -> Result<(FileHandle, PathBuf), (Mountstat3, String)> {
+        let path = normalize(raw).map_err(|s| (s, "not an absolute path without ..".into()))?;
         let exports = self.shared.exports.load();
         let rt = exports
             .exports
             .iter()
             .filter(|rt| path.starts_with(&rt.export.path))
             .max_by_key(|rt| rt.export.path.components().count())
-            .ok_or(Mountstat3::Acces)?;
+            .ok_or((Mountstat3::Acces, "not exported".to_string()))?;
         // Either refusal is MNT3ERR_ACCES, as knfsd's mountd answers.
-        rt.export.admit(peer).map_err(|_| Mountstat3::Acces)?;
+        rt.export
+            .admit(peer)
+            .map_err(|r| (Mountstat3::Acces, r.explain(peer, &rt.export)))?;
         let rel = path
             .strip_prefix(&rt.export.path)
-            .map_err(|_| Mountstat3::Acces)?;
-        let fh = walk(rt, rel)?;
+            .map_err(|_| (Mountstat3::Acces, "not exported".to_string()))?;
+        let fh =
+            walk(rt, rel).map_err(|s| (s, format!("{s:?} below {}", rt.export.path.display())))?;
         Ok((fh, path))
     }
 

@@ -61,6 +61,8 @@ pub(crate) struct ProgramState {
     pub(crate) max_io_size: u32,
     /// Ends LOCALIO sessions when a reload changes the rules.
     pub(crate) revocations: nfsl_localio::Revocations,
+    /// Says (rate-limited) why calls were refused by an export's rules.
+    pub(crate) refusals: crate::refusal_log::RefusalLog,
 }
 
 /// The NFSv3 + MOUNT v3 server: implements [`RpcService`] for the transport.
@@ -85,6 +87,7 @@ impl NfsServer {
             verifier: state.write_verifier(),
             max_io_size: config.max_io_size,
             revocations: nfsl_localio::Revocations::new(),
+            refusals: Default::default(),
         });
         Ok(NfsServer {
             programs: vec![

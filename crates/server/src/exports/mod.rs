@@ -119,12 +119,35 @@ pub struct Export {
 }
 
 /// Why [`Export::admit`] refused a caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
     /// No rule of the export names the client.
     NotListed,
     /// The export is `secure` and the call came from port 1024 or above.
     InsecurePort,
+}
+
+impl Refusal {
+    /// Why `peer` was refused `export`, as an admin reads it in the log.
+    pub fn explain(self, peer: SocketAddr, export: &Export) -> String {
+        let path = export.path.display();
+        match self {
+            Refusal::NotListed => {
+                let clients: Vec<String> =
+                    export.rules.iter().map(|r| r.client.to_string()).collect();
+                format!(
+                    "{} is not in the client list of {path} ({})",
+                    peer.ip(),
+                    clients.join(" ")
+                )
+            }
+            Refusal::InsecurePort => format!(
+                "source port {} is not privileged (< 1024) and {path} is exported `secure` \
+                 (export it `insecure` to allow unprivileged ports)",
+                peer.port()
+            ),
+        }
+    }
 }
 
 impl Export {

@@ -94,9 +94,12 @@ impl ProgramState {
         };
         let exports = self.exports.load();
         let rt = exports.by_id(id).ok_or(Nfsstat3::Stale)?;
-        let options = rt.export.admit(c.peer).map_err(|r| match r {
-            Refusal::NotListed => Nfsstat3::Acces,
-            Refusal::InsecurePort => Nfsstat3::Perm,
+        let options = rt.export.admit(c.peer).map_err(|r| {
+            self.refusals.note(c.peer, &rt.export, r);
+            match r {
+                Refusal::NotListed => Nfsstat3::Acces,
+                Refusal::InsecurePort => Nfsstat3::Perm,
+            }
         })?;
         Ok((Arc::clone(rt), options.clone()))
     }
