@@ -108,6 +108,7 @@ pub mod registry;
 pub mod revoke;
 pub mod server;
 pub mod session;
+pub mod trust;
 
 #[cfg(test)]
 mod proptests;

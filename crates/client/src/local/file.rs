@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use nfsl_io_engine::{IoEngine, IoError, IoFile, Read};
-use nfsl_localio::{Access, LocalioError};
+use nfsl_localio::{Access, LocalFile, LocalioError};
 use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
 
 use super::io_policy;
 use super::readahead::ReadAhead;
-use super::route::Session;
+use super::route::{Session, LOCAL_WAIT};
+use super::verify::{check_fds, FdState};
 use super::writebehind::WriteBehind;
 use crate::error::{Error, Result};
 use crate::procedures::ok;
@@ -79,6 +80,29 @@ fn refusal_is_per_file(e: &LocalioError) -> bool {
                 | S::Notsupp
         )
     )
+}
+
+/// `local` if its fds are the file `handle` names on the mounted NFS
+/// server (see [`super::verify`]); else why not. No IO is done on them
+/// before.
+async fn verified(
+    nfs: &Nfs,
+    session: &Session,
+    handle: &FileHandle,
+    local: LocalFile,
+) -> std::result::Result<LocalFile, String> {
+    let fstat = |fd: &std::os::fd::OwnedFd| FdState::of(fd).map_err(|e| format!("fstat: {e}"));
+    let mut before = vec![fstat(&local.buffered)?];
+    if let Some(d) = &local.direct {
+        before.push(fstat(d)?);
+    }
+    let attrs = tokio::time::timeout(LOCAL_WAIT, nfs.getattr(handle))
+        .await
+        .map_err(|_| "GETATTR: no answer in time".to_string())?
+        .map_err(|e| format!("GETATTR: {e}"))?;
+    let after = fstat(&local.buffered)?;
+    check_fds(&before, &after, &attrs, &session.devices)?;
+    Ok(local)
 }
 
 impl FileLocal {
@@ -149,7 +173,7 @@ impl FileLocal {
             // A server that stopped answering (but kept its socket) must
             // not hold the IO up longer than an RPC try would.
             let open = session.channel.open(handle.as_bytes(), access, &creds);
-            let opened = match tokio::time::timeout(nfs.shared.config.timeout, open).await {
+            let opened = match tokio::time::timeout(LOCAL_WAIT, open).await {
                 Ok(opened) => opened,
                 Err(_) => {
                     self.fall_back(nfs, &session, "open: no answer in time");
@@ -157,7 +181,14 @@ impl FileLocal {
                 }
             };
             let refused = match opened {
-                Ok(local) => match local.into_io_file() {
+                Ok(local) => match match verified(nfs, &session, handle, local).await {
+                    Err(why) => {
+                        tracing::warn!("LOCALIO: a received fd is not the file NFS names: {why}");
+                        self.fall_back(nfs, &session, &format!("unverified fd: {why}"));
+                        return None;
+                    }
+                    Ok(local) => local.into_io_file(),
+                } {
                     Ok(file) => {
                         let file = Arc::new(file);
                         self.cache().open = Some((Arc::clone(&file), access, epoch));

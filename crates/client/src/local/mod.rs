@@ -106,6 +106,7 @@
 mod file;
 mod readahead;
 mod route;
+mod verify;
 mod writebehind;
 
 pub use nfsl_io_engine::DirectPolicy;

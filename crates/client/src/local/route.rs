@@ -10,14 +10,20 @@ use std::time::{Duration, Instant};
 use nfsl_io_engine::{DirectPolicy, EngineConfig, IoEngine};
 use nfsl_localio::LocalioChannel;
 
+use super::verify::Devices;
 use super::LocalioMode;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::session::Nfs;
 use crate::stats::{ClientStats, Counters};
 
-/// A probe (socket, UUID_IS_LOCAL, confirm) that takes longer is a failure.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A probe (socket, UUID_IS_LOCAL, confirm) that takes longer is a
+/// failure: the mount goes on over RPC. Short, because a busy or hostile
+/// socket must never hold a command up for long.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a LOCALIO open (and the check of its fds) may take before
+/// the IO goes over RPC instead.
+pub(crate) const LOCAL_WAIT: Duration = Duration::from_secs(2);
 /// First pause before re-probing after a lost session.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest pause between probes (also the pause after a failed probe at
@@ -38,6 +44,8 @@ pub(crate) struct Session {
     /// Set by the session's watcher when the server closed the channel
     /// (it revoked the session: its export rules changed).
     closed: Arc<AtomicBool>,
+    /// The device of each NFS `fsid` whose fds were verified.
+    pub devices: Devices,
     /// The watcher task; stopped when the session is dropped, so that it
     /// does not keep the channel open.
     watcher: tokio::task::AbortHandle,
@@ -61,6 +69,7 @@ impl Session {
             connects,
             started: Instant::now(),
             closed,
+            devices: Devices::default(),
             watcher,
         }
     }
