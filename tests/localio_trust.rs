@@ -243,3 +243,28 @@ fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").and_then(|()| out.flush()).unwrap();
 }
+
+/// A socket whose server accepts and then never answers (busy, stopped,
+/// or hostile) costs a mount a bounded wait: the probe gives up and the
+/// mount works over RPC.
+#[test]
+fn a_silent_socket_leaves_the_mount_on_rpc() {
+    let export = tempdir();
+    std::fs::write(export.path().join("data"), real_data()).unwrap();
+    let server = NfslServer::start(export.path(), "rw,no_root_squash");
+    let dir = tempdir();
+    let sock = dir.path().join("silent.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let held = std::thread::spawn(move || {
+        // Accept and keep every connection, answering nothing.
+        let mut kept = Vec::new();
+        for s in listener.incoming().flatten() {
+            kept.push(s);
+        }
+    });
+    let (got, nfs) = rt().block_on(read_then_write(&server, &sock, b"WRITTEN"));
+    let s = nfs.stats();
+    assert!(got == real_data());
+    assert!(!s.local_active && s.rpc_reads > 0, "{s:?}");
+    drop(held);
+}

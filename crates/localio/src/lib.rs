@@ -64,10 +64,23 @@
 //! then acts only as itself. A deployment can restrict it (mode 0660 and a
 //! group, or a directory only some users can search).
 //!
-//! *Limits.* Registrations are bounded (capacity, TTL), the handshake must
-//! finish within the TTL, connections are bounded
-//! ([`ListenerConfig::max_connections`]), frames are at most
-//! [`codec::MAX_FRAME`] bytes and checked before allocation.
+//! *Whom the client trusts.* The client checks the socket before it sends
+//! anything ([`trust`]): its peer must be root or the client's own user,
+//! and the socket and its directory must be owned by root or that peer and
+//! not writable by others. It then checks every fd it receives against
+//! the file's attributes fetched over the NFS connection (`nfsl-client`).
+//!
+//! *Limits: nobody can deny LOCALIO to others.* Connections are accepted
+//! at once and closed at once when over a limit (all peers together:
+//! [`ListenerConfig::max_connections`]; one non-root peer uid:
+//! [`ListenerConfig::max_connections_per_uid`]), so a client never waits
+//! in the backlog for a handshake; the handshake must finish within the
+//! nonce lifetime ([`registry::DEFAULT_TTL`], 10 s). Live nonces are
+//! bounded per non-root uid and in total, and a closed connection's nonce
+//! is spent at once ([`registry`]). Frames are at most
+//! [`codec::MAX_FRAME`] bytes and checked before allocation. The client
+//! waits at most a couple of seconds for a probe or an open before it
+//! goes on over RPC.
 //!
 //! # Revocation: when the rules change
 //! An fd, once passed, cannot be taken back: it keeps working on its file

@@ -95,13 +95,13 @@ impl Session {
     pub fn handle(&mut self, request: Request, registry: &NonceRegistry, now: Instant) -> Step {
         match (&self.state, request) {
             (State::Fresh, Request::Register(nonce)) => {
-                let status = match registry.register(nonce, self.id, now) {
+                let status = match registry.register(nonce, self.id, self.peer.uid, now) {
                     Ok(()) => {
                         self.state = State::Registered(nonce);
                         RegisterStatus::Ok
                     }
                     Err(RegisterError::InUse) => RegisterStatus::InUse,
-                    Err(RegisterError::Full) => RegisterStatus::Busy,
+                    Err(RegisterError::Full | RegisterError::Quota) => RegisterStatus::Busy,
                 };
                 Step::Reply(Reply::Register(status))
             }

@@ -72,7 +72,7 @@ fn uuid_is_local_confirms_only_auth_sys_and_registered_nonces() {
     let (mut k, registry) = kit("rw");
     let now = Instant::now();
     let n = Nonce::random();
-    registry.register(n, ConnId(1), now).unwrap();
+    registry.register(n, ConnId(1), 0, now).unwrap();
     k.auth = Auth::None;
     let (outcome, results) = k.raw(LOCALIO_PROGRAM, 1, &n.0);
     assert_eq!((outcome, results.len()), (CallOutcome::Success, 0));
@@ -85,6 +85,29 @@ fn uuid_is_local_confirms_only_auth_sys_and_registered_nonces() {
     let forged = Nonce::random();
     assert_eq!(k.raw(LOCALIO_PROGRAM, 1, &forged.0).0, CallOutcome::Success);
     assert_eq!(registry.take(&forged, ConnId(1), now), None);
+}
+
+/// `UUID_IS_LOCAL` obeys the exports like every other call: from an
+/// unprivileged port it confirms nothing when every export admitting the
+/// client is `secure`, and nothing for a client no export admits.
+#[test]
+fn uuid_is_local_obeys_secure_and_client_lists() {
+    let now = Instant::now();
+    let confirms = |k: &Kit, registry: &NonceRegistry, id: u64| {
+        let n = Nonce::random();
+        registry.register(n, ConnId(id), 0, now).unwrap();
+        assert_eq!(k.raw(LOCALIO_PROGRAM, 1, &n.0).0, CallOutcome::Success);
+        registry.take(&n, ConnId(id), now).is_some()
+    };
+    let (mut k, registry) = kit("rw,secure");
+    k.auth = crate::testkit::auth_sys(1000, 1000);
+    assert!(confirms(&k, &registry, 1), "privileged port");
+    k.peer = "127.0.0.1:40000".parse().unwrap();
+    assert!(!confirms(&k, &registry, 2), "unprivileged port, secure");
+    let (mut k, registry) = kit("rw,insecure");
+    k.auth = crate::testkit::auth_sys(1000, 1000);
+    k.peer = "127.0.0.1:40000".parse().unwrap();
+    assert!(confirms(&k, &registry, 3), "insecure admits any port");
 }
 
 #[test]
