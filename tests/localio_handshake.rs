@@ -357,7 +357,8 @@ fn local_writes_read_back_identical_over_rpc() {
 const HELPER_ENV: &str = "NFSL_LOCALIO_HELPER_SOCKET";
 
 /// A non-root peer (this test binary re-run as a child that drops to
-/// uid 65534 before connecting) may open as itself but not as root.
+/// uid 65534 before connecting) may open as itself but not as root, nor
+/// as itself with a group it is not in (primary or supplementary).
 #[test]
 fn non_root_peer_cannot_claim_root() {
     if !need_root("non_root_peer_cannot_claim_root") {
@@ -408,7 +409,9 @@ fn non_root_peer_cannot_claim_root() {
         results,
         [
             "RESULT as-self ok anyone",
-            "RESULT as-root refused Some(Perm)"
+            "RESULT as-root refused Some(Perm)",
+            "RESULT gid-0 refused Some(Perm)",
+            "RESULT groups-0 refused Some(Perm)"
         ],
         "helper output"
     );
@@ -458,6 +461,18 @@ fn setuid_helper() {
         match chan.open(&fh, Access::Read, &root()).await {
             Ok(_) => say("RESULT as-root opened"),
             Err(e) => say(&format!("RESULT as-root refused {:?}", e.nfsstat())),
+        }
+        // Its own uid with groups it is not in (SO_PEERGROUPS says none).
+        for (what, gid, gids) in [("gid-0", 0, vec![]), ("groups-0", 65534, vec![0])] {
+            let claim = Creds {
+                uid: 65534,
+                gid,
+                gids,
+            };
+            match chan.open(&fh, Access::Read, &claim).await {
+                Ok(_) => say(&format!("RESULT {what} opened")),
+                Err(e) => say(&format!("RESULT {what} refused {:?}", e.nfsstat())),
+            }
         }
     });
 }

@@ -130,7 +130,7 @@ impl Connected {
         let path = path.as_ref().to_path_buf();
         match UnixStream::connect(&path).await {
             Ok(stream) => {
-                let peer = crate::trust::peer_cred(&stream).map_err(WireError::from)?;
+                let peer = crate::peercred::peer_ids(&stream).map_err(WireError::from)?;
                 let me = rustix::process::geteuid().as_raw();
                 crate::trust::check_server_socket(&path, &peer, me)?;
                 Ok(Connected {

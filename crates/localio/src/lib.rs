@@ -44,11 +44,13 @@
 //! same data over RPC anyway.
 //!
 //! *What the peer credentials add.* Over RPC, AUTH_SYS identities are
-//! claims. On the socket the kernel tells the server the peer's real uid
-//! (`SO_PEERCRED`), so an open is refused (`NFS3ERR_PERM`) unless the peer
-//! is root or its uid equals the claimed uid: a local user cannot obtain
-//! fds as someone else, which a local user *can* do over RPC on an export
-//! without `secure`. Claimed groups are trusted as AUTH_SYS trusts them.
+//! claims. On the socket the kernel tells the server the peer's real uid,
+//! gid (`SO_PEERCRED`) and supplementary groups (`SO_PEERGROUPS`), so an
+//! open is refused (`NFS3ERR_PERM`) unless the peer is root, or claims its
+//! own uid and only groups it is in (primary gid and every listed gid): a
+//! local user cannot obtain fds as someone else or with someone else's
+//! groups, which a local user *can* do over RPC on an export without
+//! `secure`.
 //!
 //! *What the server still checks per open* (the NFS server's
 //! [`Authorizer`]): the handle is authentic and in an export; the export's
@@ -117,6 +119,7 @@
 pub mod client;
 pub mod codec;
 mod fdpass;
+mod peercred;
 pub mod registry;
 pub mod revoke;
 pub mod server;
@@ -134,4 +137,4 @@ pub use revoke::Revocations;
 pub use server::{
     default_socket_path, Authorizer, ListenerConfig, LocalioListener, OpenRefusal, OpenedFile,
 };
-pub use session::{OpenRequest, PeerCred};
+pub use session::{ClaimRefused, OpenRequest, PeerCred};

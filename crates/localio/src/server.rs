@@ -223,7 +223,7 @@ impl LocalioListener {
                     continue;
                 }
             };
-            let Ok(peer) = crate::trust::peer_cred(&stream) else {
+            let Ok(peer) = crate::peercred::peer_cred(&stream) else {
                 continue;
             };
             let Some(uid_slot) = UidSlots::take(&per_uid, peer.uid) else {
@@ -359,7 +359,7 @@ struct Conn<'a> {
 impl Conn<'_> {
     async fn serve(mut self) -> Result<(), WireError> {
         let stream = self.stream;
-        let mut session = Session::new(self.id, self.peer);
+        let mut session = Session::new(self.id, self.peer.clone());
         let mut decoder = FrameDecoder::new();
         // The handshake must finish within the nonce lifetime.
         let deadline = tokio::time::Instant::now() + self.registry.ttl();

@@ -23,8 +23,6 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
-use tokio::net::UnixStream;
-
 use crate::session::PeerCred;
 
 /// Why a socket was not trusted.
@@ -35,16 +33,6 @@ pub struct Untrusted(pub String);
 /// The uids a client trusts as its LOCALIO server: root and itself.
 pub fn trusted_server_uid(peer_uid: u32, own_uid: u32) -> bool {
     peer_uid == 0 || peer_uid == own_uid
-}
-
-/// The peer credentials of a connected socket (`SO_PEERCRED`).
-pub(crate) fn peer_cred(stream: &UnixStream) -> std::io::Result<PeerCred> {
-    let cred = stream.peer_cred()?;
-    Ok(PeerCred {
-        pid: cred.pid().unwrap_or(0),
-        uid: cred.uid(),
-        gid: cred.gid(),
-    })
 }
 
 /// Checks the socket at `path`, whose connected peer is `peer`, for a
@@ -106,6 +94,7 @@ mod tests {
             pid: 1,
             uid,
             gid: uid,
+            groups: vec![],
         }
     }
 
