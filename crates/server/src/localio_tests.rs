@@ -181,3 +181,34 @@ fn authorizer_applies_the_rpc_rules() {
         Nfsstat3::Acces
     );
 }
+
+/// `nolocalio`: no fd leaves the server for that export, and
+/// `UUID_IS_LOCAL` confirms nothing for a client that only such exports
+/// admit.
+#[test]
+fn nolocalio_hands_out_no_fds() {
+    let (mut k, registry) = kit("rw,no_root_squash,nolocalio");
+    let now = Instant::now();
+    let n = Nonce::random();
+    registry.register(n, ConnId(1), 0, now).unwrap();
+    k.auth = crate::testkit::auth_sys(0, 0);
+    assert_eq!(k.raw(LOCALIO_PROGRAM, 1, &n.0).0, CallOutcome::Success);
+    assert_eq!(registry.take(&n, ConnId(1), now), None, "not confirmed");
+    if !root_or_skip() {
+        return;
+    }
+    let auth = k.server.localio_authorizer();
+    let (public, _) = k.lookup(&k.root(), "pub");
+    for access in [Access::Read, Access::ReadWrite] {
+        assert_eq!(
+            refusal(auth.open(&localio_open_request(&public, access, 0))),
+            Nfsstat3::Perm
+        );
+    }
+    // The same export with `localio` opens.
+    let (k, _) = kit("rw,no_root_squash,localio");
+    let auth = k.server.localio_authorizer();
+    let (public, _) = k.lookup(&k.root(), "pub");
+    auth.open(&localio_open_request(&public, Access::Read, 0))
+        .unwrap();
+}

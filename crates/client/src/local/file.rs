@@ -31,12 +31,22 @@ const WRITE_BEHIND_MIN: usize = 256 * 1024;
 
 /// The fds of the current session, and refusals remembered per session.
 #[derive(Default)]
-struct Cached {
+pub(crate) struct Cached {
     open: Option<(Arc<IoFile>, Access, u64)>,
     /// Epoch in which a read-write open was refused for this file.
     denied_rw: Option<u64>,
     /// Epoch in which a read-only open was refused.
     denied_ro: Option<u64>,
+}
+
+impl Cached {
+    /// Drops the fds of session `epoch` (it ended): they are closed as
+    /// soon as no IO in flight uses them.
+    pub(crate) fn forget(&mut self, epoch: u64) {
+        if matches!(&self.open, Some((_, _, e)) if *e == epoch) {
+            self.open = None;
+        }
+    }
 }
 
 /// Where an IO goes.
@@ -50,7 +60,9 @@ struct Local {
 pub(crate) struct FileLocal {
     /// Opened for writing: open read-write at once.
     writable: AtomicBool,
-    cache: Mutex<Cached>,
+    /// Shared with the session that gave the fds, which drops them when
+    /// it ends ([`Session::track`]).
+    cache: Arc<Mutex<Cached>>,
     /// One open over the channel at a time per file.
     opening: tokio::sync::Mutex<()>,
     /// Fds that took local writes since the last sync.
@@ -109,7 +121,7 @@ impl FileLocal {
     pub(crate) fn new(writable: bool) -> FileLocal {
         FileLocal {
             writable: AtomicBool::new(writable),
-            cache: Mutex::new(Cached::default()),
+            cache: Arc::new(Mutex::new(Cached::default())),
             opening: tokio::sync::Mutex::new(()),
             unsynced: Mutex::new(Vec::new()),
             readahead: ReadAhead::default(),
@@ -192,6 +204,7 @@ impl FileLocal {
                     Ok(file) => {
                         let file = Arc::new(file);
                         self.cache().open = Some((Arc::clone(&file), access, epoch));
+                        session.track(&self.cache);
                         Counters::add(&nfs.shared.counters.localio_opens, 1);
                         return Some(Local {
                             session,
