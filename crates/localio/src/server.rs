@@ -167,6 +167,7 @@ impl LocalioListener {
                 .mode(0o755)
                 .create(dir)?;
         }
+        warn_if_untrusted_dir(path);
         remove_stale(path)?;
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(config.mode & 0o777))?;
@@ -320,6 +321,28 @@ impl Drop for UidSlot {
                 held.remove(&self.uid);
             }
         }
+    }
+}
+
+/// Warns when clients will refuse the socket's directory
+/// ([`crate::trust`]): writable by group or others, or owned by someone
+/// else than root or this server.
+fn warn_if_untrusted_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(m) = std::fs::metadata(dir) else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if m.mode() & 0o022 != 0 || (m.uid() != 0 && m.uid() != me) {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", m.mode() & 0o7777),
+            owner = m.uid(),
+            "LOCALIO socket directory is writable by others or owned by another user: clients will not trust the socket and stay on RPC"
+        );
     }
 }
 

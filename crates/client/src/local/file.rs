@@ -193,30 +193,35 @@ impl FileLocal {
                 }
             };
             let refused = match opened {
-                Ok(local) => match match verified(nfs, &session, handle, local).await {
-                    Err(why) => {
-                        tracing::warn!("LOCALIO: a received fd is not the file NFS names: {why}");
-                        self.fall_back(nfs, &session, &format!("unverified fd: {why}"));
-                        return None;
+                Ok(local) => {
+                    let local = match verified(nfs, &session, handle, local).await {
+                        Ok(local) => local,
+                        Err(why) => {
+                            tracing::warn!(
+                                "LOCALIO: a received fd is not the file NFS names: {why}"
+                            );
+                            self.fall_back(nfs, &session, &format!("unverified fd: {why}"));
+                            return None;
+                        }
+                    };
+                    match local.into_io_file() {
+                        Ok(file) => {
+                            let file = Arc::new(file);
+                            self.cache().open = Some((Arc::clone(&file), access, epoch));
+                            session.track(&self.cache);
+                            Counters::add(&nfs.shared.counters.localio_opens, 1);
+                            return Some(Local {
+                                session,
+                                file,
+                                engine,
+                            });
+                        }
+                        Err(e) => {
+                            self.fall_back(nfs, &session, &format!("unusable fds: {e}"));
+                            return None;
+                        }
                     }
-                    Ok(local) => local.into_io_file(),
-                } {
-                    Ok(file) => {
-                        let file = Arc::new(file);
-                        self.cache().open = Some((Arc::clone(&file), access, epoch));
-                        session.track(&self.cache);
-                        Counters::add(&nfs.shared.counters.localio_opens, 1);
-                        return Some(Local {
-                            session,
-                            file,
-                            engine,
-                        });
-                    }
-                    Err(e) => {
-                        self.fall_back(nfs, &session, &format!("unusable fds: {e}"));
-                        return None;
-                    }
-                },
+                }
                 Err(e) if refusal_is_per_file(&e) => e,
                 Err(e) => {
                     self.fall_back(nfs, &session, &format!("open: {e}"));
