@@ -37,7 +37,8 @@
 //! port or host has another registry). A replayed `UUID_IS_LOCAL` (the
 //! nonce crosses the network in the clear) finds the nonce confirmed or
 //! spent and changes nothing; a forged nonce was never registered; a
-//! nonce cannot be registered again while it is remembered (its TTL). A
+//! nonce cannot be registered again while it is remembered (live, or in
+//! the bounded list of recently spent nonces). A
 //! process could hand its nonce to a remote accomplice to confirm; the
 //! session then carries the accomplice's address, whose export rules
 //! govern the opens, and the accomplice could have read or written the
