@@ -13,7 +13,7 @@ use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
 use super::io_policy;
 use super::readahead::ReadAhead;
 use super::route::{Session, LOCAL_WAIT};
-use super::verify::{check_fds, FdState};
+use super::verify::{check_fds, FdMismatch, FdState};
 use super::writebehind::WriteBehind;
 use crate::error::{Error, Result};
 use crate::procedures::ok;
@@ -94,6 +94,18 @@ fn refusal_is_per_file(e: &LocalioError) -> bool {
     )
 }
 
+/// Why received fds are not used.
+enum Unverified {
+    /// Not the file, or the check could not be made: end the session.
+    Session(String),
+    /// The file kept changing under the check, or GETATTR answered an
+    /// error for it: this IO goes over RPC (which answers for itself).
+    ThisIo(String),
+}
+
+/// How many times the fd check is tried on a file that is changing.
+const VERIFY_TRIES: usize = 3;
+
 /// `local` if its fds are the file `handle` names on the mounted NFS
 /// server (see [`super::verify`]); else why not. No IO is done on them
 /// before.
@@ -102,19 +114,30 @@ async fn verified(
     session: &Session,
     handle: &FileHandle,
     local: LocalFile,
-) -> std::result::Result<LocalFile, String> {
-    let fstat = |fd: &std::os::fd::OwnedFd| FdState::of(fd).map_err(|e| format!("fstat: {e}"));
-    let mut before = vec![fstat(&local.buffered)?];
-    if let Some(d) = &local.direct {
-        before.push(fstat(d)?);
+) -> std::result::Result<LocalFile, Unverified> {
+    let fstat = |fd: &std::os::fd::OwnedFd| {
+        FdState::of(fd).map_err(|e| Unverified::Session(format!("fstat: {e}")))
+    };
+    for _ in 0..VERIFY_TRIES {
+        let mut before = vec![fstat(&local.buffered)?];
+        if let Some(d) = &local.direct {
+            before.push(fstat(d)?);
+        }
+        let attrs = match tokio::time::timeout(LOCAL_WAIT, nfs.getattr(handle)).await {
+            Err(_) => return Err(Unverified::Session("GETATTR: no answer in time".into())),
+            Ok(Err(e)) => return Err(Unverified::ThisIo(format!("GETATTR: {e}"))),
+            Ok(Ok(attrs)) => attrs,
+        };
+        let after = fstat(&local.buffered)?;
+        match check_fds(&before, &after, &attrs, &session.devices) {
+            Ok(()) => return Ok(local),
+            Err(FdMismatch::NotTheFile(why)) => return Err(Unverified::Session(why)),
+            Err(FdMismatch::Changing) => {}
+        }
     }
-    let attrs = tokio::time::timeout(LOCAL_WAIT, nfs.getattr(handle))
-        .await
-        .map_err(|_| "GETATTR: no answer in time".to_string())?
-        .map_err(|e| format!("GETATTR: {e}"))?;
-    let after = fstat(&local.buffered)?;
-    check_fds(&before, &after, &attrs, &session.devices)?;
-    Ok(local)
+    Err(Unverified::ThisIo(
+        "the file kept changing during the fd check".into(),
+    ))
 }
 
 impl FileLocal {
@@ -196,11 +219,15 @@ impl FileLocal {
                 Ok(local) => {
                     let local = match verified(nfs, &session, handle, local).await {
                         Ok(local) => local,
-                        Err(why) => {
+                        Err(Unverified::Session(why)) => {
                             tracing::warn!(
                                 "LOCALIO: a received fd is not the file NFS names: {why}"
                             );
                             self.fall_back(nfs, &session, &format!("unverified fd: {why}"));
+                            return None;
+                        }
+                        Err(Unverified::ThisIo(why)) => {
+                            tracing::debug!("LOCALIO fds not used ({why}); this IO goes over RPC");
                             return None;
                         }
                     };

@@ -12,8 +12,10 @@
 //! device number, so the mapping is learned from the first verified fd of
 //! each `fsid`). A file that changes between the open and the GETATTR
 //! would show another size or ctime: the fd is `fstat`ed before and after
-//! the GETATTR and either state may match; a file that keeps changing
-//! fails the check, and its IO goes over RPC, which is always correct.
+//! the GETATTR and either state may match, and the check is tried a few
+//! times; an fd that is not the file ends the session, while a file that
+//! keeps changing only sends that IO over RPC (which is always correct)
+//! and is opened again at its next IO.
 
 use std::collections::HashMap;
 use std::os::fd::AsFd;
@@ -64,59 +66,76 @@ impl FdState {
 pub(crate) struct Devices(Mutex<HashMap<u64, u64>>);
 
 impl Devices {
-    /// Checks that `dev` is the device of `fsid` (learning it the first
-    /// time).
-    fn consistent(&self, fsid: u64, dev: u64) -> bool {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *map.entry(fsid).or_insert(dev) == dev
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<u64, u64>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Whether `dev` may be the device of `fsid`: it is the one learned,
+    /// or none was learned yet.
+    fn allows(&self, fsid: u64, dev: u64) -> bool {
+        self.map().get(&fsid).is_none_or(|d| *d == dev)
+    }
+
+    /// Records `dev` as the device of `fsid` (after a full check).
+    fn learn(&self, fsid: u64, dev: u64) {
+        self.map().entry(fsid).or_insert(dev);
+    }
+}
+
+/// Why received fds were not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FdMismatch {
+    /// They are not the file the NFS server names: the channel's server
+    /// cannot be trusted, the session must end.
+    NotTheFile(String),
+    /// They are that file, but it changed between the `fstat`s and the
+    /// GETATTR (another writer): try again, or do this IO over RPC.
+    Changing,
 }
 
 /// Checks received fds (`before`: each fd's `fstat` taken before the
 /// GETATTR, `after`: the buffered fd's after it) against `attrs`, the
-/// file's attributes from the NFS server. `Err` says why they are not the
-/// file: the session must not be used.
+/// file's attributes from the NFS server.
 pub(crate) fn check_fds(
     before: &[FdState],
     after: &FdState,
     attrs: &Metadata,
     devices: &Devices,
-) -> Result<(), String> {
+) -> Result<(), FdMismatch> {
+    let not = |why: String| Err(FdMismatch::NotTheFile(why));
     let Some(first) = before.first() else {
-        return Err("no file descriptor".into());
+        return not("no file descriptor".into());
     };
     if attrs.file_type != FileType::Regular {
-        return Err(format!(
+        return not(format!(
             "NFS says {:?}, not a regular file",
             attrs.file_type
         ));
     }
     for st in before.iter().chain([after]) {
         if !st.regular {
-            return Err("a received fd is not a regular file".into());
+            return not("a received fd is not a regular file".into());
         }
         if (st.dev, st.ino) != (first.dev, first.ino) {
-            return Err("the received fds are not the same file".into());
+            return not("the received fds are not the same file".into());
         }
     }
     if first.ino != attrs.fileid {
-        return Err(format!(
+        return not(format!(
             "inode {} is not NFS fileid {}",
             first.ino, attrs.fileid
         ));
     }
-    if !first.same_version(attrs) && !after.same_version(attrs) {
-        return Err(format!(
-            "size/ctime differ from NFS (fd {} bytes, NFS {} bytes)",
-            after.size, attrs.size
-        ));
-    }
-    if !devices.consistent(attrs.fsid, first.dev) {
-        return Err(format!(
+    if !devices.allows(attrs.fsid, first.dev) {
+        return not(format!(
             "device {:#x} is not the device of fsid {} in this session",
             first.dev, attrs.fsid
         ));
     }
+    if !first.same_version(attrs) && !after.same_version(attrs) {
+        return Err(FdMismatch::Changing);
+    }
+    devices.learn(attrs.fsid, first.dev);
     Ok(())
 }
 
@@ -158,17 +177,31 @@ mod tests {
         let sb = FdState::of(&fb).unwrap();
         let devices = Devices::default();
         let attrs = attrs_of(&a, 7);
+        let not_the_file = |r: Result<(), FdMismatch>| matches!(r, Err(FdMismatch::NotTheFile(_)));
+        // A first fd that is another file does not teach its device.
+        let mut elsewhere = sa;
+        elsewhere.dev ^= 1;
+        elsewhere.ino ^= 1;
+        assert!(not_the_file(check_fds(
+            &[elsewhere],
+            &elsewhere,
+            &attrs,
+            &devices
+        )));
         assert_eq!(check_fds(&[sa], &sa, &attrs, &devices), Ok(()));
         // Another file's fd, or a mix of two files.
-        assert!(check_fds(&[sb], &sb, &attrs, &devices).is_err());
-        assert!(check_fds(&[sa, sb], &sa, &attrs, &devices).is_err());
-        // Changed since (size), or another type.
+        assert!(not_the_file(check_fds(&[sb], &sb, &attrs, &devices)));
+        assert!(not_the_file(check_fds(&[sa, sb], &sa, &attrs, &devices)));
+        // Changed since (size): the same file, changing.
         let mut grown = attrs.clone();
         grown.size += 1;
-        assert!(check_fds(&[sa], &sa, &grown, &devices).is_err());
+        assert_eq!(
+            check_fds(&[sa], &sa, &grown, &devices),
+            Err(FdMismatch::Changing)
+        );
         let mut dir_attrs = attrs.clone();
         dir_attrs.file_type = FileType::Directory;
-        assert!(check_fds(&[sa], &sa, &dir_attrs, &devices).is_err());
+        assert!(not_the_file(check_fds(&[sa], &sa, &dir_attrs, &devices)));
         // Changed between the first fstat and the GETATTR: the later
         // state matches.
         std::fs::write(&a, b"the real file, longer").unwrap();
@@ -177,8 +210,9 @@ mod tests {
         // A device that is not the one fsid 7 had.
         let mut elsewhere = sa;
         elsewhere.dev ^= 1;
-        assert!(check_fds(&[elsewhere], &elsewhere, &attrs, &devices)
-            .unwrap_err()
-            .contains("device"));
+        match check_fds(&[elsewhere], &elsewhere, &attrs, &devices) {
+            Err(FdMismatch::NotTheFile(why)) => assert!(why.contains("device"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 }
