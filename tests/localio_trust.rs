@@ -268,3 +268,36 @@ fn a_silent_socket_leaves_the_mount_on_rpc() {
     assert!(!s.local_active && s.rpc_reads > 0, "{s:?}");
     drop(held);
 }
+
+/// StrictModes: even a process of a trusted user is not used when its
+/// socket sits in a directory others may write (they could have put it
+/// there): the probe refuses before any session exists.
+#[test]
+fn a_socket_in_a_world_writable_directory_is_refused() {
+    let export = tempdir();
+    std::fs::write(export.path().join("data"), real_data()).unwrap();
+    let server = NfslServer::start(export.path(), "rw,no_root_squash");
+    let fake_dir = tempdir();
+    std::fs::set_permissions(fake_dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let fake_file = fake_dir.path().join("fake-file");
+    std::fs::write(&fake_file, FAKE).unwrap();
+    let sock = fake_dir.path().join("localio.sock");
+    let (s2, f2) = (sock.clone(), fake_file.clone());
+    std::thread::spawn(move || run_fake(&s2, &f2));
+    while !sock.exists() {
+        std::thread::yield_now();
+    }
+    let rt = rt();
+    let (got, nfs) = rt.block_on(read_then_write(&server, &sock, b"WRITTEN"));
+    let s = nfs.stats();
+    assert!(got == real_data());
+    assert_eq!(std::fs::read(&fake_file).unwrap(), FAKE);
+    // No session was ever made (an fd check would have ended one).
+    assert_eq!((s.localio_opens, s.localio_fallbacks), (0, 0), "{s:?}");
+    assert!(!s.local_active && s.rpc_reads > 0, "{s:?}");
+    let e = rt
+        .block_on(nfs.localio_probe(Some(&sock)))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("writable"), "{e}");
+}
