@@ -357,7 +357,8 @@ fn local_writes_read_back_identical_over_rpc() {
 const HELPER_ENV: &str = "NFSL_LOCALIO_HELPER_SOCKET";
 
 /// A non-root peer (this test binary re-run as a child that drops to
-/// uid 65534 before connecting) may open as itself but not as root.
+/// uid 65534 before connecting) may open as itself but not as root, nor
+/// as itself with a group it is not in (primary or supplementary).
 #[test]
 fn non_root_peer_cannot_claim_root() {
     if !need_root("non_root_peer_cannot_claim_root") {
@@ -408,7 +409,9 @@ fn non_root_peer_cannot_claim_root() {
         results,
         [
             "RESULT as-self ok anyone",
-            "RESULT as-root refused Some(Perm)"
+            "RESULT as-root refused Some(Perm)",
+            "RESULT gid-0 refused Some(Perm)",
+            "RESULT groups-0 refused Some(Perm)"
         ],
         "helper output"
     );
@@ -459,6 +462,18 @@ fn setuid_helper() {
             Ok(_) => say("RESULT as-root opened"),
             Err(e) => say(&format!("RESULT as-root refused {:?}", e.nfsstat())),
         }
+        // Its own uid with groups it is not in (SO_PEERGROUPS says none).
+        for (what, gid, gids) in [("gid-0", 0, vec![]), ("groups-0", 65534, vec![0])] {
+            let claim = Creds {
+                uid: 65534,
+                gid,
+                gids,
+            };
+            match chan.open(&fh, Access::Read, &claim).await {
+                Ok(_) => say(&format!("RESULT {what} opened")),
+                Err(e) => say(&format!("RESULT {what} refused {:?}", e.nfsstat())),
+            }
+        }
     });
 }
 
@@ -482,7 +497,8 @@ fn unhex(s: &str) -> Vec<u8> {
 
 /// `root_squash` maps a claimed root to the anonymous uid, which may not
 /// read a root-only file; `secure` needs the confirming NFS connection to
-/// come from a privileged port, as for RPC.
+/// come from a privileged port, as for RPC (`UUID_IS_LOCAL` from another
+/// port confirms nothing).
 #[test]
 fn root_squash_and_secure_apply_to_opens() {
     if !need_root("root_squash_and_secure_apply_to_opens") {
@@ -497,7 +513,8 @@ fn root_squash_and_secure_apply_to_opens() {
         let e = e.unwrap_err();
         assert!(e.is_permission_denied(), "root is squashed: {e}");
 
-        // Confirmed from an unprivileged port: opens refused (PERM).
+        // UUID_IS_LOCAL from an unprivileged port obeys `secure` like any
+        // other call: it confirms nothing.
         let reg = register(&sock).await;
         let nonce = reg.nonce();
         tokio::task::spawn_blocking(move || {
@@ -507,11 +524,8 @@ fn root_squash_and_secure_apply_to_opens() {
         })
         .await
         .unwrap();
-        let chan = reg.confirm().await.expect("confirmed");
-        let e = chan
-            .open(fh.as_bytes(), Access::Read, &root())
-            .await
-            .unwrap_err();
-        assert_eq!(e.nfsstat(), Some(Nfsstat3::Perm), "{e}");
+        let e = reg.confirm().await.unwrap_err();
+        assert!(matches!(e, LocalioError::NotConfirmed), "{e}");
+        let _ = fh;
     });
 }

@@ -421,3 +421,92 @@ fn revocation_mid_workload_loses_nothing() {
         }
     });
 }
+
+/// The fds this process holds on `path` (from `/proc/self/fd`).
+fn fds_on(path: &Path) -> usize {
+    let want = std::fs::canonicalize(path).unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| *target == want)
+        .count()
+}
+
+/// A revocation drops the fds the library cached for files that are still
+/// open (issue 11, item 7): nothing of the old session stays in the
+/// process. The export turned `nolocalio` then hands out no fds at all:
+/// the client re-probes, stays on RPC, and reads the same data.
+#[test]
+fn revocation_drops_cached_fds_and_nolocalio_hands_out_none() {
+    let content = pseudo_random_bytes(4096, 21);
+    let ((dir, _conf), exports, server) = one_export(&content);
+    let file = dir.path().join("f");
+    rt().block_on(async {
+        let nfs = mount_at(&server, server.export(), LocalioMode::On).await;
+        let f = nfs
+            .open("/f", &OpenOptions::new().read(true))
+            .await
+            .unwrap();
+        // Not at offset 0: a lone read, nothing read ahead.
+        let mut buf = [0u8; 64];
+        f.read_at(&mut buf, 100).await.unwrap();
+        assert!(buf[..] == content[100..164]);
+        assert_eq!(nfs.stats().local_reads, 1, "{:?}", nfs.stats());
+        assert!(fds_on(&file) >= 1, "the open file's fd is cached");
+
+        write_exports(&exports, &[(dir.path(), &format!("{RW},nolocalio"))]);
+        let line = server.sighup();
+        assert!(line.contains("1 changed"), "{line}");
+        noticed(&nfs).await;
+        assert_eq!(fds_on(&file), 0, "a revoked session's fd is still held");
+
+        // Re-probes find no export that allows LOCALIO: RPC only, and
+        // no fd comes back.
+        let s = wait_for(
+            &nfs,
+            "no re-probe",
+            || async { f.read_at(&mut [0u8; 4], 0).await.map(drop).unwrap() },
+            |s| s.localio_reprobes >= 1,
+        )
+        .await;
+        f.read_at(&mut buf, 200).await.unwrap();
+        assert!(buf[..] == content[200..264]);
+        let after = nfs.stats();
+        assert!(!after.local_active && after.local_reads == 1, "{after:?}");
+        assert!(after.rpc_reads > s.rpc_reads, "{after:?}");
+        assert_eq!(fds_on(&file), 0);
+        drop(f);
+    });
+}
+
+/// `nfsl serve -o ...,nolocalio`: a same-host client never gets an fd and
+/// does all its IO over RPC.
+#[test]
+fn nolocalio_export_keeps_clients_on_rpc() {
+    let dir = tempdir();
+    let content = pseudo_random_bytes(10_000, 22);
+    std::fs::write(dir.path().join("f"), &content).unwrap();
+    let server = NfslServer::start(dir.path(), "rw,no_root_squash,nolocalio");
+    rt().block_on(async {
+        let nfs = mount_at(&server, server.export(), LocalioMode::Auto).await;
+        let f = nfs
+            .open("/f", &OpenOptions::new().read(true).write(true))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        f.read_to_end(&mut got).await.unwrap();
+        assert!(got == content);
+        f.write_at(b"over rpc", 0).await.unwrap();
+        f.close().await.unwrap();
+        let s = nfs.stats();
+        assert!(!s.local_active && s.localio_opens == 0, "{s:?}");
+        assert!(s.rpc_reads > 0 && s.rpc_writes > 0, "{s:?}");
+        assert_eq!(fds_on(&dir.path().join("f")), 0);
+        // `localio=on` refuses to run without LOCALIO.
+        let on = localio_config(LocalioMode::On, &server.localio_socket());
+        let e = try_mount_export(&server, server.export(), on)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("local"), "{e}");
+    });
+}

@@ -41,6 +41,10 @@ pub enum LocalioError {
     /// The channel failed or broke (e.g. the server restarted).
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// The process on the socket is not one this client may trust
+    /// ([`crate::trust`]): nothing was sent to it.
+    #[error(transparent)]
+    Untrusted(#[from] crate::trust::Untrusted),
     /// The server did not take the nonce.
     #[error("LOCALIO nonce refused: {0:?}")]
     Register(RegisterStatus),
@@ -119,18 +123,24 @@ pub struct Connected {
 }
 
 impl Connected {
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path` and checks that its server may be
+    /// trusted ([`crate::trust`]) before anything is sent.
     pub async fn connect(path: impl AsRef<Path>) -> Result<Connected, LocalioError> {
         let path = path.as_ref().to_path_buf();
         match UnixStream::connect(&path).await {
-            Ok(stream) => Ok(Connected {
-                conn: Conn {
-                    stream: Arc::new(stream),
-                    decoder: FrameDecoder::new(),
-                    broken: false,
-                },
-                path,
-            }),
+            Ok(stream) => {
+                let peer = crate::peercred::peer_ids(&stream).map_err(WireError::from)?;
+                let me = rustix::process::geteuid().as_raw();
+                crate::trust::check_server_socket(&path, &peer, me)?;
+                Ok(Connected {
+                    conn: Conn {
+                        stream: Arc::new(stream),
+                        decoder: FrameDecoder::new(),
+                        broken: false,
+                    },
+                    path,
+                })
+            }
             Err(source) => Err(LocalioError::Unreachable { path, source }),
         }
     }

@@ -37,18 +37,21 @@
 //! port or host has another registry). A replayed `UUID_IS_LOCAL` (the
 //! nonce crosses the network in the clear) finds the nonce confirmed or
 //! spent and changes nothing; a forged nonce was never registered; a
-//! nonce cannot be registered again while it is remembered (its TTL). A
+//! nonce cannot be registered again while it is remembered (live, or in
+//! the bounded list of recently spent nonces). A
 //! process could hand its nonce to a remote accomplice to confirm; the
 //! session then carries the accomplice's address, whose export rules
 //! govern the opens, and the accomplice could have read or written the
 //! same data over RPC anyway.
 //!
 //! *What the peer credentials add.* Over RPC, AUTH_SYS identities are
-//! claims. On the socket the kernel tells the server the peer's real uid
-//! (`SO_PEERCRED`), so an open is refused (`NFS3ERR_PERM`) unless the peer
-//! is root or its uid equals the claimed uid: a local user cannot obtain
-//! fds as someone else, which a local user *can* do over RPC on an export
-//! without `secure`. Claimed groups are trusted as AUTH_SYS trusts them.
+//! claims. On the socket the kernel tells the server the peer's real uid,
+//! gid (`SO_PEERCRED`) and supplementary groups (`SO_PEERGROUPS`), so an
+//! open is refused (`NFS3ERR_PERM`) unless the peer is root, or claims its
+//! own uid and only groups it is in (primary gid and every listed gid): a
+//! local user cannot obtain fds as someone else or with someone else's
+//! groups, which a local user *can* do over RPC on an export without
+//! `secure`.
 //!
 //! *What the server still checks per open* (the NFS server's
 //! [`Authorizer`]): the handle is authentic and in an export; the export's
@@ -64,10 +67,23 @@
 //! then acts only as itself. A deployment can restrict it (mode 0660 and a
 //! group, or a directory only some users can search).
 //!
-//! *Limits.* Registrations are bounded (capacity, TTL), the handshake must
-//! finish within the TTL, connections are bounded
-//! ([`ListenerConfig::max_connections`]), frames are at most
-//! [`codec::MAX_FRAME`] bytes and checked before allocation.
+//! *Whom the client trusts.* The client checks the socket before it sends
+//! anything ([`trust`]): its peer must be root or the client's own user,
+//! and the socket and its directory must be owned by root or that peer and
+//! not writable by others. It then checks every fd it receives against
+//! the file's attributes fetched over the NFS connection (`nfsl-client`).
+//!
+//! *Limits: nobody can deny LOCALIO to others.* Connections are accepted
+//! at once and closed at once when over a limit (all peers together:
+//! [`ListenerConfig::max_connections`]; one non-root peer uid:
+//! [`ListenerConfig::max_connections_per_uid`]), so a client never waits
+//! in the backlog for a handshake; the handshake must finish within the
+//! nonce lifetime ([`registry::DEFAULT_TTL`], 10 s). Live nonces are
+//! bounded per non-root uid and in total, and a closed connection's nonce
+//! is spent at once ([`registry`]). Frames are at most
+//! [`codec::MAX_FRAME`] bytes and checked before allocation. The client
+//! waits at most a couple of seconds for a probe or an open before it
+//! goes on over RPC.
 //!
 //! # Revocation: when the rules change
 //! An fd, once passed, cannot be taken back: it keeps working on its file
@@ -100,17 +116,20 @@
 //! `nfsl-client`.
 
 #![warn(missing_docs)]
-// Nothing here needs `unsafe` (system calls, where any, go through rustix).
-#![forbid(unsafe_code)]
+// System calls go through rustix; the one exception, `SO_PEERGROUPS`
+// (which rustix does not wrap), is allowed where it is, in peercred.rs.
+#![deny(unsafe_code)]
 
 mod alignment;
 pub mod client;
 pub mod codec;
 mod fdpass;
+mod peercred;
 pub mod registry;
 pub mod revoke;
 pub mod server;
 pub mod session;
+pub mod trust;
 
 #[cfg(test)]
 mod proptests;
@@ -123,4 +142,4 @@ pub use revoke::Revocations;
 pub use server::{
     default_socket_path, Authorizer, ListenerConfig, LocalioListener, OpenRefusal, OpenedFile,
 };
-pub use session::{OpenRequest, PeerCred};
+pub use session::{ClaimRefused, OpenRequest, PeerCred};

@@ -1,13 +1,14 @@
 //! The server's end of the local channel: a Unix-domain socket listener
 //! that runs a [`Session`] per connection and passes opened files back.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use nfsl_proto::nfs3::Nfsstat3;
@@ -75,8 +76,15 @@ pub struct ListenerConfig {
     /// may connect, and then acts only as itself (`SO_PEERCRED`). Use e.g.
     /// 0o660 with a group to admit only that group's members.
     pub mode: u32,
-    /// Connections served at once; further ones wait to be accepted.
+    /// Connections served at once, all peers together; a connection
+    /// beyond it is closed at once (the client falls back to RPC without
+    /// waiting).
     pub max_connections: usize,
+    /// Connections one non-root peer uid may hold at once; beyond it, its
+    /// new connections are closed at once. One local user thus cannot take
+    /// the slots of others (root is not limited: it can deny service in
+    /// any case).
+    pub max_connections_per_uid: usize,
 }
 
 impl ListenerConfig {
@@ -86,6 +94,7 @@ impl ListenerConfig {
             path: path.into(),
             mode: 0o666,
             max_connections: 256,
+            max_connections_per_uid: 32,
         }
     }
 }
@@ -129,6 +138,7 @@ pub struct LocalioListener {
     authorizer: Arc<dyn AuthorizerDebug>,
     revocations: Revocations,
     max_connections: usize,
+    max_connections_per_uid: usize,
 }
 
 /// [`Authorizer`] plus `Debug` for the listener's own `Debug`.
@@ -157,6 +167,7 @@ impl LocalioListener {
                 .mode(0o755)
                 .create(dir)?;
         }
+        warn_if_untrusted_dir(path);
         remove_stale(path)?;
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(config.mode & 0o777))?;
@@ -172,6 +183,7 @@ impl LocalioListener {
             authorizer: Arc::new(authorizer),
             revocations,
             max_connections: config.max_connections.max(1),
+            max_connections_per_uid: config.max_connections_per_uid.max(1),
         })
     }
 
@@ -191,17 +203,14 @@ impl LocalioListener {
     /// that was given fds (see [`crate::revoke`]).
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let slots = Arc::new(Semaphore::new(self.max_connections));
+        let per_uid = Arc::new(UidSlots::new(self.max_connections_per_uid));
         let next_id = AtomicU64::new(1);
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
-            let permit = tokio::select! {
-                () = &mut shutdown => break,
-                p = slots.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
+            // Accept at once, always: a connection is never left waiting
+            // in the backlog (its client would wait for a handshake that
+            // does not come); one over a limit is closed instead.
             let accepted = tokio::select! {
                 () = &mut shutdown => break,
                 a = self.listener.accept() => a,
@@ -215,14 +224,33 @@ impl LocalioListener {
                     continue;
                 }
             };
+            let Ok(peer) = crate::peercred::peer_cred(&stream) else {
+                continue;
+            };
+            let Some(uid_slot) = UidSlots::take(&per_uid, peer.uid) else {
+                tracing::debug!(
+                    uid = peer.uid,
+                    "LOCALIO connection refused: this user holds its share"
+                );
+                continue;
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                tracing::debug!(
+                    uid = peer.uid,
+                    "LOCALIO connection refused: all slots taken"
+                );
+                continue;
+            };
             let id = ConnId(next_id.fetch_add(1, Ordering::Relaxed));
             let registry = self.registry.clone();
             let authorizer = self.authorizer.clone();
             let revoked = self.revocations.subscribe();
             tasks.spawn(async move {
                 let _permit = permit;
+                let _uid_slot = uid_slot;
                 let conn = Conn {
                     stream: &stream,
+                    peer,
                     id,
                     registry: &registry,
                     authorizer,
@@ -236,6 +264,85 @@ impl LocalioListener {
         }
         tasks.shutdown().await;
         drop(self.socket);
+    }
+}
+
+/// Connections held per non-root peer uid.
+#[derive(Debug)]
+struct UidSlots {
+    limit: usize,
+    held: Mutex<HashMap<u32, usize>>,
+}
+
+/// One connection's share of its uid's slots; given back on drop.
+struct UidSlot {
+    slots: Arc<UidSlots>,
+    uid: u32,
+}
+
+impl UidSlots {
+    fn new(limit: usize) -> UidSlots {
+        UidSlots {
+            limit,
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, usize>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot for `uid`, unless it holds its share (root: always).
+    fn take(slots: &Arc<UidSlots>, uid: u32) -> Option<UidSlot> {
+        if uid != 0 {
+            let mut held = slots.lock();
+            let n = held.entry(uid).or_insert(0);
+            if *n >= slots.limit {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(UidSlot {
+            slots: Arc::clone(slots),
+            uid,
+        })
+    }
+}
+
+impl Drop for UidSlot {
+    fn drop(&mut self) {
+        if self.uid == 0 {
+            return;
+        }
+        let mut held = self.slots.lock();
+        if let Some(n) = held.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.uid);
+            }
+        }
+    }
+}
+
+/// Warns when clients will refuse the socket's directory
+/// ([`crate::trust`]): writable by group or others, or owned by someone
+/// else than root or this server.
+fn warn_if_untrusted_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(m) = std::fs::metadata(dir) else {
+        return;
+    };
+    let me = rustix::process::geteuid().as_raw();
+    if m.mode() & 0o022 != 0 || (m.uid() != 0 && m.uid() != me) {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", m.mode() & 0o7777),
+            owner = m.uid(),
+            "LOCALIO socket directory is writable by others or owned by another user: clients will not trust the socket and stay on RPC"
+        );
     }
 }
 
@@ -264,6 +371,7 @@ fn remove_stale(path: &Path) -> io::Result<()> {
 /// One accepted connection and what serving it needs.
 struct Conn<'a> {
     stream: &'a UnixStream,
+    peer: PeerCred,
     id: ConnId,
     registry: &'a NonceRegistry,
     authorizer: Arc<dyn AuthorizerDebug>,
@@ -274,13 +382,7 @@ struct Conn<'a> {
 impl Conn<'_> {
     async fn serve(mut self) -> Result<(), WireError> {
         let stream = self.stream;
-        let cred = stream.peer_cred()?;
-        let peer = PeerCred {
-            pid: cred.pid().unwrap_or(0),
-            uid: cred.uid(),
-            gid: cred.gid(),
-        };
-        let mut session = Session::new(self.id, peer);
+        let mut session = Session::new(self.id, self.peer.clone());
         let mut decoder = FrameDecoder::new();
         // The handshake must finish within the nonce lifetime.
         let deadline = tokio::time::Instant::now() + self.registry.ttl();

@@ -15,9 +15,10 @@ use nfsl_proto::nfs3::Nfsstat3;
 use crate::codec::{Access, Creds, Nonce, OpenReply, RegisterStatus, Reply, Request};
 use crate::registry::{Confirmation, ConnId, NonceRegistry, RegisterError};
 
-/// The channel peer's credentials, from `SO_PEERCRED` (fixed when the
-/// peer connected; the kernel vouches for them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The channel peer's credentials, from `SO_PEERCRED` and
+/// `SO_PEERGROUPS` (fixed when the peer connected; the kernel vouches for
+/// them).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerCred {
     /// The peer's process id (0 if unknown).
     pub pid: i32,
@@ -25,12 +26,47 @@ pub struct PeerCred {
     pub uid: u32,
     /// The peer's effective gid.
     pub gid: u32,
+    /// The peer's supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Why a peer may not use the AUTH_SYS credentials it claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimRefused {
+    /// The claimed uid is not the peer's.
+    #[error("the peer may not act as the claimed uid")]
+    Uid,
+    /// The claimed primary gid or a claimed group is not one of the peer's.
+    #[error("the peer is not a member of a claimed group")]
+    Group,
 }
 
 impl PeerCred {
     /// Whether this peer may claim to be `uid`: the same uid, or root.
     pub fn may_act_as(&self, uid: u32) -> bool {
         self.uid == 0 || self.uid == uid
+    }
+
+    /// Whether this peer is in group `gid` (its gid or a supplementary
+    /// group).
+    pub fn in_group(&self, gid: u32) -> bool {
+        self.gid == gid || self.groups.contains(&gid)
+    }
+
+    /// Whether this peer may use `creds`: root may claim anything; anyone
+    /// else only its own uid, and only groups it is in (its gid and
+    /// supplementary groups), as over RPC the claim would be believed.
+    pub fn may_claim(&self, creds: &Creds) -> Result<(), ClaimRefused> {
+        if self.uid == 0 {
+            return Ok(());
+        }
+        if self.uid != creds.uid {
+            return Err(ClaimRefused::Uid);
+        }
+        if !self.in_group(creds.gid) || !creds.gids.iter().all(|&g| self.in_group(g)) {
+            return Err(ClaimRefused::Group);
+        }
+        Ok(())
     }
 }
 
@@ -40,7 +76,7 @@ pub struct OpenRequest {
     /// The NFS connection that confirmed this channel's nonce: export
     /// rules are applied for its client address, as for RPC.
     pub session: Confirmation,
-    /// The channel peer (already checked: it may act as `creds.uid`).
+    /// The channel peer (already checked: it may claim `creds`).
     pub peer: PeerCred,
     /// The NFSv3 file handle.
     pub handle: Vec<u8>,
@@ -95,13 +131,13 @@ impl Session {
     pub fn handle(&mut self, request: Request, registry: &NonceRegistry, now: Instant) -> Step {
         match (&self.state, request) {
             (State::Fresh, Request::Register(nonce)) => {
-                let status = match registry.register(nonce, self.id, now) {
+                let status = match registry.register(nonce, self.id, self.peer.uid, now) {
                     Ok(()) => {
                         self.state = State::Registered(nonce);
                         RegisterStatus::Ok
                     }
                     Err(RegisterError::InUse) => RegisterStatus::InUse,
-                    Err(RegisterError::Full) => RegisterStatus::Busy,
+                    Err(RegisterError::Full | RegisterError::Quota) => RegisterStatus::Busy,
                 };
                 Step::Reply(Reply::Register(status))
             }
@@ -127,18 +163,20 @@ impl Session {
                     creds,
                 },
             ) => {
-                if !self.peer.may_act_as(creds.uid) {
+                if let Err(why) = self.peer.may_claim(&creds) {
                     tracing::info!(
                         peer_uid = self.peer.uid,
+                        peer_gid = self.peer.gid,
                         peer_pid = self.peer.pid,
                         claimed_uid = creds.uid,
-                        "LOCALIO open refused: peer may not act as the claimed uid"
+                        claimed_gid = creds.gid,
+                        "LOCALIO open refused: {why}"
                     );
                     return Step::Reply(Reply::Open(OpenReply::Nfs(Nfsstat3::Perm)));
                 }
                 Step::Open(OpenRequest {
                     session: *session,
-                    peer: self.peer,
+                    peer: self.peer.clone(),
                     handle,
                     access,
                     creds,
@@ -172,6 +210,7 @@ mod tests {
             pid: 1,
             uid,
             gid: uid,
+            groups: vec![],
         }
     }
 
@@ -257,5 +296,59 @@ mod tests {
         assert!(peer(0).may_act_as(1234));
         assert!(peer(5).may_act_as(5));
         assert!(!peer(5).may_act_as(0));
+    }
+
+    #[test]
+    fn a_peer_claims_only_its_own_groups() {
+        let creds = |uid, gid, gids: &[u32]| Creds {
+            uid,
+            gid,
+            gids: gids.to_vec(),
+        };
+        let p = PeerCred {
+            pid: 1,
+            uid: 1000,
+            gid: 100,
+            groups: vec![100, 20, 30],
+        };
+        assert_eq!(p.may_claim(&creds(1000, 100, &[20, 30])), Ok(()));
+        assert_eq!(
+            p.may_claim(&creds(1000, 20, &[100])),
+            Ok(()),
+            "a supplementary group as primary"
+        );
+        assert_eq!(p.may_claim(&creds(1000, 0, &[])), Err(ClaimRefused::Group));
+        assert_eq!(
+            p.may_claim(&creds(1000, 100, &[20, 42])),
+            Err(ClaimRefused::Group)
+        );
+        assert_eq!(p.may_claim(&creds(0, 0, &[])), Err(ClaimRefused::Uid));
+        assert_eq!(peer(0).may_claim(&creds(5, 6, &[7, 8])), Ok(()), "root");
+        let reg = NonceRegistry::default();
+        let now = Instant::now();
+        let mut s = Session::new(ConnId(9), p);
+        let n = Nonce::random();
+        s.handle(Request::Register(n), &reg, now);
+        assert!(reg.confirm(&n, conf(), now));
+        s.handle(Request::Confirmed(n), &reg, now);
+        let open = |gid, gids: &[u32]| Request::Open {
+            handle: vec![1],
+            access: Access::Read,
+            creds: creds(1000, gid, gids),
+        };
+        assert!(matches!(
+            s.handle(open(100, &[20]), &reg, now),
+            Step::Open(_)
+        ));
+        assert_eq!(
+            s.handle(open(0, &[]), &reg, now),
+            Step::Reply(Reply::Open(OpenReply::Nfs(Nfsstat3::Perm))),
+            "claims group root"
+        );
+        assert_eq!(
+            s.handle(open(100, &[42]), &reg, now),
+            Step::Reply(Reply::Open(OpenReply::Nfs(Nfsstat3::Perm))),
+            "claims a group it is not in"
+        );
     }
 }

@@ -13,7 +13,9 @@
 //! credentials (`faccessat2` with `AT_EACCESS`), so modes and ACLs apply
 //! exactly as for RPC, including NFS's owner override.
 //!
-//! Each open reads the exports in force at that moment; a reload that
+//! An export marked `nolocalio` hands out no fds at all (its opens are
+//! refused with `NFS3ERR_PERM`, and the client does that export's IO over
+//! RPC). Each open reads the exports in force at that moment; a reload that
 //! removes or changes an export revokes the sessions that hold fds
 //! opened under the old rules (see [`crate::reload`]).
 
@@ -40,16 +42,32 @@ use crate::server::ProgramState;
 #[derive(Debug)]
 pub(crate) struct LocalioProgram {
     registry: Arc<NonceRegistry>,
+    shared: Arc<ProgramState>,
 }
 
 impl LocalioProgram {
-    pub(crate) fn new(registry: Arc<NonceRegistry>) -> LocalioProgram {
-        LocalioProgram { registry }
+    pub(crate) fn new(registry: Arc<NonceRegistry>, shared: Arc<ProgramState>) -> LocalioProgram {
+        LocalioProgram { registry, shared }
+    }
+
+    /// Whether `UUID_IS_LOCAL` from `peer` may confirm a nonce: some export
+    /// in force without `nolocalio` admits that client address with its
+    /// options, including the `secure` rule (a source port below 1024
+    /// unless `insecure`), as for every other call. A session confirmed otherwise could open
+    /// nothing anyway; refusing it here keeps an address that may not use
+    /// the server from holding sessions at all.
+    fn admits(&self, peer: std::net::SocketAddr) -> bool {
+        self.shared.exports.load().exports.iter().any(|rt| {
+            rt.export
+                .options_for(peer.ip())
+                .is_some_and(|o| o.localio && (!o.secure || peer.port() < 1024))
+        })
     }
 
     /// `NULL` and `UUID_IS_LOCAL`. Like Linux, `UUID_IS_LOCAL` replies void
     /// success whether or not it confirmed anything: the client learns the
-    /// answer on the local channel. Only AUTH_SYS calls confirm.
+    /// answer on the local channel. Only AUTH_SYS calls from a client that
+    /// an export admits (client list, `secure`) confirm.
     pub(crate) fn dispatch(&self, ctx: &CallContext, args: &[u8], _: &mut Results) -> CallOutcome {
         match LocalioProcedure::from_u32(ctx.procedure) {
             Some(LocalioProcedure::Null) => {
@@ -63,7 +81,12 @@ impl LocalioProgram {
                 let Ok(uuid) = nfsl_xdr::decode_exact::<LocalioUuid>(args) else {
                     return CallOutcome::GarbageArgs;
                 };
-                if matches!(ctx.auth, Auth::Sys(_)) {
+                if !self.admits(ctx.peer) {
+                    tracing::debug!(
+                        peer = %ctx.peer,
+                        "UUID_IS_LOCAL refused: no export admits this client (client list or `secure`)"
+                    );
+                } else if matches!(ctx.auth, Auth::Sys(_)) {
                     let confirmation = Confirmation {
                         nfs_client: ctx.peer,
                         nfs_server: ctx.local,
@@ -109,6 +132,10 @@ impl Authorizer for LocalioAuthorizer {
             .shared
             .target(&caller, &fh, Access::Path)
             .map_err(OpenRefusal::Nfs)?;
+        if !t.options.localio {
+            // `nolocalio`: no fd ever leaves the server for this export.
+            return Err(OpenRefusal::Nfs(Nfsstat3::Perm));
+        }
         if t.file_type() != FileType::RegularFile {
             return Err(OpenRefusal::Nfs(Nfsstat3::Inval));
         }

@@ -125,7 +125,7 @@ impl NfsServer {
                 high: LOCALIO_V1,
             });
         }
-        self.localio = Some(LocalioProgram::new(registry));
+        self.localio = Some(LocalioProgram::new(registry, self.nfs3.shared_arc()));
     }
 
     /// The [`LocalioAuthorizer`] that opens files for the local channel's

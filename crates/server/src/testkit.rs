@@ -260,6 +260,7 @@ pub(crate) fn localio_open_request(
             pid: 1,
             uid: 0,
             gid: 0,
+            groups: vec![],
         },
         handle: fh.0.clone(),
         access,

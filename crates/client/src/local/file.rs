@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use nfsl_io_engine::{IoEngine, IoError, IoFile, Read};
-use nfsl_localio::{Access, LocalioError};
+use nfsl_localio::{Access, LocalFile, LocalioError};
 use nfsl_proto::nfs3::{Commit3Args, Nfsstat3};
 
 use super::io_policy;
 use super::readahead::ReadAhead;
-use super::route::Session;
+use super::route::{Session, LOCAL_WAIT};
+use super::verify::{check_fds, FdMismatch, FdState};
 use super::writebehind::WriteBehind;
 use crate::error::{Error, Result};
 use crate::procedures::ok;
@@ -30,12 +31,22 @@ const WRITE_BEHIND_MIN: usize = 256 * 1024;
 
 /// The fds of the current session, and refusals remembered per session.
 #[derive(Default)]
-struct Cached {
+pub(crate) struct Cached {
     open: Option<(Arc<IoFile>, Access, u64)>,
     /// Epoch in which a read-write open was refused for this file.
     denied_rw: Option<u64>,
     /// Epoch in which a read-only open was refused.
     denied_ro: Option<u64>,
+}
+
+impl Cached {
+    /// Drops the fds of session `epoch` (it ended): they are closed as
+    /// soon as no IO in flight uses them.
+    pub(crate) fn forget(&mut self, epoch: u64) {
+        if matches!(&self.open, Some((_, _, e)) if *e == epoch) {
+            self.open = None;
+        }
+    }
 }
 
 /// Where an IO goes.
@@ -49,7 +60,9 @@ struct Local {
 pub(crate) struct FileLocal {
     /// Opened for writing: open read-write at once.
     writable: AtomicBool,
-    cache: Mutex<Cached>,
+    /// Shared with the session that gave the fds, which drops them when
+    /// it ends ([`Session::track`]).
+    cache: Arc<Mutex<Cached>>,
     /// One open over the channel at a time per file.
     opening: tokio::sync::Mutex<()>,
     /// Fds that took local writes since the last sync.
@@ -81,11 +94,57 @@ fn refusal_is_per_file(e: &LocalioError) -> bool {
     )
 }
 
+/// Why received fds are not used.
+enum Unverified {
+    /// Not the file, or the check could not be made: end the session.
+    Session(String),
+    /// The file kept changing under the check, or GETATTR answered an
+    /// error for it: this IO goes over RPC (which answers for itself).
+    ThisIo(String),
+}
+
+/// How many times the fd check is tried on a file that is changing.
+const VERIFY_TRIES: usize = 3;
+
+/// `local` if its fds are the file `handle` names on the mounted NFS
+/// server (see [`super::verify`]); else why not. No IO is done on them
+/// before.
+async fn verified(
+    nfs: &Nfs,
+    session: &Session,
+    handle: &FileHandle,
+    local: LocalFile,
+) -> std::result::Result<LocalFile, Unverified> {
+    let fstat = |fd: &std::os::fd::OwnedFd| {
+        FdState::of(fd).map_err(|e| Unverified::Session(format!("fstat: {e}")))
+    };
+    for _ in 0..VERIFY_TRIES {
+        let mut before = vec![fstat(&local.buffered)?];
+        if let Some(d) = &local.direct {
+            before.push(fstat(d)?);
+        }
+        let attrs = match tokio::time::timeout(LOCAL_WAIT, nfs.getattr(handle)).await {
+            Err(_) => return Err(Unverified::Session("GETATTR: no answer in time".into())),
+            Ok(Err(e)) => return Err(Unverified::ThisIo(format!("GETATTR: {e}"))),
+            Ok(Ok(attrs)) => attrs,
+        };
+        let after = fstat(&local.buffered)?;
+        match check_fds(&before, &after, &attrs, &session.devices) {
+            Ok(()) => return Ok(local),
+            Err(FdMismatch::NotTheFile(why)) => return Err(Unverified::Session(why)),
+            Err(FdMismatch::Changing) => {}
+        }
+    }
+    Err(Unverified::ThisIo(
+        "the file kept changing during the fd check".into(),
+    ))
+}
+
 impl FileLocal {
     pub(crate) fn new(writable: bool) -> FileLocal {
         FileLocal {
             writable: AtomicBool::new(writable),
-            cache: Mutex::new(Cached::default()),
+            cache: Arc::new(Mutex::new(Cached::default())),
             opening: tokio::sync::Mutex::new(()),
             unsynced: Mutex::new(Vec::new()),
             readahead: ReadAhead::default(),
@@ -149,7 +208,7 @@ impl FileLocal {
             // A server that stopped answering (but kept its socket) must
             // not hold the IO up longer than an RPC try would.
             let open = session.channel.open(handle.as_bytes(), access, &creds);
-            let opened = match tokio::time::timeout(nfs.shared.config.timeout, open).await {
+            let opened = match tokio::time::timeout(LOCAL_WAIT, open).await {
                 Ok(opened) => opened,
                 Err(_) => {
                     self.fall_back(nfs, &session, "open: no answer in time");
@@ -157,22 +216,39 @@ impl FileLocal {
                 }
             };
             let refused = match opened {
-                Ok(local) => match IoFile::new(local.buffered, local.direct, local.alignment) {
-                    Ok(file) => {
-                        let file = Arc::new(file);
-                        self.cache().open = Some((Arc::clone(&file), access, epoch));
-                        Counters::add(&nfs.shared.counters.localio_opens, 1);
-                        return Some(Local {
-                            session,
-                            file,
-                            engine,
-                        });
+                Ok(local) => {
+                    let local = match verified(nfs, &session, handle, local).await {
+                        Ok(local) => local,
+                        Err(Unverified::Session(why)) => {
+                            tracing::warn!(
+                                "LOCALIO: a received fd is not the file NFS names: {why}"
+                            );
+                            self.fall_back(nfs, &session, &format!("unverified fd: {why}"));
+                            return None;
+                        }
+                        Err(Unverified::ThisIo(why)) => {
+                            tracing::debug!("LOCALIO fds not used ({why}); this IO goes over RPC");
+                            return None;
+                        }
+                    };
+                    match IoFile::new(local.buffered, local.direct, local.alignment) {
+                        Ok(file) => {
+                            let file = Arc::new(file);
+                            self.cache().open = Some((Arc::clone(&file), access, epoch));
+                            session.track(&self.cache);
+                            Counters::add(&nfs.shared.counters.localio_opens, 1);
+                            return Some(Local {
+                                session,
+                                file,
+                                engine,
+                            });
+                        }
+                        Err(e) => {
+                            self.fall_back(nfs, &session, &format!("unusable fds: {e}"));
+                            return None;
+                        }
                     }
-                    Err(e) => {
-                        self.fall_back(nfs, &session, &format!("unusable fds: {e}"));
-                        return None;
-                    }
-                },
+                }
                 Err(e) if refusal_is_per_file(&e) => e,
                 Err(e) => {
                     self.fall_back(nfs, &session, &format!("open: {e}"));

@@ -14,12 +14,23 @@
 //! `On`. [`LocalioMode::Off`] never probes. Only AUTH_SYS is ever used
 //! (this client sends nothing else).
 //!
+//! # Whom it trusts
+//! The probe trusts the socket only if its server is root or this user and
+//! the socket and its directory are owned by root or that server and not
+//! writable by others (`nfsl_localio::trust`); every fd received is then
+//! checked against the file's attributes fetched over this mount's NFS
+//! connection (regular file, fileid, size and ctime, a device consistent
+//! for each fsid) before any IO on it; a mismatch ends the session and the
+//! IO goes over RPC. A probe or an open waits at most 2 s.
+//!
 //! # Files
 //! On its first READ/WRITE/COMMIT while local, a [`crate::File`] asks the
 //! server over the channel to open its handle, read-write if the file was
 //! opened for writing (else read-only, re-opened read-write on a first
 //! write), with the mount's AUTH_SYS credentials; the fds are cached per
-//! file and per session. The server decides as for RPC (export rules,
+//! file and per session, and only while the file is open (dropping the
+//! [`crate::File`] closes them), so a client holds fds only for the files
+//! it has open. The server decides as for RPC (export rules,
 //! squashing, permissions, `ro`). A refusal that is about this file and
 //! these credentials (`ACCES`, `PERM`, `ROFS`, `STALE`, ...) sends the IO
 //! over RPC, which then answers exactly as RPC answers (e.g.
@@ -90,7 +101,12 @@
 //! every session that holds fds by closing its channel, because those fds
 //! were authorized under the old rules (see `nfsl_localio::revoke`). A
 //! task per session watches the channel for that close
-//! (`LocalioChannel::closed`), so nothing has to fail first: the next
+//! (`LocalioChannel::closed`) and at once drops the fds the session gave
+//! to files that are still open (each file's cache is registered with its
+//! session; an IO in flight keeps its fd until it completes, and fds that
+//! took writes not yet synced are kept for that `fsync`, below), so
+//! nothing of the old session is left for new IO; nothing has to fail
+//! first: the next
 //! READ/WRITE/COMMIT finds the session ended, drops the session's cached
 //! fds (they belong to its epoch), goes over RPC (counted in
 //! [`crate::ClientStats::localio_fallbacks`]) and so gets exactly RPC's
@@ -106,6 +122,7 @@
 mod file;
 mod readahead;
 mod route;
+mod verify;
 mod writebehind;
 
 pub use nfsl_io_engine::DirectPolicy;

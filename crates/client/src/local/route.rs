@@ -4,20 +4,27 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use nfsl_io_engine::{DirectPolicy, EngineConfig, IoEngine};
 use nfsl_localio::LocalioChannel;
 
+use super::file::Cached;
+use super::verify::Devices;
 use super::LocalioMode;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::session::Nfs;
 use crate::stats::{ClientStats, Counters};
 
-/// A probe (socket, UUID_IS_LOCAL, confirm) that takes longer is a failure.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A probe (socket, UUID_IS_LOCAL, confirm) that takes longer is a
+/// failure: the mount goes on over RPC. Short, because a busy or hostile
+/// socket must never hold a command up for long.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest a LOCALIO open (and the check of its fds) may take before
+/// the IO goes over RPC instead.
+pub(crate) const LOCAL_WAIT: Duration = Duration::from_secs(2);
 /// First pause before re-probing after a lost session.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest pause between probes (also the pause after a failed probe at
@@ -38,9 +45,28 @@ pub(crate) struct Session {
     /// Set by the session's watcher when the server closed the channel
     /// (it revoked the session: its export rules changed).
     closed: Arc<AtomicBool>,
+    /// The device of each NFS `fsid` whose fds were verified.
+    pub devices: Devices,
+    /// The fd caches of the files that hold fds of this session: emptied
+    /// when the server closes the channel and when the session ends, so
+    /// that no fd outlives its session in this library (only IO already
+    /// in flight, and unsynced writes' fds until their `fsync`, hold one
+    /// a moment longer).
+    files: Arc<Mutex<Vec<Weak<Mutex<Cached>>>>>,
     /// The watcher task; stopped when the session is dropped, so that it
     /// does not keep the channel open.
     watcher: tokio::task::AbortHandle,
+}
+
+/// Empties every tracked cache of the fds of session `epoch`.
+fn forget_all(files: &Mutex<Vec<Weak<Mutex<Cached>>>>, epoch: u64) {
+    let tracked = std::mem::take(&mut *files.lock().unwrap_or_else(|p| p.into_inner()));
+    for cache in tracked.iter().filter_map(Weak::upgrade) {
+        cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget(epoch);
+    }
 }
 
 impl Session {
@@ -48,9 +74,14 @@ impl Session {
     fn new(channel: LocalioChannel, epoch: u64, connects: u64) -> Session {
         let closed = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&closed);
+        let files = Arc::new(Mutex::new(Vec::new()));
+        let tracked = Arc::clone(&files);
         let watch = channel.closed();
         let watcher = tokio::spawn(async move {
             watch.await;
+            // The fds go first: once the session shows closed, none is
+            // cached any more.
+            forget_all(&tracked, epoch);
             flag.store(true, Ordering::SeqCst);
             tracing::debug!("LOCALIO: the server closed the local channel");
         })
@@ -61,8 +92,17 @@ impl Session {
             connects,
             started: Instant::now(),
             closed,
+            devices: Devices::default(),
+            files,
             watcher,
         }
+    }
+
+    /// Registers a file's fd cache that now holds fds of this session.
+    pub(crate) fn track(&self, cache: &Arc<Mutex<Cached>>) {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        files.retain(|w| w.strong_count() > 0);
+        files.push(Arc::downgrade(cache));
     }
 
     /// Whether the server has closed the channel.
@@ -73,6 +113,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        forget_all(&self.files, self.epoch);
         self.watcher.abort();
     }
 }

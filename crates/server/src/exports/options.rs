@@ -44,6 +44,14 @@ pub struct ExportOptions {
     /// `fsid=N` (`fsid=root` is 0): when set, the export's
     /// [`ExportId`](super::ExportId).
     pub fsid: Option<u32>,
+    /// `localio` (true, default) or `nolocalio` (nfsl's own option): under
+    /// `nolocalio` the server hands out no file descriptors for this
+    /// export (every LOCALIO open is refused, so same-host clients do all
+    /// IO over RPC, where each request is checked against the rules in
+    /// force). Use it where a client must not keep access to files after
+    /// the export is removed or its rules change: an fd, once passed,
+    /// cannot be taken back.
+    pub localio: bool,
 }
 
 impl Default for ExportOptions {
@@ -56,6 +64,7 @@ impl Default for ExportOptions {
             secure: true,
             sync: true,
             fsid: None,
+            localio: true,
         }
     }
 }
@@ -124,6 +133,8 @@ fn flag(key: &str, o: &mut ExportOptions, root: &mut bool, all: &mut bool) -> Re
         "insecure" => o.secure = false,
         "sync" => o.sync = true,
         "async" => o.sync = false,
+        "localio" => o.localio = true,
+        "nolocalio" => o.localio = false,
         k if IGNORED.contains(&k) => {}
         "anonuid" | "anongid" | "fsid" | "sec" => {
             return Err(format!("option '{key}' needs a value"))
@@ -163,6 +174,8 @@ fn unknown_or_flag(key: &str) -> String {
         "insecure",
         "sync",
         "async",
+        "localio",
+        "nolocalio",
     ];
     if FLAGS.contains(&key) || IGNORED.contains(&key) {
         format!("option '{key}' takes no value")
@@ -208,6 +221,9 @@ impl fmt::Display for ExportOptions {
         )?;
         if let Some(id) = self.fsid {
             write!(f, ",fsid={id}")?;
+        }
+        if !self.localio {
+            f.write_str(",nolocalio")?;
         }
         Ok(())
     }

@@ -24,7 +24,7 @@ fn defaults_are_knfsd() {
 #[test]
 fn all_options() {
     let o = ExportOptions::parse_list(
-        "rw,no_root_squash,anonuid=1000,anongid=100,insecure,async,fsid=3,sec=sys",
+        "rw,no_root_squash,anonuid=1000,anongid=100,insecure,async,fsid=3,sec=sys,nolocalio",
     )
     .unwrap();
     assert_eq!(
@@ -37,10 +37,23 @@ fn all_options() {
             secure: false,
             sync: false,
             fsid: Some(3),
+            localio: false,
         }
     );
-    let o = ExportOptions::parse_list("rw,ro,async,sync,insecure,secure,all_squash,no_all_squash")
-        .unwrap();
+    assert_eq!(
+        o.to_string(),
+        "rw,no_root_squash,insecure,async,anonuid=1000,anongid=100,fsid=3,nolocalio"
+    );
+    assert!(
+        ExportOptions::parse_list("nolocalio,localio")
+            .unwrap()
+            .localio
+    );
+    assert!(ExportOptions::parse_list("nolocalio=1").is_err());
+    let o = ExportOptions::parse_list(
+        "rw,ro,async,sync,insecure,secure,all_squash,no_all_squash,nolocalio,localio",
+    )
+    .unwrap();
     assert_eq!(o, ExportOptions::default());
     assert_eq!(
         ExportOptions::parse_list("").unwrap(),

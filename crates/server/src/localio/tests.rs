@@ -72,7 +72,7 @@ fn uuid_is_local_confirms_only_auth_sys_and_registered_nonces() {
     let (mut k, registry) = kit("rw");
     let now = Instant::now();
     let n = Nonce::random();
-    registry.register(n, ConnId(1), now).unwrap();
+    registry.register(n, ConnId(1), 0, now).unwrap();
     k.auth = Auth::None;
     let (outcome, results) = k.raw(LOCALIO_PROGRAM, 1, &n.0);
     assert_eq!((outcome, results.len()), (CallOutcome::Success, 0));
@@ -85,6 +85,29 @@ fn uuid_is_local_confirms_only_auth_sys_and_registered_nonces() {
     let forged = Nonce::random();
     assert_eq!(k.raw(LOCALIO_PROGRAM, 1, &forged.0).0, CallOutcome::Success);
     assert_eq!(registry.take(&forged, ConnId(1), now), None);
+}
+
+/// `UUID_IS_LOCAL` obeys the exports like every other call: from an
+/// unprivileged port it confirms nothing when every export admitting the
+/// client is `secure`, and nothing for a client no export admits.
+#[test]
+fn uuid_is_local_obeys_secure_and_client_lists() {
+    let now = Instant::now();
+    let confirms = |k: &Kit, registry: &NonceRegistry, id: u64| {
+        let n = Nonce::random();
+        registry.register(n, ConnId(id), 0, now).unwrap();
+        assert_eq!(k.raw(LOCALIO_PROGRAM, 1, &n.0).0, CallOutcome::Success);
+        registry.take(&n, ConnId(id), now).is_some()
+    };
+    let (mut k, registry) = kit("rw,secure");
+    k.auth = crate::testkit::auth_sys(1000, 1000);
+    assert!(confirms(&k, &registry, 1), "privileged port");
+    k.peer = "127.0.0.1:40000".parse().unwrap();
+    assert!(!confirms(&k, &registry, 2), "unprivileged port, secure");
+    let (mut k, registry) = kit("rw,insecure");
+    k.auth = crate::testkit::auth_sys(1000, 1000);
+    k.peer = "127.0.0.1:40000".parse().unwrap();
+    assert!(confirms(&k, &registry, 3), "insecure admits any port");
 }
 
 #[test]
@@ -157,4 +180,35 @@ fn authorizer_applies_the_rpc_rules() {
         refusal(auth.open(&localio_open_request(&secret, Access::Read, 0))),
         Nfsstat3::Acces
     );
+}
+
+/// `nolocalio`: no fd leaves the server for that export, and
+/// `UUID_IS_LOCAL` confirms nothing for a client that only such exports
+/// admit.
+#[test]
+fn nolocalio_hands_out_no_fds() {
+    let (mut k, registry) = kit("rw,no_root_squash,nolocalio");
+    let now = Instant::now();
+    let n = Nonce::random();
+    registry.register(n, ConnId(1), 0, now).unwrap();
+    k.auth = crate::testkit::auth_sys(0, 0);
+    assert_eq!(k.raw(LOCALIO_PROGRAM, 1, &n.0).0, CallOutcome::Success);
+    assert_eq!(registry.take(&n, ConnId(1), now), None, "not confirmed");
+    if !root_or_skip() {
+        return;
+    }
+    let auth = k.server.localio_authorizer();
+    let (public, _) = k.lookup(&k.root(), "pub");
+    for access in [Access::Read, Access::ReadWrite] {
+        assert_eq!(
+            refusal(auth.open(&localio_open_request(&public, access, 0))),
+            Nfsstat3::Perm
+        );
+    }
+    // The same export with `localio` opens.
+    let (k, _) = kit("rw,no_root_squash,localio");
+    let auth = k.server.localio_authorizer();
+    let (public, _) = k.lookup(&k.root(), "pub");
+    auth.open(&localio_open_request(&public, Access::Read, 0))
+        .unwrap();
 }
