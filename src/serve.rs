@@ -80,8 +80,9 @@ pub struct ServeArgs {
     /// Do not register with rpcbind.
     #[arg(long = "no-rpcbind", overrides_with = "rpcbind")]
     pub no_rpcbind: bool,
-    /// LOCALIO socket [default: $XDG_RUNTIME_DIR/nfsl/localio-PORT.sock,
-    /// else /run/nfsl/localio-PORT.sock].
+    /// LOCALIO socket [default: /run/nfsl/localio-PORT.sock as root, else
+    /// $XDG_RUNTIME_DIR (or /run/user/UID)/nfsl/localio-PORT.sock; clients
+    /// look in both places].
     #[arg(long, value_name = "PATH")]
     pub localio_socket: Option<PathBuf>,
     #[command(flatten)]

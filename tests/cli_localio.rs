@@ -166,7 +166,10 @@ fn stats_shows_localio_active_against_nfsl_serve_and_inactive_when_off() {
 
     let on = ok_text(&["stats", "--localio-socket", sock, &url]);
     assert!(on.contains("LOCALIO: active (localio=auto)"), "{on}");
-    assert!(on.contains("read 65536 bytes of /data"), "{on}");
+    assert!(
+        on.contains("read 65536 bytes of /data through LOCALIO"),
+        "{on}"
+    );
     assert_eq!(stats_row(&on, "read bytes"), (65536, 0), "{on}");
     assert!(on.contains("io_flusher granted/refused"), "{on}");
 
@@ -177,6 +180,7 @@ fn stats_shows_localio_active_against_nfsl_serve_and_inactive_when_off() {
         &format!("{url}&localio=off"),
     ]);
     assert!(off.contains("LOCALIO: inactive (localio=off)"), "{off}");
+    assert!(off.contains("/data over RPC (no LOCALIO session)"), "{off}");
     assert_eq!(stats_row(&off, "read bytes"), (0, 65536), "{off}");
 
     // A directory is only mounted.
@@ -259,4 +263,70 @@ fn cp_reaches_a_server_s_own_socket_through_the_url() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("LOCALIO"), "{err}");
+}
+
+/// `nfsl serve` with its default LOCALIO socket and `XDG_RUNTIME_DIR` set
+/// to `runtime`; returns the child and its port.
+fn serve_with_default_socket(
+    dir: &std::path::Path,
+    runtime: &std::path::Path,
+) -> (KillOnDrop, u16) {
+    use std::io::BufRead;
+    let state = tempdir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nfsl"))
+        .args(["serve", dir.to_str().unwrap(), "-o", RW, "--port", "0"])
+        .args(["--bind", "127.0.0.1", "--no-rpcbind", "--state-dir"])
+        .arg(state.path())
+        .env("XDG_RUNTIME_DIR", runtime)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    (KillOnDrop(child, state), port)
+}
+
+/// The server child (killed on drop) and its state directory (removed).
+struct KillOnDrop(std::process::Child, #[allow(dead_code)] tempfile::TempDir);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn clients_find_the_socket_without_sharing_an_environment() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: a root server's socket lives in /run/nfsl");
+        return;
+    }
+    let export = tempdir();
+    fs::write(export.path().join("data"), pseudo_random_bytes(100_000, 5)).unwrap();
+    let (server_runtime, client_runtime) = (tempdir(), tempdir());
+    let (_server, port) = serve_with_default_socket(export.path(), server_runtime.path());
+    let url = format!(
+        "nfs://127.0.0.1{}/data?version=3&nfsport={port}&mountport={port}",
+        canonical(export.path())
+    );
+    let mut c = Command::new(env!("CARGO_BIN_EXE_nfsl"));
+    c.args(["stats", &url])
+        .env("XDG_RUNTIME_DIR", client_runtime.path());
+    let out = run_peer(c);
+    assert_success(&out, "nfsl stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("LOCALIO: active"), "{text}");
+    assert!(text.contains("through LOCALIO"), "{text}");
+
+    // A server that cannot be found says where it was looked for.
+    let plain = NfslServer::start_with_args(export.path(), RW, &["--no-localio"]);
+    let out = nfsl(&["stats", &plain.url("/data")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no LOCALIO socket for port"), "{text}");
+    assert!(text.contains("/run/nfsl/localio-"), "{text}");
 }

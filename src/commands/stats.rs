@@ -25,8 +25,9 @@ const PROBE_READ: usize = 64 << 10;
 /// Arguments of `nfsl stats`.
 #[derive(clap::Args)]
 pub struct StatsArgs {
-    /// The server's LOCALIO socket [default: $XDG_RUNTIME_DIR/nfsl/localio-PORT.sock,
-    /// else /run/nfsl/localio-PORT.sock, as `nfsl serve` uses].
+    /// The server's LOCALIO socket [default: where a server run by root or
+    /// by this user puts it: /run/nfsl/localio-PORT.sock, then
+    /// $XDG_RUNTIME_DIR (or /run/user/UID)/nfsl/localio-PORT.sock].
     #[arg(long, value_name = "PATH")]
     pub localio_socket: Option<PathBuf>,
     /// nfs://host/export[/file]?... (a file is read: its first 64 KiB).
@@ -51,7 +52,8 @@ async fn stats(args: &StatsArgs) -> anyhow::Result<String> {
         let mut buf = vec![0u8; PROBE_READ];
         let n = file.read_at(&mut buf, 0).await.context("reading")?;
         file.close().await?;
-        read_note = format!("read {n} bytes of {}", remote.path);
+        let s = remote.nfs.stats();
+        read_note = format!("read {n} bytes of {} {}", remote.path, read_route(&s));
     }
     let s = remote.nfs.stats();
     let mode = url.localio.unwrap_or(LocalioMode::Auto);
@@ -82,6 +84,22 @@ fn active_word(s: &ClientStats) -> &'static str {
         "active"
     } else {
         "inactive"
+    }
+}
+
+/// Which way the probe read went, and why it was not LOCALIO when the
+/// session is: a session alone does not mean a file's IO is local.
+fn read_route(s: &ClientStats) -> &'static str {
+    if s.local_reads > 0 {
+        "through LOCALIO"
+    } else if s.localio_denied > 0 {
+        "over RPC: the server refused to open this file for LOCALIO (the export's rules: nolocalio, squashing, permissions)"
+    } else if s.localio_fallbacks > 0 {
+        "over RPC: LOCALIO failed and fell back (it re-probes later)"
+    } else if s.local_active {
+        "over RPC"
+    } else {
+        "over RPC (no LOCALIO session)"
     }
 }
 

@@ -32,6 +32,19 @@ pub enum NotLocal {
     /// without LOCALIO).
     #[error("UUID_IS_LOCAL: {0}")]
     Rpc(Error),
+    /// No socket at any place a trusted server on this port would use (a
+    /// remote server, LOCALIO off, or a server given another
+    /// `--localio-socket`: then give the URL `localio-socket=PATH`).
+    #[error(
+        "no LOCALIO socket for port {port} at {} (a server started with another --localio-socket needs localio-socket=PATH in the URL)",
+        tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NoSocket {
+        /// The server's NFS port.
+        port: u16,
+        /// The places looked at.
+        tried: Vec<std::path::PathBuf>,
+    },
 }
 
 impl Nfs {
@@ -95,20 +108,34 @@ impl Nfs {
     }
 
     /// Runs the LOCALIO handshake against this mount's server through the
-    /// socket at `socket`, or at the default path for the server's NFS
-    /// port ([`nfsl_localio::default_socket_path`]) when `None`.
+    /// socket at `socket`, or, when `None`, through the first socket that
+    /// works of those a trusted server on the server's NFS port would
+    /// make ([`nfsl_localio::socket_candidates`]: root's `/run/nfsl`, then
+    /// this user's runtime directory), so client and server need not
+    /// share an environment.
     pub async fn localio_probe(
         &self,
         socket: Option<&Path>,
     ) -> std::result::Result<LocalioChannel, NotLocal> {
-        let default;
-        let path = match socket {
-            Some(p) => p,
-            None => {
-                default = nfsl_localio::default_socket_path(self.server_addr().port());
-                &default
+        if let Some(path) = socket {
+            return self.localio_probe_at(path).await;
+        }
+        let port = self.server_addr().port();
+        let tried = nfsl_localio::socket_candidates(port);
+        let mut last = None;
+        for path in tried.iter().filter(|p| p.exists()) {
+            match self.localio_probe_at(path).await {
+                Ok(channel) => return Ok(channel),
+                Err(e) => {
+                    tracing::debug!(socket = %path.display(), "LOCALIO: not through this socket: {e}");
+                    last = Some(e);
+                }
             }
-        };
+        }
+        Err(last.unwrap_or(NotLocal::NoSocket { port, tried }))
+    }
+
+    async fn localio_probe_at(&self, path: &Path) -> std::result::Result<LocalioChannel, NotLocal> {
         let registered = Connected::connect(path).await?.register().await?;
         self.uuid_is_local(&registered.nonce())
             .await

@@ -140,6 +140,7 @@ pub use fdpass::WireError;
 pub use registry::{Confirmation, NonceRegistry};
 pub use revoke::Revocations;
 pub use server::{
-    default_socket_path, Authorizer, ListenerConfig, LocalioListener, OpenRefusal, OpenedFile,
+    default_socket_path, socket_candidates, Authorizer, ListenerConfig, LocalioListener,
+    OpenRefusal, OpenedFile,
 };
 pub use session::{ClaimRefused, OpenRequest, PeerCred};

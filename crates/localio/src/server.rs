@@ -99,17 +99,50 @@ impl ListenerConfig {
     }
 }
 
-/// The default socket path for an NFS server on `nfs_port`:
-/// `$XDG_RUNTIME_DIR/nfsl/localio-PORT.sock` when `XDG_RUNTIME_DIR` is set
-/// (and absolute), else `/run/nfsl/localio-PORT.sock`. Client and server
-/// compute the same path from the port, so nothing needs configuring when
-/// both run with the same environment.
+/// The default socket path for an NFS server on `nfs_port` run by this
+/// process's user: `/run/nfsl/localio-PORT.sock` for root (whatever its
+/// environment says, so clients need not share it), else
+/// `$XDG_RUNTIME_DIR/nfsl/localio-PORT.sock`, else
+/// `/run/user/UID/nfsl/localio-PORT.sock`. A client looks in every place a
+/// server it may trust (root's, or its own user's) would use:
+/// [`socket_candidates`].
 pub fn default_socket_path(nfs_port: u16) -> PathBuf {
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
+    let euid = rustix::process::geteuid();
+    let base = if euid.is_root() {
+        PathBuf::from("/run")
+    } else {
+        runtime_dir(euid.as_raw())
+    };
+    socket_in(&base, nfs_port)
+}
+
+/// Where a client looks for the socket of an NFS server on `nfs_port`, in
+/// order: root's place, then this user's runtime directory (from
+/// `XDG_RUNTIME_DIR`, then `/run/user/UID`). Servers of other users are
+/// never trusted (see `trust`), so they are not looked for.
+pub fn socket_candidates(nfs_port: u16) -> Vec<PathBuf> {
+    let uid = rustix::process::geteuid().as_raw();
+    let mut places = vec![socket_in(Path::new("/run"), nfs_port)];
+    for base in [runtime_dir(uid), PathBuf::from(format!("/run/user/{uid}"))] {
+        let p = socket_in(&base, nfs_port);
+        if !places.contains(&p) {
+            places.push(p);
+        }
+    }
+    places
+}
+
+fn socket_in(base: &Path, nfs_port: u16) -> PathBuf {
+    base.join("nfsl").join(format!("localio-{nfs_port}.sock"))
+}
+
+/// This user's runtime directory: `XDG_RUNTIME_DIR` if set and absolute,
+/// else `/run/user/UID`.
+fn runtime_dir(uid: u32) -> PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| PathBuf::from("/run"));
-    base.join("nfsl").join(format!("localio-{nfs_port}.sock"))
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")))
 }
 
 /// The socket file; removed on drop if it is still ours.
