@@ -8,7 +8,7 @@ use std::path::Path;
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::format::{self, Payload};
-use super::inode::InodeTable;
+use super::inode::{InodeTable, Located, DEFAULT_INDEX_LIMIT};
 use super::sys::{self, FileId};
 use super::{kernel, Access, FileHandle, HandleError, HandleKey, Scheme};
 use crate::exports::ExportId;
@@ -113,10 +113,13 @@ impl ExportFs {
                 let payload = Payload::Inode {
                     ino: root_id.ino,
                     generation: root_id.generation,
+                    parent: Some((root_id.ino, root_id.generation)),
                 };
                 let fh = format::encode(&key, id, payload).map_err(io::Error::other)?;
                 let abs = std::fs::canonicalize(path)?;
-                (Backend::Inode(InodeTable::new(abs)), fh)
+                let table = InodeTable::new(abs, &root_id);
+                table.index_directories(root.as_fd(), DEFAULT_INDEX_LIMIT);
+                (Backend::Inode(table), fh)
             }
         };
         Ok(ExportFs {
@@ -129,14 +132,24 @@ impl ExportFs {
         })
     }
 
-    /// Limits how many directory entries one [`Scheme::Inode`] walk may
-    /// visit (default [`DEFAULT_WALK_LIMIT`](super::DEFAULT_WALK_LIMIT)).
-    /// No effect on [`Scheme::Kernel`].
-    pub fn with_walk_limit(mut self, entries: usize) -> ExportFs {
+    /// Limits how many entries of the parent directory one
+    /// [`Scheme::Inode`] resolution may read (default
+    /// [`DEFAULT_SCAN_LIMIT`](super::DEFAULT_SCAN_LIMIT)). No effect on
+    /// [`Scheme::Kernel`].
+    pub fn with_scan_limit(mut self, entries: usize) -> ExportFs {
         if let Backend::Inode(t) = &mut self.backend {
-            t.walk_limit = entries;
+            t.scan_limit = entries;
         }
         self
+    }
+
+    /// Directories read to resolve handles since the last call (tests).
+    #[cfg(test)]
+    pub(crate) fn take_dir_reads(&self) -> u64 {
+        match &self.backend {
+            Backend::Inode(t) => t.dir_reads.swap(0, std::sync::atomic::Ordering::Relaxed),
+            Backend::Kernel { .. } => 0,
+        }
     }
 
     /// The export's id (as carried in its handles).
@@ -176,8 +189,8 @@ impl ExportFs {
                 self.kernel_handle(*mount_id, &kh)
             }
             Backend::Inode(t) => {
-                let fid = t.note_fd(&self.root_id, fd)?;
-                self.inode_handle(&fid)
+                let found = t.note_fd(self.root(), &self.root_id, fd)?;
+                self.inode_handle(&found)
             }
         }
     }
@@ -201,9 +214,19 @@ impl ExportFs {
                 self.kernel_handle(*mount_id, &kh)
             }
             Backend::Inode(t) => {
-                let fid = t.note_child(&self.root_id, dir, name)?;
-                self.inode_handle(&fid)
+                let found = t.note_child(&self.root_id, dir, name)?;
+                self.inode_handle(&found)
             }
+        }
+    }
+
+    /// Records that `name` in `dir` was just renamed there (NFS RENAME), so
+    /// that the [`Scheme::Inode`] table follows the move; nothing to do for
+    /// [`Scheme::Kernel`]. Best effort: a failure only costs a later
+    /// resolution its fast path.
+    pub fn note_renamed(&self, dir: impl AsFd, name: &[u8]) {
+        if let Backend::Inode(_) = &self.backend {
+            let _ = self.handle_for_child(dir, name);
         }
     }
 
@@ -235,7 +258,14 @@ impl ExportFs {
                 sys::check_openable(fid.file_type, access)?;
                 open(access)
             }
-            (Payload::Inode { ino, generation }, Backend::Inode(t)) => {
+            (
+                Payload::Inode {
+                    ino,
+                    generation,
+                    parent,
+                },
+                Backend::Inode(t),
+            ) => {
                 if ino == self.root_id.ino && generation == self.root_id.generation {
                     sys::check_openable(FileType::Directory, access)?;
                     return Ok(sys::open_beneath(
@@ -244,7 +274,13 @@ impl ExportFs {
                         sys::oflags(access),
                     )?);
                 }
-                t.resolve(self.root(), &self.root_id, ino, generation, access)
+                let id = |ino, generation| FileId {
+                    ino,
+                    generation,
+                    ..self.root_id
+                };
+                let parent = parent.map(|(i, g)| id(i, g));
+                t.resolve(self.root(), &id(ino, generation), parent.as_ref(), access)
             }
             _ => Err(HandleError::Stale),
         }
@@ -265,10 +301,11 @@ impl ExportFs {
         format::encode(&self.key, self.id, payload)
     }
 
-    fn inode_handle(&self, fid: &FileId) -> Result<FileHandle, HandleError> {
+    fn inode_handle(&self, found: &Located) -> Result<FileHandle, HandleError> {
         let payload = Payload::Inode {
-            ino: fid.ino,
-            generation: fid.generation,
+            ino: found.file.ino,
+            generation: found.file.generation,
+            parent: Some((found.parent.ino, found.parent.generation)),
         };
         format::encode(&self.key, self.id, payload)
     }

@@ -7,6 +7,8 @@
 
 use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
+use std::os::unix::ffi::OsStrExt;
+
 use rustix::fs::AtFlags;
 
 use super::context::{entry_name, Caller};
@@ -54,7 +56,11 @@ impl Nfs3 {
             let to_name = entry_name(&to, &a.to.name, Nfsstat3::Inval)?;
             let _guard = from.assume()?;
             rustix::fs::renameat(&from.fd, from_name.as_os_str(), &to.fd, to_name.as_os_str())
-                .map_err(nfsstat_from_errno)
+                .map_err(nfsstat_from_errno)?;
+            to.rt
+                .fs
+                .note_renamed(&to.fd, to_name.as_os_str().as_bytes());
+            Ok(())
         })();
         let wcc = Rename3Wcc {
             fromdir_wcc: from.wcc(),
