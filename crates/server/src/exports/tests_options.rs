@@ -24,7 +24,7 @@ fn defaults_are_knfsd() {
 #[test]
 fn all_options() {
     let o = ExportOptions::parse_list(
-        "rw,no_root_squash,anonuid=1000,anongid=100,insecure,async,fsid=3,sec=sys",
+        "rw,no_root_squash,anonuid=1000,anongid=100,insecure,async,subtree_check,fsid=3,sec=sys",
     )
     .unwrap();
     assert_eq!(
@@ -36,8 +36,18 @@ fn all_options() {
             anon_gid: 100,
             secure: false,
             sync: false,
+            subtree_check: true,
             fsid: Some(3),
         }
+    );
+    assert_eq!(
+        o.to_string(),
+        "rw,no_root_squash,insecure,async,anonuid=1000,anongid=100,subtree_check,fsid=3"
+    );
+    assert!(
+        !ExportOptions::parse_list("subtree_check,no_subtree_check")
+            .unwrap()
+            .subtree_check
     );
     let o = ExportOptions::parse_list("rw,ro,async,sync,insecure,secure,all_squash,no_all_squash")
         .unwrap();
@@ -64,7 +74,7 @@ fn squash_flags_interact_like_knfsd() {
 
 #[test]
 fn ignored_options_accepted() {
-    let list = "no_subtree_check,subtree_check,wdelay,no_wdelay,hide,nohide,crossmnt,\
+    let list = "subtree_check,no_subtree_check,wdelay,no_wdelay,hide,nohide,crossmnt,\
                 nocrossmnt,no_acl,acl,mountpoint,mp,mountpoint=/x,mp=/y,insecure_locks,\
                 secure_locks,auth_nlm,no_auth_nlm";
     assert_eq!(

@@ -2,8 +2,8 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags};
 
@@ -26,6 +26,8 @@ pub struct ExportFs {
     id: ExportId,
     key: HandleKey,
     root: OwnedFd,
+    /// The root's canonical path (for [`ExportFs::check_within`]).
+    root_path: PathBuf,
     root_id: FileId,
     root_handle: FileHandle,
     backend: Backend,
@@ -92,6 +94,7 @@ impl ExportFs {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let root = rustix::fs::open(path, flags, Mode::empty())?;
         let root_id = sys::stat_fd(root.as_fd())?;
+        let root_path = std::fs::canonicalize(path)?;
         let (backend, payload_handle) = match scheme {
             Scheme::Kernel => {
                 let kh = kernel::name_to_handle_at(root.as_fd(), OsStr::new(""))?;
@@ -116,8 +119,7 @@ impl ExportFs {
                     parent: Some((root_id.ino, root_id.generation)),
                 };
                 let fh = format::encode(&key, id, payload).map_err(io::Error::other)?;
-                let abs = std::fs::canonicalize(path)?;
-                let table = InodeTable::new(abs, &root_id);
+                let table = InodeTable::new(root_path.clone(), &root_id);
                 table.index_directories(root.as_fd(), DEFAULT_INDEX_LIMIT);
                 (Backend::Inode(table), fh)
             }
@@ -126,6 +128,7 @@ impl ExportFs {
             id,
             key,
             root,
+            root_path,
             root_id,
             root_handle: payload_handle,
             backend,
@@ -206,6 +209,15 @@ impl ExportFs {
         match name {
             Name::Dot => return self.handle_for_fd(dir),
             Name::DotDot if self.is_root(dir)? => return Ok(self.root_handle.clone()),
+            Name::DotDot => {
+                // `dir` may have been moved out of the export while a
+                // client held its handle: its parent is only handed out
+                // once shown to be the root or beneath it.
+                let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                let parent = rustix::fs::openat(dir, "..", flags, Mode::empty())?;
+                self.check_within(&parent)?;
+                return self.handle_for_fd(&parent);
+            }
             _ => {}
         }
         match &self.backend {
@@ -228,6 +240,62 @@ impl ExportFs {
         if let Backend::Inode(_) = &self.backend {
             let _ = self.handle_for_child(dir, name);
         }
+    }
+
+    /// Whether the open file `fd` is the export root or beneath it, now;
+    /// [`HandleError::Stale`] if not (moved out of the export, or deleted).
+    ///
+    /// A directory is checked by following `..` up to the root (its
+    /// depth in `openat` + `statx` calls, no `/proc`); another file by
+    /// its name in `/proc/self/fd`, which must be beneath the root's path
+    /// and open to the same file again from the root without following
+    /// symlinks (`openat2` with `RESOLVE_BENEATH`). A file whose only
+    /// known name is outside the export (a hard link there, or a dentry
+    /// the kernel has not connected yet) is refused.
+    /// Must run with the server's own credentials.
+    pub fn check_within(&self, fd: impl AsFd) -> Result<(), HandleError> {
+        let fd = fd.as_fd();
+        let id = sys::stat_fd(fd)?;
+        if !id.same_mount(&self.root_id) {
+            return Err(HandleError::Stale);
+        }
+        if id.same_file(&self.root_id) {
+            return Ok(());
+        }
+        if id.file_type == FileType::Directory {
+            return self.directory_within(fd, id);
+        }
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+        let rel = link
+            .strip_prefix(&self.root_path)
+            .map_err(|_| HandleError::Stale)?;
+        let again = sys::open_beneath(self.root(), rel, sys::oflags(Access::Path))
+            .map_err(|_| HandleError::Stale)?;
+        if sys::stat_fd(again.as_fd())?.same_file(&id) {
+            Ok(())
+        } else {
+            Err(HandleError::Stale)
+        }
+    }
+
+    /// [`ExportFs::check_within`] for a directory: `..` up to the root.
+    fn directory_within(&self, fd: BorrowedFd<'_>, mut id: FileId) -> Result<(), HandleError> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut cur = rustix::fs::openat(fd, "..", flags, Mode::empty())?;
+        // `PATH_MAX` allows at most 2048 levels below `/`.
+        for _ in 0..2048 {
+            let parent = sys::stat_fd(cur.as_fd())?;
+            if parent.same_file(&self.root_id) {
+                return Ok(());
+            }
+            // The top of the file system (its own parent) or of the mount.
+            if parent.same_file(&id) || !parent.same_mount(&self.root_id) {
+                return Err(HandleError::Stale);
+            }
+            id = parent;
+            cur = rustix::fs::openat(&cur, "..", flags, Mode::empty())?;
+        }
+        Err(HandleError::Stale)
     }
 
     /// Authenticates `fh` and opens the file it names.

@@ -217,7 +217,7 @@ impl InodeTable {
     }
 
     /// Identifies `name` in `dir` for a handle, remembering its name.
-    /// `name` is not `.`, nor `..` of the export root.
+    /// `name` is neither `.` nor `..` (see [`super::ExportFs::handle_for_child`]).
     pub fn note_child(
         &self,
         root: &FileId,
@@ -230,15 +230,6 @@ impl InodeTable {
         }
         if file.same_file(root) {
             return Ok(Located { file, parent: file });
-        }
-        if name == Name::DotDot {
-            // The parent's own parent, for its handle; its name there is
-            // not known here (the table learnt it on the way down).
-            let parent = sys::stat_at(dir, OsStr::new("../.."))?;
-            if !parent.same_mount(root) {
-                return Err(HandleError::Stale);
-            }
-            return Ok(Located { file, parent });
         }
         let parent = sys::stat_fd(dir)?;
         self.remember(

@@ -28,10 +28,15 @@
 //!   a file moved to another directory behind the server's back (not by
 //!   NFS RENAME) is stale until the export is opened again.
 //!
-//! Like knfsd with `no_subtree_check`, a file or directory moved out of
-//! the export to elsewhere on the same filesystem stays reachable through
-//! handles clients already hold (including `..` of such a directory); the
-//! MAC only guarantees that every handle was issued by this server.
+//! Like knfsd with `no_subtree_check` (the default), a file or directory
+//! moved out of the export to elsewhere on the same filesystem stays
+//! reachable through handles clients already hold (with the kernel scheme;
+//! the inode scheme opens only paths beneath the root); the MAC only
+//! guarantees that every handle was issued by this server. But `..` never
+//! leads above the export: every `..` is checked to be the root or beneath
+//! it ([`ExportFs::check_within`]) before its handle is given out, so a
+//! directory moved out is a dead end, not a way out. The `subtree_check`
+//! export option applies the same check to every handle a request uses.
 //!
 //! Both schemes confine handles to the export's mount: a file on another
 //! mount (a mount point inside the export) gets

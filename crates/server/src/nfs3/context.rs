@@ -114,6 +114,9 @@ impl Shared {
             .fs
             .resolve(&fh.0, access)
             .map_err(|e| handle_status(&e))?;
+        if options.subtree_check {
+            rt.fs.check_within(&fd).map_err(|e| handle_status(&e))?;
+        }
         let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
         Ok(Target {
             creds: options.credentials_for(&c.identity),

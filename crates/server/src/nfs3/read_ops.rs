@@ -156,7 +156,9 @@ fn not_readable_status(t: &Target) -> Nfsstat3 {
 ///
 /// A child on another mount (a mount point inside the export) has no
 /// handle here; `handle_status` answers STALE for it, as a file the
-/// export cannot name. `..` of the export root is the root itself.
+/// export cannot name. `..` of the export root is the root itself, and
+/// `..` that is not beneath the root (a directory moved out of the export
+/// while the client held its handle) is STALE.
 fn lookup_in(t: &Target, name: &Filename3) -> Result<(FileHandle, PostOpAttr), Nfsstat3> {
     if t.file_type() != FileType::Directory {
         return Err(Nfsstat3::Notdir);
@@ -167,10 +169,15 @@ fn lookup_in(t: &Target, name: &Filename3) -> Result<(FileHandle, PostOpAttr), N
         Name::DotDot if fs.is_root(&t.fd).map_err(|e| nfsstat_from_io(&e))? => Name::Dot,
         n => n,
     };
-    let _g = t.assume()?;
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let child =
-        openat(&t.fd, path.as_os_str(), flags, Mode::empty()).map_err(nfsstat_from_errno)?;
+    let child = {
+        let _g = t.assume()?;
+        openat(&t.fd, path.as_os_str(), flags, Mode::empty()).map_err(nfsstat_from_errno)?
+    };
+    if path == Name::DotDot {
+        // Never above the export, even from a directory moved out of it.
+        fs.check_within(&child).map_err(|e| handle_status(&e))?;
+    }
     let fh = fs.handle_for_fd(&child).map_err(|e| handle_status(&e))?;
     let attrs = fstat(&child).ok().map(|st| fattr3(&st, t.fsid()));
     Ok((fh, attrs))
