@@ -11,6 +11,7 @@ use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
 use nfsl_transport::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
+use crate::filecache::FileCache;
 use crate::localio::{LocalioAuthorizer, LocalioProgram};
 use crate::mount3::{Mount3, MountTable};
 use crate::nfs3::Nfs3;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) max_io_size: u32,
     /// Ends LOCALIO sessions when a reload changes the rules.
     pub(crate) revocations: nfsl_localio::Revocations,
+    /// Files kept open for READ and WRITE.
+    pub(crate) files: Arc<FileCache>,
 }
 
 /// The NFSv3 + MOUNT v3 server: implements [`RpcService`] for the transport.
@@ -85,7 +88,9 @@ impl NfsServer {
             verifier: state.write_verifier(),
             max_io_size: config.max_io_size,
             revocations: nfsl_localio::Revocations::new(),
+            files: Arc::new(FileCache::new(FileCache::default_capacity())),
         });
+        FileCache::start_sweeper(&shared.files);
         Ok(NfsServer {
             programs: vec![
                 ProgramVersions {

@@ -14,6 +14,7 @@ use rustix::io::Errno;
 use super::attrs::fattr3;
 use super::context::{access_fd, check_name, handle_status, Caller, Target};
 use super::errors::{nfsstat_from_errno, nfsstat_from_io};
+use super::read_data::ReadData;
 use super::Nfs3;
 use crate::handle::{Access, FileHandle};
 use crate::names::Name;
@@ -80,18 +81,15 @@ impl Nfs3 {
         }
     }
 
-    /// READ of a regular file. The data goes into the results as a range
+    /// READ of a regular file. Large data goes into the results as a range
     /// of the open file, which the transport sends from the page cache
-    /// (`sendfile`): it is never copied through user space. Throughput of
-    /// large sequential reads is dominated by copies, and this leaves only
-    /// the client's.
+    /// (`sendfile`): it is never copied through user space; small data is
+    /// read in with one `pread` (see [`ReadData`]).
     ///
-    /// The fast path resolves the handle straight to an `O_RDONLY`
-    /// descriptor (one resolution per call; no cache: with 1 MiB reads,
-    /// resolution is a few microseconds of a call's hundreds). Handles of
-    /// other file types cannot be opened for reading, so only that failure
-    /// pays a second, `O_PATH` resolution to report the precise status with
-    /// attributes.
+    /// The fast path takes an `O_RDONLY` descriptor from the open-file
+    /// cache or resolves the handle to one. Handles of other file types
+    /// cannot be opened for reading, so only that failure pays a second,
+    /// `O_PATH` resolution to report the precise status with attributes.
     pub(super) fn read_into(&self, c: &Caller, a: Read3Args, out: &mut Results) {
         let t = match self.shared.target(c, &a.file, Access::Read) {
             Ok(t) => t,
@@ -119,8 +117,8 @@ impl Nfs3 {
 
 /// Appends the successful READ reply for up to `count` bytes at `offset`
 /// of `t`: the head, with post-op attributes from an `fstat` now, so the
-/// count and eof agree with them; the data, as a range of the open file;
-/// its padding. (If the file shrinks before the range is sent, the
+/// count and eof agree with them; the data ([`ReadData`]: copied in for
+/// small reads, a range of the open file for large ones); its padding. (If the file shrinks before the range is sent, the
 /// transport closes the connection rather than send a wrong reply; the
 /// client retransmits and gets the short read.)
 fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
@@ -130,12 +128,18 @@ fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
     };
     let size = u64::try_from(st.st_size).unwrap_or(0);
     let n = size.saturating_sub(offset).min(u64::from(count)) as u32;
+    let fsid = t.fsid();
+    let data = match ReadData::take(t.fd, offset, n) {
+        Ok(d) => d,
+        Err(e) => return Read3Res::Err(nfsstat_from_io(&e), Some(fattr3(&st, fsid))).encode(out),
+    };
+    let n = data.len() as u32;
     Nfsstat3::Ok.encode(out);
-    Some(fattr3(&st, t.fsid())).encode(out);
+    Some(fattr3(&st, fsid)).encode(out);
     n.encode(out);
     (offset.saturating_add(u64::from(n)) >= size).encode(out);
     n.encode(out);
-    out.push_file(t.fd, offset, n as usize);
+    data.place(out);
     out.extend_from_slice(&[0u8; 3][..padding(n as usize)]);
 }
 
