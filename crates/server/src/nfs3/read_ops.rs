@@ -116,16 +116,14 @@ impl Nfs3 {
 }
 
 /// Appends the successful READ reply for up to `count` bytes at `offset`
-/// of `t`: the head, with post-op attributes from an `fstat` now, so the
-/// count and eof agree with them; the data ([`ReadData`]: copied in for
-/// small reads, a range of the open file for large ones); its padding. (If the file shrinks before the range is sent, the
-/// transport closes the connection rather than send a wrong reply; the
-/// client retransmits and gets the short read.)
+/// of `t`: the head, with the attributes taken when the request resolved
+/// its file (an `fstat` of this request, so the count and eof agree with
+/// them); the data ([`ReadData`]: read in for small reads, a range of the
+/// open file for large ones); its padding. (If the file shrinks before a
+/// range is sent, the transport closes the connection rather than send a
+/// wrong reply; the client retransmits and gets the short read.)
 fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
-    let st = match fstat(&t.fd) {
-        Ok(st) => st,
-        Err(e) => return Read3Res::Err(nfsstat_from_errno(e), Some(t.attr())).encode(out),
-    };
+    let st = t.stat;
     let size = u64::try_from(st.st_size).unwrap_or(0);
     let n = size.saturating_sub(offset).min(u64::from(count)) as u32;
     let fsid = t.fsid();
