@@ -111,6 +111,8 @@ fn removal_behind_the_servers_back_is_noticed() {
     let k = kit();
     let a = k.handle("a");
     read(&k, &a).unwrap();
+    // Kept alive by a local process: the inode still exists, unlinked.
+    let _held = std::fs::File::open(k.path().join("a")).unwrap();
     std::fs::remove_file(k.path().join("a")).unwrap();
     assert_eq!(read(&k, &a), Err(Nfsstat3::Stale));
     assert_eq!(write(&k, &a, b"x"), Err(Nfsstat3::Stale));

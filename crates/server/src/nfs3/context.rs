@@ -138,6 +138,7 @@ impl Shared {
         if !files.caches(access) {
             let fd = rt.fs.resolve(fh, access).map_err(|e| handle_status(&e))?;
             let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
+            check_linked(&stat)?;
             return Ok((TargetFd::Owned(fd), stat));
         }
         if let Some(f) = files.get(fh, access) {
@@ -160,8 +161,9 @@ impl Shared {
         }
         .map_err(|e| handle_status(&e))?;
         let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
+        check_linked(&stat)?;
         let regular = FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile;
-        if regular && stat.st_nlink > 0 {
+        if regular {
             Ok((files.insert(fh, access, fd), stat))
         } else {
             Ok((TargetFd::Owned(fd), stat))
@@ -176,6 +178,19 @@ impl Shared {
             return Err(Nfsstat3::Notdir);
         }
         Ok(t)
+    }
+}
+
+/// STALE for a regular file that has been removed (link count 0) but
+/// still exists because something holds it open (the kernel's handles
+/// still open it): a removed file's handle is stale, whoever else keeps
+/// the file alive, and the file cache must not revive it.
+fn check_linked(stat: &Stat) -> Result<(), Nfsstat3> {
+    let regular = FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile;
+    if regular && stat.st_nlink == 0 {
+        Err(Nfsstat3::Stale)
+    } else {
+        Ok(())
     }
 }
 
