@@ -256,3 +256,55 @@ fn the_cache_is_bounded_and_keeps_recent_files() {
     let none = FileCache::new(0);
     assert!(!none.caches(Access::Read));
 }
+
+/// Out of descriptors (the cache holds most of them): the cache is
+/// emptied and the open retried, so READs keep working. Runs in a child
+/// process of the test binary, since it lowers the descriptor limit.
+#[test]
+fn descriptor_pressure_empties_the_cache() {
+    const CHILD: &str = "NFSL_FILECACHE_FD_PRESSURE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        return fd_pressure_child();
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "filecache_tests::descriptor_pressure_empties_the_cache",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{text}");
+    assert!(text.contains("1 passed"), "child ran nothing:\n{text}");
+}
+
+fn fd_pressure_child() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    const FILES: usize = 200;
+    let k = Kit::new(RW, |p| {
+        for i in 0..FILES {
+            std::fs::write(p.join(format!("f{i}")), b"data").unwrap();
+        }
+    });
+    let handles: Vec<NfsFh3> = (0..FILES).map(|i| k.handle(&format!("f{i}"))).collect();
+    let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    let old = getrlimit(Resource::Nofile);
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(open_now + 32),
+            maximum: old.maximum,
+        },
+    )
+    .unwrap();
+    // The cache was sized for the old limit, so it runs out first.
+    for (i, fh) in handles.iter().enumerate() {
+        assert_eq!(read(&k, fh).as_deref(), Ok(&b"data"[..]), "file {i}");
+    }
+    assert!(cached(&k) < 40, "{} cached", cached(&k));
+    setrlimit(Resource::Nofile, old).unwrap();
+}
