@@ -25,6 +25,9 @@
 
 pub mod creds;
 pub mod exports;
+mod filecache;
+#[cfg(test)]
+mod filecache_tests;
 pub mod handle;
 pub mod localio;
 mod mount3;

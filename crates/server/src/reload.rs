@@ -217,6 +217,8 @@ impl ExportsHandle {
     /// changed. On error nothing changed.
     pub fn reload(&self, table: ExportTable) -> Result<ReloadSummary, ServerError> {
         let mut summary = self.shared.exports.replace(table)?;
+        // Open files were authorized under the old table.
+        self.shared.files.clear();
         if !summary.removed.is_empty() || !summary.changed.is_empty() {
             // After the swap: an open authorized from now on sees the new
             // table, and one that began before is refused its fds.

@@ -11,6 +11,7 @@ use nfsl_proto::nfs3::{Nfs3Procedure, NFS_PROGRAM, NFS_V3};
 use nfsl_rpc_service::{CallContext, CallOutcome, ProgramVersions, Results, RpcService};
 
 use crate::exports::{Export, ExportTable, ExportsError};
+use crate::filecache::FileCache;
 use crate::localio::{LocalioAuthorizer, LocalioProgram};
 use crate::mount3::{Mount3, MountTable};
 use crate::nfs3::Nfs3;
@@ -63,6 +64,8 @@ pub(crate) struct ProgramState {
     pub(crate) revocations: nfsl_localio::Revocations,
     /// Says (rate-limited) why calls were refused by an export's rules.
     pub(crate) refusals: crate::refusal_log::RefusalLog,
+    /// Files kept open for READ and WRITE.
+    pub(crate) files: Arc<FileCache>,
 }
 
 /// The NFSv3 + MOUNT v3 server: implements [`RpcService`] for the transport.
@@ -88,7 +91,9 @@ impl NfsServer {
             max_io_size: config.max_io_size,
             revocations: nfsl_localio::Revocations::new(),
             refusals: Default::default(),
+            files: Arc::new(FileCache::new(FileCache::default_capacity())),
         });
+        FileCache::start_sweeper(&shared.files);
         Ok(NfsServer {
             programs: vec![
                 ProgramVersions {

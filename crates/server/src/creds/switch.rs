@@ -45,6 +45,84 @@ fn set_groups(groups: &[u32]) -> io::Result<()> {
     rustix::thread::set_thread_groups(&gids).map_err(io::Error::from)
 }
 
+/// This thread's filesystem credentials as this module last set or read
+/// them. Only this module changes them (with per-thread system calls), so
+/// after one probe per thread they are known without asking the kernel:
+/// a switch to what the thread already has costs no system call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Known {
+    uid: u32,
+    gid: u32,
+    /// Sorted, as the kernel keeps them.
+    groups: Vec<u32>,
+}
+
+thread_local! {
+    static KNOWN: std::cell::RefCell<Option<Known>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The thread's credentials (probed from the kernel the first time).
+fn known() -> io::Result<Known> {
+    if let Some(k) = KNOWN.with(|k| k.borrow().clone()) {
+        return Ok(k);
+    }
+    let mut groups: Vec<u32> = rustix::process::getgroups()
+        .map_err(io::Error::from)?
+        .into_iter()
+        .map(Gid::as_raw)
+        .collect();
+    groups.sort_unstable();
+    let k = Known {
+        uid: current_fsuid(),
+        gid: current_fsgid(),
+        groups,
+    };
+    set_known(Some(k.clone()));
+    Ok(k)
+}
+
+fn set_known(k: Option<Known>) {
+    KNOWN.with(|cell| *cell.borrow_mut() = k);
+}
+
+fn sorted(groups: &[u32]) -> Vec<u32> {
+    let mut g = groups.to_vec();
+    g.sort_unstable();
+    g.dedup();
+    g
+}
+
+/// Switches this thread to `want`, changing only what differs from
+/// `from`, and checks that each change took effect (`setfsuid` reports
+/// failure only by not changing anything). Updates the known state to
+/// what the thread has afterwards, also on failure.
+fn switch(from: &Known, want: &Known) -> io::Result<()> {
+    let mut now = from.clone();
+    let result = (|| {
+        if now.groups != want.groups {
+            set_groups(&want.groups)?;
+            now.groups = want.groups.clone();
+        }
+        if now.gid != want.gid {
+            setfsgid(want.gid);
+            now.gid = current_fsgid();
+            if now.gid != want.gid {
+                return Err(denied("setfsgid", want.gid));
+            }
+        }
+        if now.uid != want.uid {
+            setfsuid(want.uid);
+            now.uid = current_fsuid();
+            if now.uid != want.uid {
+                return Err(denied("setfsuid", want.uid));
+            }
+        }
+        Ok(())
+    })();
+    set_known(Some(now));
+    result
+}
+
 /// Restores the thread's previous filesystem credentials when dropped.
 ///
 /// Not `Send`: it must be dropped on the thread that created it. In async
@@ -53,11 +131,7 @@ fn set_groups(groups: &[u32]) -> io::Result<()> {
 #[must_use = "credentials are restored when the guard is dropped"]
 #[derive(Debug)]
 pub struct CredentialGuard {
-    prev_uid: u32,
-    prev_gid: u32,
-    /// `None` until the groups were changed (restoring them needs
-    /// CAP_SETGID even when nothing changed).
-    prev_groups: Option<Vec<u32>>,
+    prev: Known,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -67,61 +141,31 @@ impl Credentials {
     ///
     /// Sets the supplementary groups, then the fsgid, then the fsuid, each
     /// with a per-thread system call and only if it differs from the
-    /// thread's current one, and checks that each took effect (`setfsuid`
-    /// reports failure only by not changing anything). Changing them
-    /// requires CAP_SETUID and CAP_SETGID (i.e. running as root); on failure the
-    /// previous credentials are restored and `PermissionDenied` returned.
+    /// thread's current one (known without a system call after the
+    /// thread's first switch), and checks that each took effect. Changing
+    /// them requires CAP_SETUID and CAP_SETGID (i.e. running as root); on
+    /// failure the previous credentials are restored and
+    /// `PermissionDenied` returned.
     ///
     /// While a non-zero fsuid is assumed, the thread lacks the filesystem
     /// capabilities (see [the module docs](super)): resolve handles first.
     pub fn assume(&self) -> io::Result<CredentialGuard> {
-        // Only what differs is changed (and later restored): requests
-        // usually come with the credentials the thread already has (root
-        // with no_root_squash; or the last caller's, on a pool thread), and
-        // `setgroups` alone costs microseconds (it installs a new cred).
-        let mut guard = CredentialGuard {
-            prev_uid: current_fsuid(),
-            prev_gid: current_fsgid(),
-            prev_groups: None,
-            _not_send: PhantomData,
+        let prev = known()?;
+        let want = Known {
+            uid: self.uid,
+            gid: self.gid,
+            groups: sorted(&self.groups),
         };
         // From here on, dropping `guard` undoes whatever was done.
-        let prev_groups: Vec<u32> = rustix::process::getgroups()
-            .map_err(io::Error::from)?
-            .into_iter()
-            .map(Gid::as_raw)
-            .collect();
-        if !same_groups(&prev_groups, &self.groups) {
-            set_groups(&self.groups)?;
-            guard.prev_groups = Some(prev_groups);
-        }
-        if guard.prev_gid != self.gid {
-            setfsgid(self.gid);
-            if current_fsgid() != self.gid {
-                return Err(denied("setfsgid", self.gid));
-            }
-        }
-        if guard.prev_uid != self.uid {
-            setfsuid(self.uid);
-            if current_fsuid() != self.uid {
-                return Err(denied("setfsuid", self.uid));
-            }
+        let guard = CredentialGuard {
+            prev: prev.clone(),
+            _not_send: PhantomData,
+        };
+        if want != prev {
+            switch(&prev, &want)?;
         }
         Ok(guard)
     }
-}
-
-/// Whether `wanted` names the same supplementary groups as `current`
-/// (as `getgroups` reports them: the kernel keeps them sorted).
-fn same_groups(current: &[u32], wanted: &[u32]) -> bool {
-    if current.len() != wanted.len() {
-        return false;
-    }
-    let mut sorted = wanted.to_vec();
-    sorted.sort_unstable();
-    let mut current = current.to_vec();
-    current.sort_unstable();
-    sorted == current
 }
 
 fn denied(call: &str, id: u32) -> io::Error {
@@ -133,24 +177,20 @@ fn denied(call: &str, id: u32) -> io::Error {
 
 impl Drop for CredentialGuard {
     fn drop(&mut self) {
-        if current_fsuid() != self.prev_uid {
-            setfsuid(self.prev_uid);
-        }
-        if current_fsgid() != self.prev_gid {
-            setfsgid(self.prev_gid);
-        }
-        let groups = match &self.prev_groups {
-            Some(g) => set_groups(g),
-            None => Ok(()),
+        let now = KNOWN.with(|k| k.borrow().clone());
+        let restored = match now {
+            Some(now) if now == self.prev => Ok(()),
+            Some(now) => switch(&now, &self.prev),
+            None => {
+                set_known(None);
+                known().and_then(|now| switch(&now, &self.prev))
+            }
         };
-        if groups.is_err() || current_fsuid() != self.prev_uid || current_fsgid() != self.prev_gid {
+        if let Err(e) = restored {
             // The thread would go on serving requests as the wrong user.
             // Restoring credentials we held a moment ago cannot normally
             // fail, so this is unrecoverable.
-            tracing::error!(
-                ?groups,
-                "failed to restore filesystem credentials; aborting"
-            );
+            tracing::error!(error = %e, "failed to restore filesystem credentials; aborting");
             std::process::abort();
         }
     }

@@ -19,8 +19,7 @@ pub enum Squash {
 /// `ro,root_squash,secure,sync,anonuid=65534,anongid=65534`.
 ///
 /// Options accepted and ignored, because nfsl's behaviour is fixed:
-/// `subtree_check`/`no_subtree_check` (never checks subtrees, like knfsd's
-/// default), `wdelay`/`no_wdelay` (no write gathering), `hide`/`nohide`/
+/// `wdelay`/`no_wdelay` (no write gathering), `hide`/`nohide`/
 /// `crossmnt`/`nocrossmnt` (an export never crosses into other mounts),
 /// `acl`/`no_acl` (no NFSACL protocol; the kernel still enforces ACLs),
 /// `mountpoint[=path]`/`mp[=path]` (not checked), `secure_locks`/
@@ -41,6 +40,11 @@ pub struct ExportOptions {
     /// `sync` (true, default): reply to WRITE/COMMIT only once data is
     /// stable; `async` may reply earlier.
     pub sync: bool,
+    /// `subtree_check` (false, default `no_subtree_check`): every handle a
+    /// request uses must name a file that is beneath the export root now
+    /// (a file moved out of the export answers STALE). Costs a few system
+    /// calls per request (see README). `..` is checked either way.
+    pub subtree_check: bool,
     /// `fsid=N` (`fsid=root` is 0): when set, the export's
     /// [`ExportId`](super::ExportId).
     pub fsid: Option<u32>,
@@ -63,6 +67,7 @@ impl Default for ExportOptions {
             anon_gid: 65534,
             secure: true,
             sync: true,
+            subtree_check: false,
             fsid: None,
             localio: true,
         }
@@ -135,6 +140,8 @@ fn flag(key: &str, o: &mut ExportOptions, root: &mut bool, all: &mut bool) -> Re
         "async" => o.sync = false,
         "localio" => o.localio = true,
         "nolocalio" => o.localio = false,
+        "subtree_check" => o.subtree_check = true,
+        "no_subtree_check" => o.subtree_check = false,
         k if IGNORED.contains(&k) => {}
         "anonuid" | "anongid" | "fsid" | "sec" => {
             return Err(format!("option '{key}' needs a value"))
@@ -146,8 +153,6 @@ fn flag(key: &str, o: &mut ExportOptions, root: &mut bool, all: &mut bool) -> Re
 
 /// Options accepted for compatibility and ignored (see [`ExportOptions`]).
 const IGNORED: &[&str] = &[
-    "subtree_check",
-    "no_subtree_check",
     "wdelay",
     "no_wdelay",
     "hide",
@@ -176,6 +181,8 @@ fn unknown_or_flag(key: &str) -> String {
         "async",
         "localio",
         "nolocalio",
+        "subtree_check",
+        "no_subtree_check",
     ];
     if FLAGS.contains(&key) || IGNORED.contains(&key) {
         format!("option '{key}' takes no value")
@@ -219,6 +226,9 @@ impl fmt::Display for ExportOptions {
             self.anon_uid,
             self.anon_gid,
         )?;
+        if self.subtree_check {
+            f.write_str(",subtree_check")?;
+        }
         if let Some(id) = self.fsid {
             write!(f, ",fsid={id}")?;
         }

@@ -24,7 +24,7 @@ fn defaults_are_knfsd() {
 #[test]
 fn all_options() {
     let o = ExportOptions::parse_list(
-        "rw,no_root_squash,anonuid=1000,anongid=100,insecure,async,fsid=3,sec=sys,nolocalio",
+        "rw,no_root_squash,anonuid=1000,anongid=100,insecure,async,subtree_check,fsid=3,sec=sys,nolocalio",
     )
     .unwrap();
     assert_eq!(
@@ -36,13 +36,19 @@ fn all_options() {
             anon_gid: 100,
             secure: false,
             sync: false,
+            subtree_check: true,
             fsid: Some(3),
             localio: false,
         }
     );
     assert_eq!(
         o.to_string(),
-        "rw,no_root_squash,insecure,async,anonuid=1000,anongid=100,fsid=3,nolocalio"
+        "rw,no_root_squash,insecure,async,anonuid=1000,anongid=100,subtree_check,fsid=3,nolocalio"
+    );
+    assert!(
+        !ExportOptions::parse_list("subtree_check,no_subtree_check")
+            .unwrap()
+            .subtree_check
     );
     assert!(
         ExportOptions::parse_list("nolocalio,localio")
@@ -77,7 +83,7 @@ fn squash_flags_interact_like_knfsd() {
 
 #[test]
 fn ignored_options_accepted() {
-    let list = "no_subtree_check,subtree_check,wdelay,no_wdelay,hide,nohide,crossmnt,\
+    let list = "subtree_check,no_subtree_check,wdelay,no_wdelay,hide,nohide,crossmnt,\
                 nocrossmnt,no_acl,acl,mountpoint,mp,mountpoint=/x,mp=/y,insecure_locks,\
                 secure_locks,auth_nlm,no_auth_nlm";
     assert_eq!(

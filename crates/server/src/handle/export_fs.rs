@@ -2,13 +2,13 @@
 
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::format::{self, Payload};
-use super::inode::InodeTable;
+use super::inode::{InodeTable, Located, DEFAULT_INDEX_LIMIT};
 use super::sys::{self, FileId};
 use super::{kernel, Access, FileHandle, HandleError, HandleKey, Scheme};
 use crate::exports::ExportId;
@@ -26,6 +26,8 @@ pub struct ExportFs {
     id: ExportId,
     key: HandleKey,
     root: OwnedFd,
+    /// The root's canonical path (for [`ExportFs::check_within`]).
+    root_path: PathBuf,
     root_id: FileId,
     root_handle: FileHandle,
     backend: Backend,
@@ -92,6 +94,7 @@ impl ExportFs {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let root = rustix::fs::open(path, flags, Mode::empty())?;
         let root_id = sys::stat_fd(root.as_fd())?;
+        let root_path = std::fs::canonicalize(path)?;
         let (backend, payload_handle) = match scheme {
             Scheme::Kernel => {
                 let kh = kernel::name_to_handle_at(root.as_fd(), OsStr::new(""))?;
@@ -113,30 +116,43 @@ impl ExportFs {
                 let payload = Payload::Inode {
                     ino: root_id.ino,
                     generation: root_id.generation,
+                    parent: Some((root_id.ino, root_id.generation)),
                 };
                 let fh = format::encode(&key, id, payload).map_err(io::Error::other)?;
-                let abs = std::fs::canonicalize(path)?;
-                (Backend::Inode(InodeTable::new(abs)), fh)
+                let table = InodeTable::new(root_path.clone(), &root_id);
+                table.index_directories(root.as_fd(), DEFAULT_INDEX_LIMIT);
+                (Backend::Inode(table), fh)
             }
         };
         Ok(ExportFs {
             id,
             key,
             root,
+            root_path,
             root_id,
             root_handle: payload_handle,
             backend,
         })
     }
 
-    /// Limits how many directory entries one [`Scheme::Inode`] walk may
-    /// visit (default [`DEFAULT_WALK_LIMIT`](super::DEFAULT_WALK_LIMIT)).
-    /// No effect on [`Scheme::Kernel`].
-    pub fn with_walk_limit(mut self, entries: usize) -> ExportFs {
+    /// Limits how many entries of the parent directory one
+    /// [`Scheme::Inode`] resolution may read (default
+    /// [`DEFAULT_SCAN_LIMIT`](super::DEFAULT_SCAN_LIMIT)). No effect on
+    /// [`Scheme::Kernel`].
+    pub fn with_scan_limit(mut self, entries: usize) -> ExportFs {
         if let Backend::Inode(t) = &mut self.backend {
-            t.walk_limit = entries;
+            t.scan_limit = entries;
         }
         self
+    }
+
+    /// Directories read to resolve handles since the last call (tests).
+    #[cfg(test)]
+    pub(crate) fn take_dir_reads(&self) -> u64 {
+        match &self.backend {
+            Backend::Inode(t) => t.dir_reads.swap(0, std::sync::atomic::Ordering::Relaxed),
+            Backend::Kernel { .. } => 0,
+        }
     }
 
     /// The export's id (as carried in its handles).
@@ -176,8 +192,8 @@ impl ExportFs {
                 self.kernel_handle(*mount_id, &kh)
             }
             Backend::Inode(t) => {
-                let fid = t.note_fd(&self.root_id, fd)?;
-                self.inode_handle(&fid)
+                let found = t.note_fd(self.root(), &self.root_id, fd)?;
+                self.inode_handle(&found)
             }
         }
     }
@@ -193,6 +209,15 @@ impl ExportFs {
         match name {
             Name::Dot => return self.handle_for_fd(dir),
             Name::DotDot if self.is_root(dir)? => return Ok(self.root_handle.clone()),
+            Name::DotDot => {
+                // `dir` may have been moved out of the export while a
+                // client held its handle: its parent is only handed out
+                // once shown to be the root or beneath it.
+                let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                let parent = rustix::fs::openat(dir, "..", flags, Mode::empty())?;
+                self.check_within(&parent)?;
+                return self.handle_for_fd(&parent);
+            }
             _ => {}
         }
         match &self.backend {
@@ -201,10 +226,76 @@ impl ExportFs {
                 self.kernel_handle(*mount_id, &kh)
             }
             Backend::Inode(t) => {
-                let fid = t.note_child(&self.root_id, dir, name)?;
-                self.inode_handle(&fid)
+                let found = t.note_child(&self.root_id, dir, name)?;
+                self.inode_handle(&found)
             }
         }
+    }
+
+    /// Records that `name` in `dir` was just renamed there (NFS RENAME), so
+    /// that the [`Scheme::Inode`] table follows the move; nothing to do for
+    /// [`Scheme::Kernel`]. Best effort: a failure only costs a later
+    /// resolution its fast path.
+    pub fn note_renamed(&self, dir: impl AsFd, name: &[u8]) {
+        if let Backend::Inode(_) = &self.backend {
+            let _ = self.handle_for_child(dir, name);
+        }
+    }
+
+    /// Whether the open file `fd` is the export root or beneath it, now;
+    /// [`HandleError::Stale`] if not (moved out of the export, or deleted).
+    ///
+    /// A directory is checked by following `..` up to the root (its
+    /// depth in `openat` + `statx` calls, no `/proc`); another file by
+    /// its name in `/proc/self/fd`, which must be beneath the root's path
+    /// and open to the same file again from the root without following
+    /// symlinks (`openat2` with `RESOLVE_BENEATH`). A file whose only
+    /// known name is outside the export (a hard link there, or a dentry
+    /// the kernel has not connected yet) is refused.
+    /// Must run with the server's own credentials.
+    pub fn check_within(&self, fd: impl AsFd) -> Result<(), HandleError> {
+        let fd = fd.as_fd();
+        let id = sys::stat_fd(fd)?;
+        if !id.same_mount(&self.root_id) {
+            return Err(HandleError::Stale);
+        }
+        if id.same_file(&self.root_id) {
+            return Ok(());
+        }
+        if id.file_type == FileType::Directory {
+            return self.directory_within(fd, id);
+        }
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+        let rel = link
+            .strip_prefix(&self.root_path)
+            .map_err(|_| HandleError::Stale)?;
+        let again = sys::open_beneath(self.root(), rel, sys::oflags(Access::Path))
+            .map_err(|_| HandleError::Stale)?;
+        if sys::stat_fd(again.as_fd())?.same_file(&id) {
+            Ok(())
+        } else {
+            Err(HandleError::Stale)
+        }
+    }
+
+    /// [`ExportFs::check_within`] for a directory: `..` up to the root.
+    fn directory_within(&self, fd: BorrowedFd<'_>, mut id: FileId) -> Result<(), HandleError> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut cur = rustix::fs::openat(fd, "..", flags, Mode::empty())?;
+        // `PATH_MAX` allows at most 2048 levels below `/`.
+        for _ in 0..2048 {
+            let parent = sys::stat_fd(cur.as_fd())?;
+            if parent.same_file(&self.root_id) {
+                return Ok(());
+            }
+            // The top of the file system (its own parent) or of the mount.
+            if parent.same_file(&id) || !parent.same_mount(&self.root_id) {
+                return Err(HandleError::Stale);
+            }
+            id = parent;
+            cur = rustix::fs::openat(&cur, "..", flags, Mode::empty())?;
+        }
+        Err(HandleError::Stale)
     }
 
     /// Authenticates `fh` and opens the file it names.
@@ -235,7 +326,14 @@ impl ExportFs {
                 sys::check_openable(fid.file_type, access)?;
                 open(access)
             }
-            (Payload::Inode { ino, generation }, Backend::Inode(t)) => {
+            (
+                Payload::Inode {
+                    ino,
+                    generation,
+                    parent,
+                },
+                Backend::Inode(t),
+            ) => {
                 if ino == self.root_id.ino && generation == self.root_id.generation {
                     sys::check_openable(FileType::Directory, access)?;
                     return Ok(sys::open_beneath(
@@ -244,7 +342,13 @@ impl ExportFs {
                         sys::oflags(access),
                     )?);
                 }
-                t.resolve(self.root(), &self.root_id, ino, generation, access)
+                let id = |ino, generation| FileId {
+                    ino,
+                    generation,
+                    ..self.root_id
+                };
+                let parent = parent.map(|(i, g)| id(i, g));
+                t.resolve(self.root(), &id(ino, generation), parent.as_ref(), access)
             }
             _ => Err(HandleError::Stale),
         }
@@ -265,10 +369,11 @@ impl ExportFs {
         format::encode(&self.key, self.id, payload)
     }
 
-    fn inode_handle(&self, fid: &FileId) -> Result<FileHandle, HandleError> {
+    fn inode_handle(&self, found: &Located) -> Result<FileHandle, HandleError> {
         let payload = Payload::Inode {
-            ino: fid.ino,
-            generation: fid.generation,
+            ino: found.file.ino,
+            generation: found.file.generation,
+            parent: Some((found.parent.ino, found.parent.generation)),
         };
         format::encode(&self.key, self.id, payload)
     }

@@ -7,7 +7,9 @@
 //! 2       4     export id, big-endian
 //! 6       ...   payload:
 //!                 kernel: handle_type i32 BE, length u8, handle bytes (<= 37)
-//!                 inode:  inode number u64 BE, generation u64 BE
+//!                 inode:  inode number u64 BE, generation u64 BE, then the
+//!                         parent directory's inode number and generation
+//!                         (absent in handles of nfsl before 2026-12)
 //! end-16  16    MAC: blake3 keyed hash of all preceding bytes, truncated
 //! ```
 
@@ -38,6 +40,9 @@ pub(super) enum Payload<'a> {
         ino: u64,
         /// Generation: low bits of the birth time, 0 if unknown.
         generation: u64,
+        /// The directory it was found in (inode number, generation); the
+        /// root's handle names the root.
+        parent: Option<(u64, u64)>,
     },
 }
 
@@ -76,11 +81,22 @@ pub(super) fn encode(
             buf[11..11 + len].copy_from_slice(bytes);
             11 + len
         }
-        Payload::Inode { ino, generation } => {
+        Payload::Inode {
+            ino,
+            generation,
+            parent,
+        } => {
             buf[1] = SCHEME_INODE;
             buf[6..14].copy_from_slice(&ino.to_be_bytes());
             buf[14..22].copy_from_slice(&generation.to_be_bytes());
-            22
+            match parent {
+                Some((p_ino, p_gen)) => {
+                    buf[22..30].copy_from_slice(&p_ino.to_be_bytes());
+                    buf[30..38].copy_from_slice(&p_gen.to_be_bytes());
+                    38
+                }
+                None => 22,
+            }
         }
     };
     let m = mac(key, &buf[..end]);
@@ -108,13 +124,21 @@ pub(super) fn decode<'a>(
             handle_type: i32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]),
             bytes: &rest[5..],
         },
-        (SCHEME_INODE, 16) => {
-            let (ino, generation) = rest.split_at(8);
+        (SCHEME_INODE, n @ (16 | 32)) => {
+            let word = |i: usize| {
+                rest.get(i * 8..i * 8 + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or(HandleError::BadHandle)
+            };
             Payload::Inode {
-                ino: u64::from_be_bytes(ino.try_into().map_err(|_| HandleError::BadHandle)?),
-                generation: u64::from_be_bytes(
-                    generation.try_into().map_err(|_| HandleError::BadHandle)?,
-                ),
+                ino: word(0)?,
+                generation: word(1)?,
+                parent: if n == 32 {
+                    Some((word(2)?, word(3)?))
+                } else {
+                    None
+                },
             }
         }
         _ => return Err(bad),
@@ -158,12 +182,21 @@ mod tests {
         assert_eq!(fh.as_bytes().len(), 11 + 8 + 16);
         assert_eq!(decode(&k, fh.as_bytes()).unwrap(), (ExportId(7), p));
         assert_eq!(handle_export_id(fh.as_bytes()), Some(ExportId(7)));
+        for parent in [None, Some((5, 6))] {
+            let p = Payload::Inode {
+                ino: u64::MAX,
+                generation: 3,
+                parent,
+            };
+            let fh = encode(&k, ExportId(0), p).unwrap();
+            assert_eq!(decode(&k, fh.as_bytes()).unwrap(), (ExportId(0), p));
+        }
         let p = Payload::Inode {
             ino: u64::MAX,
             generation: 3,
+            parent: Some((1, 2)),
         };
         let fh = encode(&k, ExportId(0), p).unwrap();
-        assert_eq!(decode(&k, fh.as_bytes()).unwrap(), (ExportId(0), p));
         assert!(matches!(
             decode(&key(2), fh.as_bytes()),
             Err(HandleError::BadHandle)

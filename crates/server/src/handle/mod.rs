@@ -17,20 +17,26 @@
 //! - [`Scheme::Inode`] (fallback, used when the startup probe gets EPERM or
 //!   EOPNOTSUPP): the handle carries the inode number and a generation
 //!   taken from the birth time (`statx` btime; 0 where the filesystem has
-//!   none, in which case a reused inode number is not detected). Resolution
-//!   uses an in-memory inode-to-path cache filled as handles are issued and,
-//!   on a miss (e.g. after a restart or a rename), a breadth-first walk of
-//!   the export (as unfs3 does). Limits: the walk visits at most
-//!   [`DEFAULT_WALK_LIMIT`] entries, so files deep in a huge tree may be
-//!   reported stale after a restart until their directory is looked up
-//!   again; the walk skips what root cannot read and does not enter other
-//!   mounts; a miss costs a walk, so resolving handles of deleted files is
-//!   slow.
+//!   none, in which case a reused inode number is not detected), and the
+//!   same for the directory the file was found in. Resolution uses an
+//!   in-memory table of directory entries, filled by an index of the
+//!   export's directories made when the export is opened (at most
+//!   [`DEFAULT_INDEX_LIMIT`] entries visited) and as handles are issued;
+//!   on a miss it reads the handle's parent directory once, never more:
+//!   unlike unfs3's walk of the whole export, no handle (a deleted file's,
+//!   say) can make the server do work that grows with the export. Limits:
+//!   a file moved to another directory behind the server's back (not by
+//!   NFS RENAME) is stale until the export is opened again.
 //!
-//! Like knfsd with `no_subtree_check`, a file or directory moved out of
-//! the export to elsewhere on the same filesystem stays reachable through
-//! handles clients already hold (including `..` of such a directory); the
-//! MAC only guarantees that every handle was issued by this server.
+//! Like knfsd with `no_subtree_check` (the default), a file or directory
+//! moved out of the export to elsewhere on the same filesystem stays
+//! reachable through handles clients already hold (with the kernel scheme;
+//! the inode scheme opens only paths beneath the root); the MAC only
+//! guarantees that every handle was issued by this server. But `..` never
+//! leads above the export: every `..` is checked to be the root or beneath
+//! it ([`ExportFs::check_within`]) before its handle is given out, so a
+//! directory moved out is a dead end, not a way out. The `subtree_check`
+//! export option applies the same check to every handle a request uses.
 //!
 //! Both schemes confine handles to the export's mount: a file on another
 //! mount (a mount point inside the export) gets
@@ -58,7 +64,7 @@ use std::io;
 
 pub use export_fs::ExportFs;
 pub use format::handle_export_id;
-pub use inode::DEFAULT_WALK_LIMIT;
+pub use inode::{DEFAULT_INDEX_LIMIT, DEFAULT_SCAN_LIMIT};
 
 /// Largest file handle, in bytes (`NFS3_FHSIZE`).
 pub const FHSIZE: usize = 64;
@@ -120,7 +126,8 @@ impl fmt::Debug for FileHandle {
 pub enum Scheme {
     /// `name_to_handle_at`/`open_by_handle_at`.
     Kernel,
-    /// Inode number + generation, resolved through a path cache and a walk.
+    /// Inode number + generation (and the parent's), resolved through a
+    /// table of directory entries and at most one directory read.
     Inode,
 }
 

@@ -133,13 +133,26 @@ fn renamed_files_keep_their_handle() {
         let efs = open(&fx.root, scheme);
         let fh = lookup(&efs, "d/e/f/deep");
         let dir = lookup(&efs, "d/e");
-        fs::rename(fx.root.join("d/e/f/deep"), fx.root.join("moved")).unwrap();
+        // The inode scheme finds files renamed within their directory, and
+        // directories moved anywhere once the export is opened again
+        // (tests_inode.rs); the kernel's handles survive any rename.
+        let moved = match scheme {
+            Scheme::Kernel => "moved",
+            Scheme::Inode => "d/e/f/moved",
+        };
+        fs::rename(fx.root.join("d/e/f/deep"), fx.root.join(moved)).unwrap();
         fs::rename(fx.root.join("d/e"), fx.root.join("e2")).unwrap();
-        for efs in [&efs, &open(&fx.root, scheme)] {
-            let fd = efs.resolve(fh.as_bytes(), Access::Read).unwrap();
-            assert_eq!(ino(&fd), ino_of(&fx.root.join("moved")), "{scheme:?}");
+        let moved = moved.replace("d/e/", "e2/");
+        let restarted = open(&fx.root, scheme);
+        let mut servers = vec![&restarted];
+        if scheme == Scheme::Kernel {
+            servers.push(&efs);
+        }
+        for efs in servers {
             let fd = efs.resolve(dir.as_bytes(), Access::Path).unwrap();
             assert_eq!(ino(&fd), ino_of(&fx.root.join("e2")), "{scheme:?}");
+            let fd = efs.resolve(fh.as_bytes(), Access::Read).unwrap();
+            assert_eq!(ino(&fd), ino_of(&fx.root.join(&moved)), "{scheme:?}");
         }
     }
 }
@@ -393,4 +406,50 @@ fn export_fs_is_shareable_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ExportFs>();
     assert_send_sync::<FileHandle>();
+}
+
+/// A directory moved out of the export while its handle is held: `..`
+/// of it is never given out (issue 11, item 8), and `check_within`
+/// refuses it and files below it, but accepts what is still inside.
+#[test]
+fn dotdot_never_leaves_the_export() {
+    for scheme in schemes() {
+        let fx = fixture();
+        let efs = open(&fx.root, scheme);
+        let e = lookup(&efs, "d/e");
+        let deep = lookup(&efs, "d/e/f/deep");
+        let inside = efs
+            .resolve(lookup(&efs, "d").as_bytes(), Access::Path)
+            .unwrap();
+        assert!(efs.check_within(&inside).is_ok(), "{scheme:?}");
+        let a = efs
+            .resolve(lookup(&efs, "a").as_bytes(), Access::Path)
+            .unwrap();
+        assert!(efs.check_within(&a).is_ok(), "{scheme:?}");
+        let outside = fx.root.parent().unwrap().join("outside");
+        fs::rename(fx.root.join("d/e"), &outside).unwrap();
+        let Ok(dir) = efs.resolve(e.as_bytes(), Access::Path) else {
+            // The inode scheme only opens paths beneath the root.
+            assert_eq!(scheme, Scheme::Inode);
+            continue;
+        };
+        let up = efs.handle_for_child(&dir, b"..");
+        assert!(matches!(up, Err(HandleError::Stale)), "{scheme:?}: {up:?}");
+        assert!(matches!(efs.check_within(&dir), Err(HandleError::Stale)));
+        let file = efs.resolve(deep.as_bytes(), Access::Path).unwrap();
+        assert!(matches!(efs.check_within(&file), Err(HandleError::Stale)));
+        // `..` of a directory inside is still fine.
+        let f = rustix::fs::openat(
+            &dir,
+            "f",
+            rustix::fs::OFlags::PATH,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        assert!(efs.check_within(&f).is_err());
+        let d = efs
+            .resolve(lookup(&efs, "d").as_bytes(), Access::Path)
+            .unwrap();
+        assert!(efs.handle_for_child(&d, b"..").unwrap() == *efs.root_handle());
+    }
 }

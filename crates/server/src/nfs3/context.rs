@@ -2,7 +2,7 @@
 //! do there, and the resolved file a procedure works on.
 
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use nfsl_proto::nfs3::{Fattr3, Filename3, NfsFh3, Nfsstat3, PostOpAttr, WccData};
@@ -14,6 +14,7 @@ use super::attrs::{fattr3, wcc_data};
 use super::errors::{nfsstat_from_errno, nfsstat_from_io};
 use crate::creds::{CallerIdentity, CredentialGuard, Credentials};
 use crate::exports::{ExportOptions, Refusal};
+use crate::filecache::TargetFd;
 use crate::handle::{Access, HandleError};
 use crate::names::{validate_name, Name, NameError};
 use crate::reload::ExportRuntime;
@@ -105,7 +106,9 @@ impl ProgramState {
     }
 
     /// Authorizes the caller for `fh`'s export and resolves it (with the
-    /// server's credentials), opened as `access` says.
+    /// server's credentials), opened as `access` says. READ and WRITE
+    /// descriptors come from the open-file cache when it has them (see
+    /// [`crate::filecache`]).
     pub(crate) fn target(
         &self,
         c: &Caller,
@@ -113,11 +116,10 @@ impl ProgramState {
         access: Access,
     ) -> Result<Target, Nfsstat3> {
         let (rt, options) = self.authorize(c, fh)?;
-        let fd = rt
-            .fs
-            .resolve(&fh.0, access)
-            .map_err(|e| handle_status(&e))?;
-        let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
+        let (fd, stat) = self.open_target(&rt, &fh.0, access)?;
+        if options.subtree_check {
+            rt.fs.check_within(&fd).map_err(|e| handle_status(&e))?;
+        }
         Ok(Target {
             creds: options.credentials_for(&c.identity),
             export: rt,
@@ -125,6 +127,50 @@ impl ProgramState {
             fd,
             stat,
         })
+    }
+
+    /// The descriptor and attributes for `fh`: a cached one still linked,
+    /// or a new resolution (kept in the cache if it is a regular file).
+    fn open_target(
+        &self,
+        rt: &ExportRuntime,
+        fh: &[u8],
+        access: Access,
+    ) -> Result<(TargetFd, Stat), Nfsstat3> {
+        let files = &self.files;
+        if !files.caches(access) {
+            let fd = rt.fs.resolve(fh, access).map_err(|e| handle_status(&e))?;
+            let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
+            check_linked(&stat)?;
+            return Ok((TargetFd::Owned(fd), stat));
+        }
+        if let Some(f) = files.get(fh, access) {
+            let stat = fstat(f.as_fd()).map_err(nfsstat_from_errno)?;
+            if stat.st_nlink > 0 {
+                return Ok((TargetFd::Cached(f), stat));
+            }
+            // Removed or replaced since: resolve again (STALE if gone).
+            files.evict(fh);
+        }
+        let fd = match rt.fs.resolve(fh, access) {
+            Err(HandleError::Io(e))
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) =>
+            {
+                // Out of descriptors: the cache holds most of them.
+                files.clear();
+                rt.fs.resolve(fh, access)
+            }
+            r => r,
+        }
+        .map_err(|e| handle_status(&e))?;
+        let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
+        check_linked(&stat)?;
+        let regular = FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile;
+        if regular {
+            Ok((files.insert(fh, access, fd), stat))
+        } else {
+            Ok((TargetFd::Owned(fd), stat))
+        }
     }
 
     /// [`ProgramState::target`] for a handle that must name a directory
@@ -138,6 +184,19 @@ impl ProgramState {
     }
 }
 
+/// STALE for a regular file that has been removed (link count 0) but
+/// still exists because something holds it open (the kernel's handles
+/// still open it): a removed file's handle is stale, whoever else keeps
+/// the file alive, and the file cache must not revive it.
+fn check_linked(stat: &Stat) -> Result<(), Nfsstat3> {
+    let regular = FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile;
+    if regular && stat.st_nlink == 0 {
+        Err(Nfsstat3::Stale)
+    } else {
+        Ok(())
+    }
+}
+
 /// A resolved file handle: the open file, its attributes when resolved,
 /// and the caller's credentials and options on its export (as they were
 /// when the request began: a reload meanwhile does not change them).
@@ -146,7 +205,7 @@ pub(crate) struct Target {
     pub(crate) export: Arc<ExportRuntime>,
     pub(crate) options: ExportOptions,
     pub(crate) creds: Credentials,
-    pub(crate) fd: OwnedFd,
+    pub(crate) fd: TargetFd,
     pub(crate) stat: Stat,
 }
 
@@ -206,22 +265,34 @@ impl Target {
         if mode.contains(A::WRITE_OK) {
             self.check_writable()?;
         }
-        let _guard = self.assume()?;
-        let check = |m| access_fd(&self.fd, m);
-        match check(mode) {
-            Ok(()) => Ok(()),
-            Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => {
-                if self.creds.uid == self.stat.st_uid
-                    || (mode == A::READ_OK && check(A::EXEC_OK).is_ok())
-                {
-                    Ok(())
-                } else {
-                    Err(Nfsstat3::Acces)
-                }
-            }
-            Err(rustix::io::Errno::ROFS) => Err(Nfsstat3::Rofs),
-            Err(e) => Err(nfsstat_from_errno(e)),
+        let cached = self.fd.cached();
+        if cached.is_some_and(|f| f.granted(&self.creds, mode, &self.stat)) {
+            return Ok(());
         }
+        let decided = {
+            let _guard = self.assume()?;
+            let check = |m| access_fd(&self.fd, m);
+            match check(mode) {
+                Ok(()) => Ok(()),
+                Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => {
+                    if self.creds.uid == self.stat.st_uid
+                        || (mode == A::READ_OK && check(A::EXEC_OK).is_ok())
+                    {
+                        Ok(())
+                    } else {
+                        Err(Nfsstat3::Acces)
+                    }
+                }
+                Err(rustix::io::Errno::ROFS) => Err(Nfsstat3::Rofs),
+                Err(e) => Err(nfsstat_from_errno(e)),
+            }
+        };
+        if let (Ok(()), Some(f)) = (&decided, cached) {
+            // Valid while the file's ctime, mode and owner stay as in
+            // `self.stat` (every chmod, chown or ACL change moves ctime).
+            f.grant(&self.creds, mode, &self.stat);
+        }
+        decided
     }
 }
 

@@ -29,6 +29,7 @@ use super::context::{entry_name, Caller, Target};
 use super::errors::nfsstat_from_errno;
 use super::write_ops::{proc_fd_path, set_attributes};
 use super::Nfs3;
+use crate::filecache::TargetFd;
 use crate::handle::Access;
 use crate::names::Name;
 
@@ -218,7 +219,7 @@ fn clear_umask() -> Result<(), Nfsstat3> {
 fn finish(
     dt: &Target,
     name: Name<'_>,
-    fd: OwnedFd,
+    fd: impl Into<TargetFd>,
     attrs: &Sattr3,
 ) -> Result<NewObject3ResOk, Nfsstat3> {
     let obj = object_target(dt, fd)?;
@@ -237,7 +238,8 @@ fn finish(
 }
 
 /// A [`Target`] for a newly made object: same export and caller as `dt`.
-fn object_target(dt: &Target, fd: OwnedFd) -> Result<Target, Nfsstat3> {
+fn object_target(dt: &Target, fd: impl Into<TargetFd>) -> Result<Target, Nfsstat3> {
+    let fd = fd.into();
     let stat = fstat(&fd).map_err(nfsstat_from_errno)?;
     Ok(Target {
         export: Arc::clone(&dt.export),

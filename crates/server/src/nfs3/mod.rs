@@ -20,6 +20,7 @@ mod dispatch;
 pub(crate) use dispatch::run;
 pub(crate) mod errors;
 mod fs_info;
+mod read_data;
 mod read_ops;
 mod readdir;
 mod remove_ops;

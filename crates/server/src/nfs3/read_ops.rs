@@ -14,6 +14,7 @@ use rustix::io::Errno;
 use super::attrs::fattr3;
 use super::context::{access_fd, check_name, handle_status, Caller, Target};
 use super::errors::{nfsstat_from_errno, nfsstat_from_io};
+use super::read_data::ReadData;
 use super::Nfs3;
 use crate::handle::{Access, FileHandle};
 use crate::names::Name;
@@ -80,18 +81,15 @@ impl Nfs3 {
         }
     }
 
-    /// READ of a regular file. The data goes into the results as a range
+    /// READ of a regular file. Large data goes into the results as a range
     /// of the open file, which the transport sends from the page cache
-    /// (`sendfile`): it is never copied through user space. Throughput of
-    /// large sequential reads is dominated by copies, and this leaves only
-    /// the client's.
+    /// (`sendfile`): it is never copied through user space; small data is
+    /// read in with one `pread` (see [`ReadData`]).
     ///
-    /// The fast path resolves the handle straight to an `O_RDONLY`
-    /// descriptor (one resolution per call; no cache: with 1 MiB reads,
-    /// resolution is a few microseconds of a call's hundreds). Handles of
-    /// other file types cannot be opened for reading, so only that failure
-    /// pays a second, `O_PATH` resolution to report the precise status with
-    /// attributes.
+    /// The fast path takes an `O_RDONLY` descriptor from the open-file
+    /// cache or resolves the handle to one. Handles of other file types
+    /// cannot be opened for reading, so only that failure pays a second,
+    /// `O_PATH` resolution to report the precise status with attributes.
     pub(super) fn read_into(&self, c: &Caller, a: Read3Args, out: &mut Results) {
         let t = match self.shared.target(c, &a.file, Access::Read) {
             Ok(t) => t,
@@ -118,25 +116,29 @@ impl Nfs3 {
 }
 
 /// Appends the successful READ reply for up to `count` bytes at `offset`
-/// of `t`: the head, with post-op attributes from an `fstat` now, so the
-/// count and eof agree with them; the data, as a range of the open file;
-/// its padding. (If the file shrinks before the range is sent, the
-/// transport closes the connection rather than send a wrong reply; the
-/// client retransmits and gets the short read.)
+/// of `t`: the head, with the attributes taken when the request resolved
+/// its file (an `fstat` of this request, so the count and eof agree with
+/// them); the data ([`ReadData`]: read in for small reads, a range of the
+/// open file for large ones); its padding. (If the file shrinks before a
+/// range is sent, the transport closes the connection rather than send a
+/// wrong reply; the client retransmits and gets the short read.)
 fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
-    let st = match fstat(&t.fd) {
-        Ok(st) => st,
-        Err(e) => return Read3Res::Err(nfsstat_from_errno(e), Some(t.attr())).encode(out),
-    };
+    let st = t.stat;
     let size = u64::try_from(st.st_size).unwrap_or(0);
     let n = size.saturating_sub(offset).min(u64::from(count)) as u32;
+    let fsid = t.fsid();
+    let data = match ReadData::take(t.fd, offset, n) {
+        Ok(d) => d,
+        Err(e) => return Read3Res::Err(nfsstat_from_io(&e), Some(fattr3(&st, fsid))).encode(out),
+    };
+    let n = data.len() as u32;
     Read3ResOkHead {
-        file_attributes: Some(fattr3(&st, t.fsid())),
+        file_attributes: Some(fattr3(&st, fsid)),
         count: n,
         eof: offset.saturating_add(u64::from(n)) >= size,
     }
     .encode(out);
-    out.push_file(t.fd, offset, n as usize);
+    data.place(out);
     out.extend_from_slice(pad_for(n as usize));
 }
 
@@ -157,7 +159,9 @@ fn not_readable_status(t: &Target) -> Nfsstat3 {
 ///
 /// A child on another mount (a mount point inside the export) has no
 /// handle here; `handle_status` answers STALE for it, as a file the
-/// export cannot name. `..` of the export root is the root itself.
+/// export cannot name. `..` of the export root is the root itself, and
+/// `..` that is not beneath the root (a directory moved out of the export
+/// while the client held its handle) is STALE.
 fn lookup_in(t: &Target, name: &Filename3) -> Result<(FileHandle, PostOpAttr), Nfsstat3> {
     if t.file_type() != FileType::Directory {
         return Err(Nfsstat3::Notdir);
@@ -168,10 +172,15 @@ fn lookup_in(t: &Target, name: &Filename3) -> Result<(FileHandle, PostOpAttr), N
         Name::DotDot if fs.is_root(&t.fd).map_err(|e| nfsstat_from_io(&e))? => Name::Dot,
         n => n,
     };
-    let _g = t.assume()?;
     let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let child =
-        openat(&t.fd, path.as_os_str(), flags, Mode::empty()).map_err(nfsstat_from_errno)?;
+    let child = {
+        let _g = t.assume()?;
+        openat(&t.fd, path.as_os_str(), flags, Mode::empty()).map_err(nfsstat_from_errno)?
+    };
+    if path == Name::DotDot {
+        // Never above the export, even from a directory moved out of it.
+        fs.check_within(&child).map_err(|e| handle_status(&e))?;
+    }
     let fh = fs.handle_for_fd(&child).map_err(|e| handle_status(&e))?;
     let attrs = fstat(&child).ok().map(|st| fattr3(&st, t.fsid()));
     Ok((fh, attrs))

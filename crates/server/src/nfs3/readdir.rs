@@ -15,6 +15,10 @@
 //! bounds the whole `READDIR3resok`; READDIRPLUS's `maxcount` bounds the
 //! whole `READDIRPLUS3resok` and `dircount` the entries' fileid, name and
 //! cookie bytes (0 means no such bound, for clients that leave it unset).
+//! Both are first clamped to the server's largest reply
+//! (`max_io_size`, FSINFO's `rtmax`), so no page exceeds it whatever the
+//! client asks; a count too small for the fixed part and one entry is
+//! NFS3ERR_TOOSMALL (RFC 1813).
 
 use std::mem::MaybeUninit;
 
@@ -152,38 +156,40 @@ fn scan(
 
 /// A `getdents64` buffer about the size of the reply: large enough that a
 /// page rarely needs two calls, small enough not to read far past it.
-fn dirent_buffer_size(reply_bytes: u32) -> usize {
-    (reply_bytes as usize).clamp(4096, 64 << 10)
+fn dirent_buffer_size(reply_bytes: usize) -> usize {
+    reply_bytes.clamp(4096, 64 << 10)
 }
 
 impl Nfs3 {
+    /// The reply size a page may have: what the client asked for, but no
+    /// more than the server's largest reply (FSINFO's `rtmax`), as knfsd
+    /// clamps to its maximum payload. A client asking for 4 GiB gets pages
+    /// of that size, not one reply over the record limit.
+    fn reply_limit(&self, asked: u32) -> usize {
+        asked.min(self.shared.max_io_size) as usize
+    }
+
     pub(super) fn readdir(&self, c: &Caller, a: Readdir3Args) -> Readdir3Res {
         let t = match self.shared.target(c, &a.dir, Access::Path) {
             Ok(t) => t,
             Err(s) => return NfsResult::Err(s, None),
         };
-        let count = a.count as usize;
+        let count = self.reply_limit(a.count);
         let mut used = PAGE_OVERHEAD;
         let mut list = Vec::new();
-        let scanned = scan(
-            &t,
-            a.cookie,
-            a.cookieverf,
-            dirent_buffer_size(a.count),
-            |e| {
-                let size = entry3_size(e.name.len());
-                if used + size > count {
-                    return Ok(false);
-                }
-                used += size;
-                list.push(Entry3 {
-                    fileid: e.fileid,
-                    name: Filename3(e.name.to_vec()),
-                    cookie: e.cookie,
-                });
-                Ok(true)
-            },
-        );
+        let scanned = scan(&t, a.cookie, a.cookieverf, dirent_buffer_size(count), |e| {
+            let size = entry3_size(e.name.len());
+            if used + size > count {
+                return Ok(false);
+            }
+            used += size;
+            list.push(Entry3 {
+                fileid: e.fileid,
+                name: Filename3(e.name.to_vec()),
+                cookie: e.cookie,
+            });
+            Ok(true)
+        });
         match page_status(scanned, list.is_empty(), count) {
             Ok(eof) => NfsResult::Ok(Readdir3ResOk {
                 dir_attributes: t.post_op(),
@@ -199,7 +205,7 @@ impl Nfs3 {
             Ok(t) => t,
             Err(s) => return NfsResult::Err(s, None),
         };
-        let maxcount = a.maxcount as usize;
+        let maxcount = self.reply_limit(a.maxcount);
         let dircount = match a.dircount {
             0 => usize::MAX,
             n => n as usize,
@@ -210,7 +216,7 @@ impl Nfs3 {
             &t,
             a.cookie,
             a.cookieverf,
-            dirent_buffer_size(a.maxcount),
+            dirent_buffer_size(maxcount),
             |e| {
                 let dir_size = entry3_size(e.name.len());
                 // Cheap test first, so a full page costs no stat of the next entry.

@@ -268,3 +268,52 @@ fn readdirplus_gives_attributes_and_working_handles_within_limits() {
         Nfsstat3::Toosmall
     );
 }
+
+/// Issue 11, item 4: a client asking for 4 GiB pages gets pages within
+/// the server's largest reply (MAX_IO), and paging with such counts still
+/// lists every entry exactly once; a count too small for one entry is
+/// TOOSMALL.
+#[test]
+fn huge_counts_are_clamped_to_the_servers_limit() {
+    let k = kit(30_000);
+    let root = k.root();
+    let limit = crate::testkit::MAX_IO as usize;
+    let mut names = HashMap::new();
+    let (mut cookie, mut verf, mut pages) = (0, [0; 8], 0);
+    loop {
+        let (size, res) = readdirplus(&k, &root, cookie, verf, u32::MAX, u32::MAX);
+        assert!(size <= limit, "READDIRPLUS page of {size} bytes");
+        let NfsResult::Ok(ok) = res else {
+            panic!("READDIRPLUS: {:?}", res.status())
+        };
+        pages += 1;
+        for e in ok.reply.entries {
+            assert!(e.name_handle.is_some());
+            cookie = e.cookie;
+            *names.entry(e.name.0).or_insert(0) += 1;
+        }
+        verf = ok.cookieverf;
+        if ok.reply.eof {
+            break;
+        }
+    }
+    assert!(pages > 1, "30000 entries with handles fit no 1 MiB page");
+    assert_eq!(names.len(), 30_000 + 3);
+    assert!(names.values().all(|&n| n == 1));
+    let (size, res) = readdir(&k, &root, 0, [0; 8], u32::MAX);
+    assert!(size <= limit, "READDIR page of {size} bytes");
+    let NfsResult::Ok(ok) = res else {
+        panic!("READDIR: {:?}", res.status())
+    };
+    assert!(!ok.reply.eof, "30000 entries fit no 1 MiB READDIR page");
+    let seen = list_all(&k, &root, u32::MAX, |_| {});
+    assert_eq!(seen.len(), 30_000 + 3);
+    for tiny in [0, 8, 100] {
+        assert_eq!(
+            readdir(&k, &root, 0, [0; 8], tiny).1.status(),
+            Nfsstat3::Toosmall
+        );
+        let (_, res) = readdirplus(&k, &root, 0, [0; 8], tiny, tiny);
+        assert_eq!(res.status(), Nfsstat3::Toosmall);
+    }
+}

@@ -53,8 +53,19 @@ impl Nfs3 {
             let from_name = entry_name(&from, &a.from.name, Nfsstat3::Inval)?;
             let to_name = entry_name(&to, &a.to.name, Nfsstat3::Inval)?;
             let _guard = from.assume()?;
+            // What the rename replaces, if anything, leaves the file cache.
+            let replaced = to
+                .export
+                .fs
+                .handle_for_child(&to.fd, to_name.as_bytes())
+                .ok();
             rustix::fs::renameat(&from.fd, from_name.as_os_str(), &to.fd, to_name.as_os_str())
-                .map_err(nfsstat_from_errno)
+                .map_err(nfsstat_from_errno)?;
+            if let Some(fh) = replaced {
+                self.shared.files.evict(fh.as_bytes());
+            }
+            to.export.fs.note_renamed(&to.fd, to_name.as_bytes());
+            Ok(())
         })();
         let wcc = Rename3Wcc {
             fromdir_wcc: from.wcc(),
@@ -74,7 +85,13 @@ impl Nfs3 {
         };
         let result = entry_name(&dt, &object.name, Nfsstat3::Inval).and_then(|name| {
             let _guard = dt.assume()?;
-            rustix::fs::unlinkat(&dt.fd, name.as_os_str(), flags).map_err(nfsstat_from_errno)
+            // Its cached descriptors go too, so its space is freed now.
+            let victim = dt.export.fs.handle_for_child(&dt.fd, name.as_bytes()).ok();
+            rustix::fs::unlinkat(&dt.fd, name.as_os_str(), flags).map_err(nfsstat_from_errno)?;
+            if let Some(fh) = victim {
+                self.shared.files.evict(fh.as_bytes());
+            }
+            Ok(())
         });
         match result {
             Ok(()) => NfsResult::Ok(Remove3ResOk { dir_wcc: dt.wcc() }),

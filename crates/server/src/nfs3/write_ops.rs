@@ -53,6 +53,8 @@ impl Nfs3 {
             }
             set_attributes(&t, &a.new_attributes)
         });
+        // Access decided under the old mode or owner no longer holds.
+        self.shared.files.evict(&a.object.0);
         match result {
             Ok(()) => NfsResult::Ok(Setattr3ResOk { obj_wcc: t.wcc() }),
             Err(s) => NfsResult::Err(s, t.wcc()),
@@ -188,7 +190,7 @@ fn dontcache() -> ReadWriteFlags {
 }
 
 /// The sync an empty stable write asks for.
-fn sync_for(fd: &OwnedFd, flags: ReadWriteFlags) -> Result<(), Nfsstat3> {
+fn sync_for(fd: impl AsFd, flags: ReadWriteFlags) -> Result<(), Nfsstat3> {
     let r = if flags.contains(ReadWriteFlags::SYNC) {
         rustix::fs::fsync(fd)
     } else if flags.contains(ReadWriteFlags::DSYNC) {

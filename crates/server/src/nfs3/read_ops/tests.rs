@@ -250,3 +250,45 @@ fn getattr_and_readlink() {
         Nfsstat3::Badhandle | Nfsstat3::Stale
     ));
 }
+
+/// A client holding the handle of a directory that is moved out of the
+/// export cannot LOOKUP `..` out of it (issue 11, item 8); with
+/// `subtree_check` the moved directory and files below it are STALE for
+/// every request, while files still inside work.
+#[test]
+fn dotdot_of_a_directory_moved_out_is_stale() {
+    for options in ["rw,no_root_squash", "rw,no_root_squash,subtree_check"] {
+        let k = kit(options);
+        let dir = k.handle("dir");
+        let inner = k.handle("dir/inner");
+        let file = k.handle("file");
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::rename(k.path().join("dir"), outside.path().join("dir")).unwrap();
+        let res: Lookup3Res = k.nfs(Nfs3Procedure::Lookup, &lookup_args(&dir, ".."));
+        let subtree = options.contains("subtree_check");
+        match res {
+            NfsResult::Err(Nfsstat3::Stale, _) => {}
+            other => panic!("{options}: LOOKUP .. gave {other:?}"),
+        }
+        let got: Getattr3Res = k.nfs(
+            Nfs3Procedure::Getattr,
+            &Getattr3Args {
+                object: inner.clone(),
+            },
+        );
+        assert_eq!(
+            matches!(got, NfsResult::Err(Nfsstat3::Stale, _)),
+            subtree,
+            "{options}: GETATTR of a file moved out: {got:?}"
+        );
+        assert!(
+            matches!(read(&k, &file, 0, 4), NfsResult::Ok(_)),
+            "{options}"
+        );
+        let up: Lookup3Res = k.nfs(
+            Nfs3Procedure::Lookup,
+            &lookup_args(&k.handle("closed"), ".."),
+        );
+        assert!(matches!(up, NfsResult::Ok(_)), "{options}");
+    }
+}
