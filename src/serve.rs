@@ -313,7 +313,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
             }
         };
-        nfsl_transport::serve(listener, Arc::new(server), config, shutdown).await;
+        let stats = Arc::new(nfsl_transport::TransportStats::default());
+        let trimmer = tokio::spawn(trim_when_load_goes(Arc::clone(&stats)));
+        nfsl_transport::serve_with_stats(listener, Arc::new(server), config, stats, shutdown).await;
+        trimmer.abort();
         reloader.abort();
         if let Some((stop, task)) = localio {
             let _ = stop.send(());
@@ -323,4 +326,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
     rt.shutdown_timeout(RUNTIME_SHUTDOWN);
     result
+}
+
+/// Gives memory back to the system when load goes: whenever the number of
+/// connections has fallen to half or less since the last look (or to
+/// none), the allocator's free memory is released (the transport has
+/// already freed its buffers; the allocator would otherwise keep them).
+async fn trim_when_load_goes(stats: Arc<nfsl_transport::TransportStats>) {
+    let mut last = 0usize;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = stats.connections();
+        if last > 0 && now <= last / 2 {
+            crate::heap::trim();
+        }
+        last = now;
+    }
 }
