@@ -117,7 +117,7 @@ impl LimitArgs {
             anyhow::bail!("--idle-timeout must be at least 1 second");
         }
         let mib = |n: usize| n.saturating_mul(1 << 20);
-        config.max_connections = self.max_connections;
+        config.max_connections = fit_connections_to_fd_limit(self.max_connections);
         config.max_connections_per_address = self.max_connections_per_address;
         config.idle_timeout = Duration::from_secs(self.idle_timeout);
         config.record_memory_budget = mib(self.record_memory_mib);
@@ -341,5 +341,38 @@ async fn trim_when_load_goes(stats: Arc<nfsl_transport::TransportStats>) {
             crate::heap::trim();
         }
         last = now;
+    }
+}
+
+/// File descriptors kept for everything but connections: files a request
+/// opens, the LOCALIO socket and its sessions, logs.
+const FDS_NOT_FOR_CONNECTIONS: u64 = 256;
+
+/// Raises the open-file limit to its hard limit and returns how many
+/// connections fit under it (at most `wanted`), so the connection limit,
+/// not `EMFILE`, refuses connections: clients beyond it are closed at
+/// once instead of hanging in the listen backlog.
+fn fit_connections_to_fd_limit(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::debug!("cannot raise the open-file limit: {e}");
+        }
+    }
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let room =
+        usize::try_from(soft.saturating_sub(FDS_NOT_FOR_CONNECTIONS).max(16)).unwrap_or(usize::MAX);
+    if wanted > room {
+        tracing::warn!(
+            wanted,
+            allowed = room,
+            open_file_limit = soft,
+            "--max-connections lowered to fit the open-file limit"
+        );
+        room
+    } else {
+        wanted
     }
 }
