@@ -127,7 +127,7 @@ impl LimitArgs {
             anyhow::bail!("--idle-timeout must be at least 1 second");
         }
         let mib = |n: usize| n.saturating_mul(1 << 20);
-        config.max_connections = self.max_connections;
+        config.max_connections = fit_connections_to_fd_limit(self.max_connections);
         config.max_connections_per_address = self.max_connections_per_address;
         config.idle_timeout = Duration::from_secs(self.idle_timeout);
         config.record_memory_budget = mib(self.record_memory_mib);
@@ -355,7 +355,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
             }
         };
-        nfsl_transport::serve(listener, Arc::new(server), config, shutdown).await;
+        let stats = Arc::new(nfsl_transport::TransportStats::default());
+        let trimmer = tokio::spawn(trim_when_load_goes(Arc::clone(&stats)));
+        nfsl_transport::serve_with_stats(listener, Arc::new(server), config, stats, shutdown).await;
+        trimmer.abort();
         reloader.abort();
         if let Some(registration) = registration {
             let _ = tokio::task::spawn_blocking(move || registration.unregister()).await;
@@ -368,4 +371,53 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
     rt.shutdown_timeout(RUNTIME_SHUTDOWN);
     result
+}
+
+/// Gives memory back to the system when load goes: whenever the number of
+/// connections has fallen to half or less since the last look (or to
+/// none), the allocator's free memory is released (the transport has
+/// already freed its buffers; the allocator would otherwise keep them).
+async fn trim_when_load_goes(stats: Arc<nfsl_transport::TransportStats>) {
+    let mut last = 0usize;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = stats.connections();
+        if last > 0 && now <= last / 2 {
+            crate::heap::trim();
+        }
+        last = now;
+    }
+}
+
+/// File descriptors kept for everything but connections: files a request
+/// opens, the LOCALIO socket and its sessions, logs.
+const FDS_NOT_FOR_CONNECTIONS: u64 = 256;
+
+/// Raises the open-file limit to its hard limit and returns how many
+/// connections fit under it (at most `wanted`), so the connection limit,
+/// not `EMFILE`, refuses connections: clients beyond it are closed at
+/// once instead of hanging in the listen backlog.
+fn fit_connections_to_fd_limit(wanted: usize) -> usize {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::debug!("cannot raise the open-file limit: {e}");
+        }
+    }
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let room =
+        usize::try_from(soft.saturating_sub(FDS_NOT_FOR_CONNECTIONS).max(16)).unwrap_or(usize::MAX);
+    if wanted > room {
+        tracing::warn!(
+            wanted,
+            allowed = room,
+            open_file_limit = soft,
+            "--max-connections lowered to fit the open-file limit"
+        );
+        room
+    } else {
+        wanted
+    }
 }

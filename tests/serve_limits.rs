@@ -123,3 +123,55 @@ fn the_reply_cache_answers_only_callers_the_export_admits_now() {
     server.sighup();
     assert_eq!(status_of(c.exchange(&create).results()), Nfsstat3::Acces);
 }
+
+/// With few file descriptors (`prlimit --nofile=320`), `--max-connections`
+/// is lowered to what fits, so connections beyond it are closed at once
+/// rather than left hanging in the listen backlog while `accept` fails
+/// with EMFILE (and floods the log).
+#[test]
+fn connections_beyond_the_open_file_limit_are_refused_not_left_hanging() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    if !require_peer("prlimit") {
+        return;
+    }
+    let dir = tempdir();
+    let state = tempdir();
+    let mut child = Command::new("prlimit")
+        .arg("--nofile=320:320")
+        .arg(env!("CARGO_BIN_EXE_nfsl"))
+        .args([
+            "serve",
+            "-o",
+            "rw,insecure",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(["--no-localio", "--max-connections-per-address", "1000"])
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    // 320 - 256 descriptors kept for files: 64 connections fit.
+    let held: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap())
+        .collect();
+    let mut late = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    assert!(closed_by_server(&mut late), "refused at once, not hanging");
+    drop(held);
+    let _ = child.kill();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let _ = child.wait();
+    assert!(err.contains("lowered to fit the open-file limit"), "{err}");
+}

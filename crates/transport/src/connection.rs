@@ -157,22 +157,43 @@ pub(crate) async fn run<S: RpcService>(
             }
         }
         // Back-pressure: while the peer leaves too many replies unread
-        // (or all peers together do), read no further requests.
-        while sink.queued_bytes() >= config.reply_memory_per_connection
-            || !limits.replies_within_budget()
-        {
-            let released = limits.released();
-            if sink.queued_bytes() < config.reply_memory_per_connection
-                && limits.replies_within_budget()
-            {
-                break;
-            }
+        // (or all peers together do, and this one has some unread too: a
+        // peer that reads its replies is never held up by others), read no
+        // further requests. A peer that takes none of them for the idle
+        // timeout is disconnected, so it cannot hold its share forever.
+        let over_budget = |queued: usize| {
+            queued >= config.reply_memory_per_connection
+                || (queued > 0 && !limits.replies_within_budget())
+        };
+        if over_budget(sink.queued_bytes()) {
             let _paused = Gauge::raise(&limits.stats.paused_for_replies);
-            tokio::select! {
-                biased;
-                _ = stopped(&mut shutdown) => break 'conn,
-                _ = write_failed.wait_for(|failed| *failed) => break 'conn,
-                _ = released => {}
+            let mut last = sink.queued_bytes();
+            let mut deadline = tokio::time::Instant::now() + config.idle_timeout;
+            loop {
+                let released = limits.released();
+                let queued = sink.queued_bytes();
+                if !over_budget(queued) {
+                    break;
+                }
+                if queued < last {
+                    // The peer is reading: it is slow, not stalled.
+                    last = queued;
+                    deadline = tokio::time::Instant::now() + config.idle_timeout;
+                }
+                tokio::select! {
+                    biased;
+                    _ = stopped(&mut shutdown) => break 'conn,
+                    _ = write_failed.wait_for(|failed| *failed) => break 'conn,
+                    _ = released => {}
+                    _ = tokio::time::sleep_until(deadline) => {
+                        debug!(%peer, "closed: took none of its replies for the idle timeout");
+                        limits.stats.reaped_connections.fetch_add(1, Ordering::AcqRel);
+                        // Its writer waits for the peer: end that too, so
+                        // the queued replies are freed.
+                        writer.1.close();
+                        break 'conn;
+                    }
+                }
             }
         }
         // Wake up once per RCVLOWAT_BIG bytes while at least that much of
@@ -218,18 +239,18 @@ pub(crate) async fn run<S: RpcService>(
         // fragment as soon as the marker arrived, before the call can be
         // authenticated); without room, read nothing more until some is
         // given back, or the connection is reaped as idle.
+        let deadline = tokio::time::Instant::now() + config.idle_timeout;
         loop {
             let released = limits.released();
             if admitted.hold_record_bytes(decoder.buffered_capacity()) {
                 break;
             }
             let _waiting = Gauge::raise(&limits.stats.waiting_for_memory);
-            let idle = tokio::time::sleep(config.idle_timeout);
             tokio::select! {
                 biased;
                 _ = stopped(&mut shutdown) => break 'conn,
                 _ = released => {}
-                _ = idle, if permits.available_permits() == max_in_flight => {
+                _ = tokio::time::sleep_until(deadline), if permits.available_permits() == max_in_flight => {
                     debug!(%peer, "closed: waited for record memory longer than the idle timeout");
                     limits.stats.reaped_connections.fetch_add(1, Ordering::AcqRel);
                     break 'conn;

@@ -207,3 +207,41 @@ async fn a_peer_that_does_not_read_replies_stops_being_read() {
     legitimate_client_is_served(&srv).await;
     writer.abort();
 }
+
+#[tokio::test]
+async fn peers_that_read_are_not_held_up_by_one_that_does_not_and_it_is_dropped() {
+    const MIB: usize = 1 << 20;
+    let srv = TestServer::start(TransportConfig {
+        max_record_len: 2 * MIB,
+        reply_memory_budget: 2 * MIB,
+        idle_timeout: Duration::from_secs(5),
+        ..TransportConfig::default()
+    })
+    .await;
+    // The attacker's unread replies exceed the server-wide budget...
+    let s = srv.connect().await;
+    let (_rd, mut wr) = s.into_split();
+    let calls: Vec<u8> = (0..32u32)
+        .flat_map(|xid| call(xid, ECHO, &vec![7u8; MIB]))
+        .collect();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&calls).await;
+        wr
+    });
+    until("the server-wide reply budget is spent", &srv.stats, |s| {
+        s.paused_for_replies() >= 1
+    })
+    .await;
+    // ...yet a client that reads its replies is not paused with it (it is
+    // served while the attacker still holds the budget, not after the
+    // attacker has been dropped)...
+    legitimate_client_is_served(&srv).await;
+    assert_eq!(srv.stats.reaped_connections(), 0);
+    assert!(srv.stats.queued_reply_bytes() >= 2 * MIB);
+    // ...and the attacker, taking none of its replies, is disconnected.
+    until("the stalled peer is dropped", &srv.stats, |s| {
+        s.reaped_connections() >= 1 && s.queued_reply_bytes() == 0
+    })
+    .await;
+    writer.abort();
+}
