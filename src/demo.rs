@@ -211,6 +211,7 @@ async fn start_server(
         ),
         state_dir: state.to_path_buf(),
         max_io_size: MAX_IO_SIZE,
+        unprivileged: Default::default(),
     })
     .context("starting the embedded server")?;
     let registry = Arc::new(NonceRegistry::default());

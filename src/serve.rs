@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use nfsl_server::creds::UnprivilegedMode;
 use nfsl_server::exports::{Export, ExportOptions, ExportTable};
 use nfsl_server::state::ServerState;
 use nfsl_server::{ExportsHandle, NfsServer, ServerConfig};
@@ -85,6 +86,12 @@ pub struct ServeArgs {
     /// look in both places].
     #[arg(long, value_name = "PATH")]
     pub localio_socket: Option<PathBuf>,
+    /// Run as an ordinary user (not root): `map` serves every client as
+    /// this user (its files, its rights); `own-uid` serves only clients
+    /// whose uid is this user's and refuses the others (NFS3ERR_ACCES).
+    /// Ignored as root, where each caller acts as itself.
+    #[arg(long, value_name = "MODE", default_value = "map", value_parser = parse_unprivileged)]
+    pub unprivileged: UnprivilegedMode,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -136,6 +143,34 @@ impl LimitArgs {
         config.reply_memory_budget = mib(self.reply_memory_mib);
         Ok(())
     }
+}
+
+fn parse_unprivileged(text: &str) -> Result<UnprivilegedMode, String> {
+    match text {
+        "map" => Ok(UnprivilegedMode::MapToServerUser),
+        "own-uid" => Ok(UnprivilegedMode::OwnUidOnly),
+        _ => Err(format!("'{text}' is not map or own-uid")),
+    }
+}
+
+/// Says once, at start, what serving as an ordinary user means.
+fn warn_if_unprivileged(mode: UnprivilegedMode) {
+    let uid = rustix::process::geteuid();
+    if uid.is_root() {
+        return;
+    }
+    let who = match mode {
+        UnprivilegedMode::MapToServerUser => {
+            "every client acts as this user (uid {uid}) on the exported files, whatever uid it sends"
+        }
+        UnprivilegedMode::OwnUidOnly => {
+            "only clients sending uid {uid} are served; others get permission denied"
+        }
+    }
+    .replace("{uid}", &uid.as_raw().to_string());
+    tracing::warn!(
+        "not running as root: {who}; file handles are inode-based (a file moved by something other than NFS is stale until the next start); see README, \"Serving as an ordinary user\""
+    );
 }
 
 /// The exports the command line asks for.
@@ -299,10 +334,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => ServerState::default_dir()
             .context("cannot choose a state directory (no HOME); use --state-dir")?,
     };
+    warn_if_unprivileged(args.unprivileged);
     let mut server = NfsServer::new(ServerConfig {
         exports,
         state_dir,
         max_io_size: MAX_IO_SIZE,
+        unprivileged: args.unprivileged,
     })?;
     let mut config = transport_config();
     args.limits.apply(&mut config)?;

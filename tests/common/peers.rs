@@ -34,6 +34,7 @@ pub fn require_peer(tool: &str) -> bool {
     let package = match tool {
         "ganesha.nfsd" => "nfs-ganesha nfs-ganesha-vfs rpcbind",
         "rpcbind" => "rpcbind",
+        "setpriv" => "util-linux",
         _ => "libnfs-utils",
     };
     let msg = format!("SKIP: {tool} not installed (apt-get install {package})");

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub state_dir: PathBuf,
     /// Largest READ/WRITE payload offered in FSINFO (rtmax/wtmax).
     pub max_io_size: u32,
+    /// Whom an unprivileged server (not root) serves, and as whom.
+    pub unprivileged: crate::creds::UnprivilegedMode,
 }
 
 /// Why a server could not start.
@@ -62,6 +64,8 @@ pub(crate) struct ProgramState {
     pub(crate) max_io_size: u32,
     /// Ends LOCALIO sessions when a reload changes the rules.
     pub(crate) revocations: nfsl_localio::Revocations,
+    /// As whom requests run (the caller, or the server's own user).
+    pub(crate) callers: crate::creds::CallerMapping,
     /// Says (rate-limited) why calls were refused by an export's rules.
     pub(crate) refusals: crate::refusal_log::RefusalLog,
     /// Files kept open for READ and WRITE.
@@ -91,6 +95,7 @@ impl NfsServer {
             max_io_size: config.max_io_size,
             revocations: nfsl_localio::Revocations::new(),
             refusals: Default::default(),
+            callers: crate::creds::CallerMapping::for_this_process(config.unprivileged),
             files: Arc::new(FileCache::new(FileCache::default_capacity())),
         });
         FileCache::start_sweeper(&shared.files);

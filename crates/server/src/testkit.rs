@@ -85,6 +85,7 @@ impl Kit {
             exports: table,
             state_dir: state.path().to_path_buf(),
             max_io_size: MAX_IO,
+            unprivileged: Default::default(),
         })
         .expect("server");
         Kit {

@@ -22,7 +22,77 @@ use switch::probe as switch_probe;
 
 pub use switch::CredentialGuard;
 
+use nfsl_proto::nfs3::Nfsstat3;
+
 use crate::exports::{ExportOptions, Squash};
+
+/// What an unprivileged server (one that cannot switch credentials, not
+/// root) does with callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnprivilegedMode {
+    /// Every caller acts as the server's own user (as unfs3 does when not
+    /// root): the export is that user's, shared with every client.
+    #[default]
+    MapToServerUser,
+    /// Only callers whose mapped uid is the server's own are served;
+    /// others get NFS3ERR_ACCES.
+    OwnUidOnly,
+}
+
+/// Whose rights requests run with, fixed when the server starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerMapping {
+    /// The server can switch credentials (root): each caller as mapped by
+    /// the export's squashing rules.
+    Switch,
+    /// It cannot: every caller as the server's own user (`own`), or only
+    /// callers that are that user (`only_own`).
+    ServerUser {
+        /// The server's own credentials.
+        own: Credentials,
+        /// Refuse callers that map to another uid.
+        only_own: bool,
+    },
+}
+
+impl CallerMapping {
+    /// The mapping for this process: [`CallerMapping::Switch`] when it runs
+    /// as root, else the server's user as `mode` says.
+    pub fn for_this_process(mode: UnprivilegedMode) -> CallerMapping {
+        if rustix::process::geteuid().is_root() {
+            return CallerMapping::Switch;
+        }
+        let mut groups: Vec<u32> = rustix::process::getgroups()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|g| g.as_raw())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        CallerMapping::ServerUser {
+            own: Credentials {
+                uid: rustix::process::geteuid().as_raw(),
+                gid: rustix::process::getegid().as_raw(),
+                groups,
+            },
+            only_own: mode == UnprivilegedMode::OwnUidOnly,
+        }
+    }
+
+    /// The credentials a request with (squashed) credentials `mapped`
+    /// runs with, or ACCES for a caller this server does not serve.
+    pub fn apply(&self, mapped: Credentials) -> Result<Credentials, Nfsstat3> {
+        match self {
+            CallerMapping::Switch => Ok(mapped),
+            CallerMapping::ServerUser { own, only_own } => {
+                if *only_own && mapped.uid != own.uid {
+                    return Err(Nfsstat3::Acces);
+                }
+                Ok(own.clone())
+            }
+        }
+    }
+}
 
 /// The caller as the RPC layer authenticated it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -121,7 +121,7 @@ impl ProgramState {
             rt.fs.check_within(&fd).map_err(|e| handle_status(&e))?;
         }
         Ok(Target {
-            creds: options.credentials_for(&c.identity),
+            creds: self.callers.apply(options.credentials_for(&c.identity))?,
             export: rt,
             options,
             fd,
