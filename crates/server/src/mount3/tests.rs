@@ -115,6 +115,7 @@ fn secure_exports_refuse_unprivileged_ports_and_unknown_clients() {
         exports: table,
         state_dir: state.path().to_path_buf(),
         max_io_size: 4096,
+        unprivileged: Default::default(),
     })
     .unwrap();
     let path = k.export_path();
