@@ -107,11 +107,23 @@ fn main() {
         .unwrap();
     let export = root.path().join("export");
     std::fs::create_dir(&export).unwrap();
-    let extra: Vec<String> = std::env::var("NFSL_LOAD_SERVE_ARGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    // Every client comes from 127.0.0.1: lift the per-address limit
+    // (default 128) that would otherwise turn most of them away.
+    let room = (clients + 64).to_string();
+    let mut extra: Vec<String> = [
+        "--max-connections-per-address",
+        &room,
+        "--max-connections",
+        &room,
+    ]
+    .map(str::to_string)
+    .to_vec();
+    extra.extend(
+        std::env::var("NFSL_LOAD_SERVE_ARGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string),
+    );
     let server = common::Nfsl::start_with(&export, &root.path().join("state"), &extra);
     let pid = server.pid();
     let export_path = std::fs::canonicalize(&export).unwrap();
