@@ -89,6 +89,7 @@
 
 #![deny(missing_docs)]
 
+mod backing;
 mod config;
 mod dir;
 mod error;
@@ -113,6 +114,7 @@ mod types;
 mod url;
 mod window;
 
+pub use backing::LocalBacking;
 pub use config::{ClientConfig, PortPolicy};
 pub use dir::ReadDir;
 pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};
