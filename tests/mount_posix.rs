@@ -86,8 +86,11 @@ fn at(sec: i64) -> Timespec {
     }
 }
 
+/// A named step of the suite.
+type Step = (&'static str, fn(&Path) -> Outcome);
+
 /// The steps, in order; each works inside `d` (a fresh directory).
-fn steps() -> Vec<(&'static str, fn(&Path) -> Outcome)> {
+fn steps() -> Vec<Step> {
     vec![
         ("create O_EXCL 0640", |d| {
             io(OpenOptions::new()
