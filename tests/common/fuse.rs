@@ -59,6 +59,9 @@ impl FuseMount {
     /// Mounts, or returns what `nfsl mount` printed and the log.
     pub fn try_mount(url: &str, options: &str) -> Result<FuseMount, String> {
         let dir = tempfile::tempdir().expect("mount point dir");
+        // Other users reach the mount point (allow_other tests).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let mountpoint = dir.path().join("mnt");
         std::fs::create_dir(&mountpoint).unwrap();
         let state = tempfile::tempdir().expect("mount state dir");
