@@ -6,6 +6,7 @@
 mod bench;
 mod commands;
 mod demo;
+mod demo_mount;
 mod endpoint;
 mod format;
 mod heap;
