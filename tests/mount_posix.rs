@@ -461,3 +461,53 @@ fn read_only_mount_refuses_changes_with_erofs() {
     }
     assert_eq!(fs::read(export.path().join("f")).unwrap(), b"data");
 }
+
+/// A file unlinked while open stays readable and writable through its
+/// open fds (as on a local file system; the kernel NFS client's silly
+/// rename), and is gone from the server after the last close.
+#[test]
+fn unlinked_while_open_stays_usable_until_closed() {
+    if !fuse_available() {
+        return;
+    }
+    let export = disk_tempdir();
+    let server = NfslServer::start(export.path(), "rw,no_root_squash");
+    let url = format!(
+        "{}&localio-socket={}",
+        server.url(""),
+        server.localio_socket().display()
+    );
+    for options in ["", "passthrough=off", "localio=off"] {
+        let mut mount = FuseMount::mount(&url, options);
+        let path = mount.join("tmpfile");
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"still here").unwrap();
+        fs::remove_file(&path).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
+        let mut back = String::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_string(&mut back).unwrap();
+        assert_eq!(back, "still here", "-o {options}");
+        assert_eq!(f.metadata().unwrap().len(), 10, "-o {options}");
+        f.write_all(b"!").unwrap();
+        drop(f);
+        // The kernel sends the release after close returns: the unmount
+        // waits for it.
+        let (ok, err) = mount.umount();
+        assert!(ok, "{err}");
+        let left: Vec<_> = fs::read_dir(export.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "-o {options}: left {left:?}");
+    }
+}

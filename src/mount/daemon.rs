@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use fuser::{Config, MountOption, SessionACL};
 use nfsl_client::{ClientConfig, Nfs, NfsUrl};
-use nfsl_fuse::{Identity, MountOptions, NfsFs, StatsHandle};
+use nfsl_fuse::{Identity, MountHandle, MountOptions, NfsFs};
 
 use super::runtime::MountFiles;
 use crate::endpoint::parse_url;
@@ -98,6 +98,7 @@ struct Mounted {
     nfs: Nfs,
     files: MountFiles,
     mountpoint: std::path::PathBuf,
+    handle: MountHandle,
 }
 
 fn mount(args: &super::MountArgs, mountpoint: &Path) -> anyhow::Result<Mounted> {
@@ -149,7 +150,7 @@ fn mount(args: &super::MountArgs, mountpoint: &Path) -> anyhow::Result<Mounted> 
         root,
         opts.clone(),
     );
-    let stats = fs.stats_handle();
+    let stats = fs.handle();
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::FSName(url.to_string()),
@@ -176,7 +177,7 @@ fn mount(args: &super::MountArgs, mountpoint: &Path) -> anyhow::Result<Mounted> 
     };
     std::fs::write(&files.pid, format!("{}\n", std::process::id()))
         .with_context(|| format!("writing {}", files.pid.display()))?;
-    serve_stats(&rt, &files.sock, stats)?;
+    serve_stats(&rt, &files.sock, stats.clone())?;
     tracing::info!("mounted {url} on {}", mountpoint.display());
     Ok(Mounted {
         session,
@@ -184,6 +185,7 @@ fn mount(args: &super::MountArgs, mountpoint: &Path) -> anyhow::Result<Mounted> 
         nfs,
         files,
         mountpoint: mountpoint.to_path_buf(),
+        handle: stats,
     })
 }
 
@@ -196,6 +198,7 @@ impl Mounted {
             nfs,
             files,
             mountpoint,
+            handle,
         } = self;
         let mut unmounter = session.unmount_callable();
         rt.spawn(async move {
@@ -218,6 +221,7 @@ impl Mounted {
         let result = session.run();
         tracing::info!("{} unmounted", mountpoint.display());
         rt.block_on(async move {
+            handle.finish().await;
             let _ = nfs.unmount().await;
         });
         files.remove_state();
@@ -230,7 +234,7 @@ impl Mounted {
 fn serve_stats(
     rt: &tokio::runtime::Runtime,
     sock: &Path,
-    stats: StatsHandle,
+    stats: MountHandle,
 ) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(sock);
     let listener = {

@@ -46,7 +46,12 @@ pub(crate) struct Inner {
     pub cached_opens: Mutex<HashMap<u64, usize>>,
     /// Change attributes at which the kernel's cached pages were good.
     pub stamps: Mutex<HashMap<u64, crate::io::Stamp>>,
+    /// Hidden names of unlinked files still open, per inode.
+    pub silly: Mutex<HashMap<u64, Vec<crate::io::SillyName>>>,
     pub next_fh: AtomicU64,
+    /// Requests running now, and a wake-up when one ends.
+    pub inflight: std::sync::atomic::AtomicUsize,
+    pub idle: tokio::sync::Notify,
     pub stats: Arc<MountStats>,
     /// The kernel accepted passthrough at init.
     pub passthrough: std::sync::atomic::AtomicBool,
@@ -100,13 +105,14 @@ impl Inner {
     }
 }
 
-/// The statistics of a mount, for `nfsl stats MOUNTPOINT`.
+/// A handle on a mount that outlives its file system (which the FUSE
+/// session owns): statistics, and the last work after the unmount.
 #[derive(Clone)]
-pub struct StatsHandle {
+pub struct MountHandle {
     inner: Arc<Inner>,
 }
 
-impl StatsHandle {
+impl MountHandle {
     /// The mount's counters and its client sessions' totals, as text.
     pub async fn render(&self) -> String {
         let sessions: Vec<_> = self
@@ -123,6 +129,34 @@ impl StatsHandle {
     /// The mount's counters.
     pub fn counters(&self) -> &MountStats {
         &self.inner.stats
+    }
+
+    /// After the unmount: waits for the requests still running (releases
+    /// the kernel sent last), then makes any file still open durable and
+    /// removes the hidden names of unlinked open files.
+    pub async fn finish(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        loop {
+            let idle = self.inner.idle.notified();
+            if self.inner.inflight.load(SeqCst) == 0 {
+                break;
+            }
+            idle.await;
+        }
+        let files: Vec<_> = self
+            .inner
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, f)| f)
+            .collect();
+        for f in files {
+            if let Err(e) = crate::io::sync_file(&f, false).await {
+                tracing::warn!("at unmount, a file's data was not made durable: {e:?}");
+            }
+        }
+        crate::io::remove_silly_names(&self.inner, None).await;
     }
 }
 
@@ -155,7 +189,10 @@ impl NfsFs {
                 backings: Mutex::new(HashMap::new()),
                 cached_opens: Mutex::new(HashMap::new()),
                 stamps: Mutex::new(HashMap::new()),
+                silly: Mutex::new(HashMap::new()),
                 next_fh: AtomicU64::new(1),
+                inflight: std::sync::atomic::AtomicUsize::new(0),
+                idle: tokio::sync::Notify::new(),
                 stats,
                 passthrough: std::sync::atomic::AtomicBool::new(false),
             }),
@@ -164,8 +201,8 @@ impl NfsFs {
 
     /// A handle on the mount's statistics that outlives the file system
     /// (which the FUSE session owns).
-    pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle {
+    pub fn handle(&self) -> MountHandle {
+        MountHandle {
             inner: Arc::clone(&self.inner),
         }
     }
@@ -181,7 +218,18 @@ impl NfsFs {
             inner: Arc::clone(&self.inner),
             who,
         };
-        self.inner.rt.spawn(op(ctx));
+        let inner = Arc::clone(&self.inner);
+        inner
+            .inflight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let fut = op(ctx);
+        self.inner.rt.spawn(async move {
+            fut.await;
+            inner
+                .inflight
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            inner.idle.notify_waiters();
+        });
     }
 }
 

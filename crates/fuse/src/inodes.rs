@@ -67,6 +67,11 @@ impl InodeTable {
         ino
     }
 
+    /// The node id `handle` has, without counting a lookup.
+    pub fn peek(&self, handle: &FileHandle) -> Option<u64> {
+        self.by_handle.get(handle).copied()
+    }
+
     /// The kernel dropped `n` lookups of `ino`.
     pub fn forget(&mut self, ino: u64, n: u64) {
         if ino == ROOT_INO {

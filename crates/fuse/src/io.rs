@@ -97,7 +97,81 @@ impl Inner {
     }
 }
 
+/// A name an open file was renamed to instead of being removed, and the
+/// session to remove it with once the last open of it is released.
+pub(crate) struct SillyName {
+    nfs: Nfs,
+    dir: FileHandle,
+    name: OsString,
+}
+
 impl Ctx {
+    /// Unlinking a file that is open here renames it to a hidden name in
+    /// the same directory instead (`.nfsl` + its node id), removed at its
+    /// last release: an NFS server forgets a removed file at once, and the
+    /// opens still use it (the kernel NFS client's "silly rename").
+    /// Returns whether it did so.
+    pub(crate) async fn silly_rename(
+        &self,
+        nfs: &Nfs,
+        dir: &FileHandle,
+        name: &OsString,
+    ) -> Result<bool, Errno> {
+        let found = match ok(nfs
+            .procedures()
+            .lookup(&Lookup3Args {
+                what: dir_op(dir, name),
+            })
+            .await)
+        {
+            Ok(f) => f,
+            // The REMOVE that follows gives the right error.
+            Err(_) => return Ok(false),
+        };
+        let handle = FileHandle::from(found.object);
+        let Some(ino) = self
+            .inner
+            .inodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .peek(&handle)
+        else {
+            return Ok(false);
+        };
+        let open = self
+            .inner
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|f| f.ino == ino);
+        if !open {
+            return Ok(false);
+        }
+        let n = self.inner.next_fh.fetch_add(1, Ordering::Relaxed);
+        let hidden = OsString::from(format!(".nfsl{ino:08x}{n:04x}"));
+        ok(nfs
+            .procedures()
+            .rename(&Rename3Args {
+                from: dir_op(dir, name),
+                to: dir_op(dir, &hidden),
+            })
+            .await)?;
+        tracing::debug!("{name:?} is open: renamed to {hidden:?} until its last close");
+        self.inner
+            .silly
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(ino)
+            .or_default()
+            .push(SillyName {
+                nfs: nfs.clone(),
+                dir: dir.clone(),
+                name: hidden,
+            });
+        Ok(true)
+    }
+
     pub(crate) async fn open(&self, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let write = flags.acc_mode() != OpenAccMode::O_RDONLY;
         let run = async {
@@ -426,6 +500,16 @@ impl Ctx {
                 }
             }
         }
+        let still_open = self
+            .inner
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|o| o.ino == f.ino);
+        if !still_open {
+            remove_silly_names(&self.inner, Some(f.ino)).await;
+        }
         // What the kernel cached is good for these attributes.
         if let Ok(md) = f.file.metadata().await {
             self.inner
@@ -438,9 +522,33 @@ impl Ctx {
     }
 }
 
+/// Removes the hidden names kept for unlinked open files: those of inode
+/// `ino`, or all.
+pub(crate) async fn remove_silly_names(inner: &Inner, ino: Option<u64>) {
+    let names: Vec<SillyName> = {
+        let mut silly = inner.silly.lock().unwrap_or_else(|p| p.into_inner());
+        match ino {
+            Some(ino) => silly.remove(&ino).unwrap_or_default(),
+            None => silly.drain().flat_map(|(_, v)| v).collect(),
+        }
+    };
+    for s in names {
+        let res = s
+            .nfs
+            .procedures()
+            .remove(&Remove3Args {
+                object: dir_op(&s.dir, &s.name),
+            })
+            .await;
+        if let Err(e) = ok(res) {
+            tracing::warn!("removing {:?} after its last close: {e:?}", s.name);
+        }
+    }
+}
+
 /// Makes `f`'s writes durable: the backing fd's (passthrough) and the
 /// daemon's (COMMIT, with re-sends after a server restart).
-async fn sync_file(f: &OpenFile, data_only: bool) -> Result<(), Errno> {
+pub(crate) async fn sync_file(f: &OpenFile, data_only: bool) -> Result<(), Errno> {
     if let Some(b) = &f.backing {
         if b.local.is_writable() {
             b.local.sync(data_only).await.map_err(Errno::from)?;

@@ -34,7 +34,7 @@ mod options;
 mod stats;
 
 pub use errno::{from_error as errno_of, from_status as errno_of_status};
-pub use fs::{NfsFs, StatsHandle};
+pub use fs::{MountHandle, NfsFs};
 pub use identity::Identity;
 pub use options::{MountOptions, OptionError, PassthroughMode};
 pub use stats::MountStats;

@@ -320,7 +320,7 @@ impl Ctx {
             let object = dir_op(&d, &name);
             if dir {
                 ok(nfs.procedures().rmdir(&Rmdir3Args { object }).await)?;
-            } else {
+            } else if !self.silly_rename(&nfs, &d, &name).await? {
                 ok(nfs.procedures().remove(&Remove3Args { object }).await)?;
             }
             Ok::<_, Errno>(())
