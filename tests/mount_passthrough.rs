@@ -167,4 +167,9 @@ fn a_remote_server_says_why_there_is_no_passthrough() {
     drop(mount);
     let on = FuseMount::mount(&server.url(""), "passthrough=on");
     assert_eq!(fs::read(on.join("f")).unwrap(), b"remote");
+    // Where passthrough cannot be, passthrough=on refuses to mount.
+    let err = FuseMount::try_mount(&server.url(""), "passthrough=on,localio=off")
+        .err()
+        .expect("passthrough=on with localio=off mounted");
+    assert!(err.contains("passthrough=on: localio=off"), "{err}");
 }

@@ -261,7 +261,11 @@ impl Filesystem for NfsFs {
             self.inner.stats.passthrough_unavailable("passthrough=off");
             return Ok(());
         }
-        let why = if !has_cap_sys_admin() {
+        let localio_off =
+            self.inner.sessions.base().config().localio == nfsl_client::LocalioMode::Off;
+        let why = if localio_off {
+            Some("localio=off")
+        } else if !has_cap_sys_admin() {
             Some("the daemon lacks CAP_SYS_ADMIN")
         } else if config
             .add_capabilities(InitFlags::FUSE_PASSTHROUGH)
