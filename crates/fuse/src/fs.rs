@@ -214,6 +214,30 @@ impl NfsFs {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let who = Identity::of_caller(req.uid(), req.gid(), req.pid());
+        self.spawn_as(who, op);
+    }
+
+    /// Runs `op` on an open file or directory: its IO goes with the
+    /// session it was opened with (as the kernel client uses the opener's
+    /// credentials), so the caller's groups are not looked up.
+    fn spawn_io<F, Fut>(&self, req: &Request, op: F)
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let who = Identity {
+            uid: req.uid(),
+            gid: req.gid(),
+            gids: Vec::new(),
+        };
+        self.spawn_as(who, op);
+    }
+
+    fn spawn_as<F, Fut>(&self, who: Identity, op: F)
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let ctx = Ctx {
             inner: Arc::clone(&self.inner),
             who,
@@ -463,7 +487,7 @@ impl Filesystem for NfsFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.spawn(req, move |c| async move {
+        self.spawn_io(req, move |c| async move {
             c.read(fh, offset, size, reply).await
         });
     }
@@ -481,7 +505,7 @@ impl Filesystem for NfsFs {
         reply: ReplyWrite,
     ) {
         let data = data.to_vec();
-        self.spawn(req, move |c| async move {
+        self.spawn_io(req, move |c| async move {
             c.write(fh, offset, data, reply).await
         });
     }
@@ -494,7 +518,7 @@ impl Filesystem for NfsFs {
         _lock_owner: LockOwner,
         reply: ReplyEmpty,
     ) {
-        self.spawn(req, move |c| async move { c.sync(fh, false, reply).await });
+        self.spawn_io(req, move |c| async move { c.sync(fh, false, reply).await });
     }
 
     fn release(
@@ -507,11 +531,11 @@ impl Filesystem for NfsFs {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        self.spawn(req, move |c| async move { c.release(fh, reply).await });
+        self.spawn_io(req, move |c| async move { c.release(fh, reply).await });
     }
 
     fn fsync(&self, req: &Request, _ino: INodeNo, fh: Fh, datasync: bool, reply: ReplyEmpty) {
-        self.spawn(
+        self.spawn_io(
             req,
             move |c| async move { c.sync(fh, datasync, reply).await },
         );
@@ -529,7 +553,7 @@ impl Filesystem for NfsFs {
         offset: u64,
         reply: ReplyDirectoryPlus,
     ) {
-        self.spawn(req, move |c| async move {
+        self.spawn_io(req, move |c| async move {
             c.readdirplus(fh, offset, reply).await
         });
     }
