@@ -86,12 +86,12 @@ impl MemCgroup {
         };
         if self.v1 {
             format!(
-                "limit hit {} times, peak {} MiB",
-                read("memory.failcnt"),
+                "peak {} MiB of {} MiB",
                 read("memory.max_usage_in_bytes")
                     .parse::<u64>()
                     .unwrap_or(0)
-                    >> 20
+                    >> 20,
+                LIMIT >> 20
             )
         } else {
             format!("events: {}", read("memory.events"))
@@ -166,7 +166,13 @@ fn memcg_run(options: &str, everyone_inside: bool) {
     if !fuse_available() || !need_root("mount_memcg") {
         return;
     }
-    let Some(cg) = MemCgroup::create("nfsl-memcg") else {
+    // One group per test: the tests of this file run in parallel.
+    let name = format!(
+        "nfsl-memcg-{}-{}",
+        if options.is_empty() { "pt" } else { "daemon" },
+        if everyone_inside { "all" } else { "writer" }
+    );
+    let Some(cg) = MemCgroup::create(&name) else {
         let msg = "SKIP: no usable memory cgroup controller";
         assert!(std::env::var_os("NFSL_REQUIRE_PEERS").is_none(), "{msg}");
         eprintln!("{msg}");
