@@ -14,7 +14,8 @@
 //! over TCP, `localio=off`) and LOCALIO (`localio=on`: the embedded server
 //! serves LOCALIO on a socket in the demo's temporary directory, and the
 //! client, finding the server on its own host, reads and writes the
-//! exported file itself, with the server's permission).
+//! exported file itself, with the server's permission). Then, where FUSE
+//! mounts can be made, it shows `nfsl mount` ([`crate::demo_mount`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -187,12 +188,21 @@ fn demo(tmp: &Path, size: u64) -> anyhow::Result<()> {
         rt.shutdown_background();
         r
     });
+    // The mount, while the server still runs (a separate daemon process).
+    let mounted = outcome.as_ref().ok().map(|_| {
+        let url = format!(
+            "nfs://127.0.0.1{}?version=3&nfsport={port}&mountport={port}&localio-socket={}",
+            export.display(),
+            socket.display()
+        );
+        crate::demo_mount::show(tmp, &url, &export)
+    });
     let _ = stop.send(());
     let _ = server_rt.block_on(serving);
     server_rt.shutdown_timeout(Duration::from_secs(5));
     let figures = outcome?;
     print_summary(&figures, size);
-    Ok(())
+    mounted.unwrap_or(Ok(()))
 }
 
 /// Starts the server on 127.0.0.1, a port of its own, with LOCALIO on

@@ -6,9 +6,11 @@
 mod bench;
 mod commands;
 mod demo;
+mod demo_mount;
 mod endpoint;
 mod format;
 mod heap;
+mod mount;
 mod progress;
 mod rpcbind;
 mod serve;
@@ -31,6 +33,10 @@ enum Command {
     /// Start an embedded server on a temporary export and show the client
     /// writing, listing and reading a file through it.
     Demo(demo::DemoArgs),
+    /// Mount an NFS export with FUSE (passthrough onto LOCALIO when local).
+    Mount(mount::MountArgs),
+    /// Unmount an `nfsl mount` and wait for its daemon to finish.
+    Umount(mount::UmountArgs),
     #[command(flatten)]
     Client(commands::ClientCommand),
 }
@@ -44,8 +50,9 @@ fn main() {
     }
     // The server logs what it does; client commands and the demo only
     // report problems (their output is the point), unless RUST_LOG says.
-    let default_level = match cli.command {
+    let default_level = match &cli.command {
         Command::Serve(_) => "info",
+        Command::Mount(m) if m.foreground || m.daemon_child => "info",
         _ => "error",
     };
     tracing_subscriber::fmt()
@@ -66,6 +73,8 @@ fn main() {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Mount(args) => mount::run(args),
+        Command::Umount(args) => mount::umount(args),
         Command::Client(cmd) => commands::run(cmd),
     };
     if let Err(e) = result {
@@ -98,7 +107,7 @@ fn hint(e: &anyhow::Error) -> &'static str {
 /// The error and its causes on one line, `: `-separated, leaving out a
 /// cause whose text its parent's message already ends with (library
 /// errors often print their source themselves).
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         let text = cause.to_string();

@@ -233,6 +233,15 @@ fn demo_shows_network_and_localio_side_by_side() {
         assert_eq!(line.split_whitespace().count(), 5, "{line}");
         assert!(line.trim_end().ends_with('x'), "{line}");
     }
+    // The mount step: shown where FUSE mounts can be made, else skipped
+    // with the reason.
+    let mount_shown = text.contains("the daemon served 0 reads and 0 writes")
+        && text.contains("[mount] nfsl umount");
+    let skipped = text.contains("[mount] skipped: ");
+    assert!(mount_shown || skipped, "{text}");
+    if std::path::Path::new("/dev/fuse").exists() && rustix::process::geteuid().is_root() {
+        assert!(mount_shown, "{text}");
+    }
     assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
 

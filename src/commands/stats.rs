@@ -30,11 +30,19 @@ pub struct StatsArgs {
     /// $XDG_RUNTIME_DIR (or /run/user/UID)/nfsl/localio-PORT.sock].
     #[arg(long, value_name = "PATH")]
     pub localio_socket: Option<PathBuf>,
-    /// nfs://host/export[/file]?... (a file is read: its first 64 KiB).
+    /// nfs://host/export[/file]?... (a file is read: its first 64 KiB), or
+    /// the mount point of an `nfsl mount` (its daemon's counters).
     pub url: String,
 }
 
 pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
+    if !crate::endpoint::is_url(&args.url) {
+        // A mount point of `nfsl mount`: its daemon's counters.
+        let text = crate::mount::runtime::mount_path(std::path::Path::new(&args.url))
+            .and_then(|mp| crate::mount::mount_stats(&mp))
+            .arg_context("stats", &args.url)?;
+        return print_out(&text);
+    }
     let text = stats(&args).await.arg_context("stats", &args.url)?;
     print_out(&text)
 }

@@ -1,7 +1,8 @@
 //! Shared harness of nfsl's end-to-end tests: the `nfsl serve` child
 //! process ([`server`]), the `nfsl` binary's commands ([`cli`]), the libnfs tools as a peer client ([`peers`]),
 //! an independent raw ONC RPC client ([`rpc_client`]), NFS-Ganesha as a
-//! peer server ([`ganesha`]) and nfsl's own client library ([`client`]).
+//! peer server ([`ganesha`]), nfsl's own client library ([`client`]) and
+//! real FUSE mounts of `nfsl mount` ([`fuse`]).
 //!
 //! Every test makes its own temporary export and state directories and its
 //! own server on a kernel-chosen port, so tests run in parallel.
@@ -11,12 +12,14 @@
 
 pub mod cli;
 pub mod client;
+pub mod fuse;
 pub mod ganesha;
 pub mod peers;
 pub mod rpc_client;
 pub mod server;
 
 pub use client::*;
+pub use fuse::*;
 pub use ganesha::*;
 pub use peers::*;
 pub use rpc_client::*;

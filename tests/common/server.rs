@@ -129,6 +129,11 @@ impl NfslServer {
         s
     }
 
+    /// The server process's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server is not running").id()
+    }
+
     /// The TCP port serving both MOUNT and NFS.
     pub fn port(&self) -> u16 {
         self.port

@@ -99,6 +99,16 @@ impl File {
             .map_err(|e| e.at(&self.path))
     }
 
+    /// The fd the server opened for this file on the LOCALIO path
+    /// (read-write if `write`), for a caller that does its IO itself
+    /// (FUSE passthrough); `None` when the file's IO goes over RPC (not
+    /// local, LOCALIO off or down, or the server refused the open for
+    /// this identity). Writes through it are made durable by
+    /// [`crate::LocalBacking::sync`], not by [`File::sync`].
+    pub async fn local_backing(&self, write: bool) -> Option<crate::LocalBacking> {
+        self.local.backing(&self.nfs, &self.handle, write).await
+    }
+
     /// This file's counters.
     pub fn stats(&self) -> FileStats {
         self.counters.snapshot()

@@ -63,6 +63,12 @@
 //!   length from the network is allocated before it is checked
 //!   (replies are capped at [`MAX_REPLY_RECORD`] bytes).
 //!
+//! - front ends over the client (the FUSE mount): [`Nfs::with_identity`]
+//!   makes a session of the same mount that speaks as another AUTH_SYS
+//!   identity (so a multi-user front end sends each user's requests as
+//!   that user), and [`File::local_backing`] hands out the fd the server
+//!   opened for a file on the LOCALIO path ([`LocalBacking`]), for a caller
+//!   that lets the kernel do the IO on it (FUSE passthrough);
 //! - LOCALIO probing ([`Nfs::localio_probe`]): on the server's host, a
 //!   handshake over the server's local socket ([`localio`], the
 //!   `nfsl-localio` crate) plus `UUID_IS_LOCAL` on the NFS connection
@@ -92,6 +98,7 @@
 
 #![deny(missing_docs)]
 
+mod backing;
 mod config;
 mod dir;
 mod error;
@@ -112,6 +119,7 @@ mod types;
 mod url;
 mod window;
 
+pub use backing::LocalBacking;
 pub use config::{ClientConfig, PortPolicy};
 pub use dir::ReadDir;
 pub use error::{nfsstat_name, Error, ErrorKind, Result, RpcError};

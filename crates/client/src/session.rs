@@ -183,6 +183,47 @@ impl Nfs {
         root: FileHandle,
         config: ClientConfig,
     ) -> Result<Nfs> {
+        Nfs::start_session(nfs_addr, mount_addr, export, root, config, None).await
+    }
+
+    /// A session of the same mount that sends every call (and asks for
+    /// every LOCALIO open) as another AUTH_SYS identity: `uid`, `gid` and
+    /// the supplementary `gids` (the first 16, as AUTH_SYS carries no
+    /// more). It has its own NFS connection, LOCALIO probe and counters,
+    /// and shares the export, its root handle and FSINFO (no new MNT):
+    /// handles from one session are valid in the other. This is how a
+    /// multi-user front end (the FUSE mount) makes the server decide
+    /// permissions for the user who asked, as the kernel client does.
+    pub async fn with_identity(&self, uid: u32, gid: u32, gids: &[u32]) -> Result<Nfs> {
+        let s = &self.shared;
+        let mut config = s.config.clone();
+        config.uid = uid;
+        config.gid = gid;
+        config.gids = gids
+            .iter()
+            .copied()
+            .take(nfsl_rpc::MAX_AUTH_SYS_GIDS)
+            .collect();
+        Nfs::start_session(
+            s.rpc.addr(),
+            s.mount_addr,
+            s.export.clone(),
+            s.root.clone(),
+            config,
+            Some(s.fsinfo),
+        )
+        .await
+    }
+
+    /// Connects a session; asks FSINFO unless it is known already.
+    async fn start_session(
+        nfs_addr: SocketAddr,
+        mount_addr: SocketAddr,
+        export: String,
+        root: FileHandle,
+        config: ClientConfig,
+        known_fsinfo: Option<FsInfo>,
+    ) -> Result<Nfs> {
         let settings = crate::config::client_settings(&config);
         let credential = config.credential()?;
         let counters = Arc::new(Counters::default());
@@ -194,12 +235,19 @@ impl Nfs {
         ));
         rpc.connect().await?;
         let procs = Nfs3Procedures::new(Arc::clone(&rpc));
-        let info = procs
-            .fsinfo(&Fsinfo3Args {
-                fsroot: root.to_wire(),
-            })
-            .await?;
-        let fsinfo = FsInfo::from(&ok(info, "FSINFO", "/")?);
+        // A further session of a mount must not UMNT what the first holds.
+        let owns_mount = known_fsinfo.is_none();
+        let fsinfo = match known_fsinfo {
+            Some(fsinfo) => fsinfo,
+            None => {
+                let info = procs
+                    .fsinfo(&Fsinfo3Args {
+                        fsroot: root.to_wire(),
+                    })
+                    .await?;
+                FsInfo::from(&ok(info, "FSINFO", "/")?)
+            }
+        };
         let nfs = Nfs {
             shared: Arc::new(MountState {
                 procs,
@@ -216,6 +264,9 @@ impl Nfs {
             }),
         };
         if let Err(e) = nfs.shared.local.probe_at_mount(&nfs).await {
+            if !owns_mount {
+                return Err(e);
+            }
             // `localio=on` refused the mount: take back the MNT so the
             // server does not list a mount nobody holds (best effort; the
             // probe's error is what the caller needs).

@@ -266,6 +266,27 @@ impl FileLocal {
         None
     }
 
+    /// The fd IO would use now (opened over the channel if need be), for
+    /// a caller that does the IO itself; `None` if IO goes over RPC.
+    pub(crate) async fn backing(
+        &self,
+        nfs: &Nfs,
+        handle: &FileHandle,
+        write: bool,
+    ) -> Option<crate::LocalBacking> {
+        if write {
+            self.writable.store(true, Ordering::Relaxed);
+        }
+        let local = self.route(nfs, handle, write).await?;
+        let writable = self.cache().open.as_ref().is_some_and(|(f, access, _)| {
+            Arc::ptr_eq(f, &local.file) && *access == Access::ReadWrite
+        });
+        Some(crate::LocalBacking {
+            file: local.file,
+            writable,
+        })
+    }
+
     fn fall_back(&self, nfs: &Nfs, session: &Arc<Session>, why: &str) {
         nfs.shared.local.fail(nfs, session, why);
     }
