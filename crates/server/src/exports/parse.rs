@@ -219,13 +219,30 @@ fn split_client(text: &str) -> Result<(&str, &str), String> {
 }
 
 /// Adds rules for `path`, merging with an earlier entry for the same path.
+/// An entry whose `fsid=` values disagree (among its rules or with an
+/// earlier entry's) changes nothing: it is left out whole.
 fn add(
     table: &mut ExportTable,
     path: PathBuf,
     rules: Vec<ExportRule>,
     line: usize,
 ) -> Result<(), ExportsError> {
-    let export = match table.exports.iter().position(|e| e.path == path) {
+    let existing = table.exports.iter().position(|e| e.path == path);
+    let earlier = existing.map_or(&[][..], |i| &table.exports[i].rules[..]);
+    let mut fsids = earlier.iter().chain(&rules).filter_map(|r| r.options.fsid);
+    let fsid = fsids.next();
+    if let Some(first) = fsid {
+        if let Some(other) = fsids.find(|f| *f != first) {
+            return Err(err(
+                line,
+                format!(
+                    "conflicting fsid={first} and fsid={other} for {}",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let export = match existing {
         Some(i) => &mut table.exports[i],
         None => {
             table.exports.push(Export {
@@ -238,18 +255,8 @@ fn add(
         }
     };
     export.rules.extend(rules);
-    let mut fsids = export.rules.iter().filter_map(|r| r.options.fsid);
-    if let Some(first) = fsids.next() {
-        if let Some(other) = fsids.find(|f| *f != first) {
-            return Err(err(
-                line,
-                format!(
-                    "conflicting fsid={first} and fsid={other} for {}",
-                    export.path.display()
-                ),
-            ));
-        }
-        export.id = ExportId(first);
+    if let Some(id) = fsid {
+        export.id = ExportId(id);
     }
     Ok(())
 }
