@@ -158,7 +158,7 @@ pub fn server_dispatch(data: &[u8]) {
             let outcome = target.server.call(&context(&header, auth), &args, &mut out);
             (outcome, out.into_bytes())
         });
-        if std::env::var_os("NFSL_FUZZ_DEBUG").is_some() {
+        if debug() {
             let status = results
                 .as_ref()
                 .ok()
@@ -174,6 +174,13 @@ pub fn server_dispatch(data: &[u8]) {
         let results = results.expect("results readable");
         check_results(header.program, header.procedure, &results, &mut handles);
     }
+}
+
+/// Whether to print each call's outcome (`NFSL_FUZZ_DEBUG=1`), to see
+/// what an input reaches.
+fn debug() -> bool {
+    static DEBUG: OnceLock<bool> = OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("NFSL_FUZZ_DEBUG").is_some())
 }
 
 fn substitute_handles(args: &[u8], handles: &[Vec<u8>]) -> Vec<u8> {
