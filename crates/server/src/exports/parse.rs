@@ -179,7 +179,7 @@ fn parse_entry(
                 clients_skipped += 1;
                 skipped.push(err(
                     t.line,
-                    format!("{m}; {} not exported to it", path.display()),
+                    format!("{m}; {} not exported to it", short_path(&path)),
                 ));
             }
         }
@@ -202,6 +202,18 @@ fn parse_entry(
         });
     }
     add(table, path, rules, path_tok.line)
+}
+
+/// `path` for a message repeated per client: a long one is cut, so the
+/// messages about a line cost memory linear in the line, not in its
+/// clients times its path.
+fn short_path(path: &Path) -> String {
+    const MAX_CHARS: usize = 64;
+    let shown = path.display().to_string();
+    match shown.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}...", &shown[..at]),
+        None => shown,
+    }
 }
 
 /// Splits `host(opts)` into `("host", "opts")`; `host` alone has no options.

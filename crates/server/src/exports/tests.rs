@@ -381,6 +381,23 @@ fn lenient_parsing_leaves_out_an_entry_with_a_conflicting_fsid_whole() {
 }
 
 #[test]
+fn skipped_clients_cost_memory_linear_in_the_file() {
+    // One error per skipped client; each must not carry a copy of a long
+    // path, or a 10 KB file would make megabytes of messages.
+    let text = format!("/{} {}", "p".repeat(4000), "x ".repeat(3000));
+    let (table, skipped) = parse::parse(&text, &resolver).unwrap();
+    assert!(table.exports.is_empty());
+    assert_eq!(skipped.len(), 3001);
+    let said: usize = skipped.iter().map(|e| e.to_string().len()).sum();
+    assert!(
+        said < 50 * text.len(),
+        "{said} bytes of messages for {}",
+        text.len()
+    );
+    assert!(skipped[0].to_string().contains("/pppp"), "{}", skipped[0]);
+}
+
+#[test]
 fn lenient_validation_removes_bad_exports_only() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
