@@ -22,10 +22,13 @@ fn no_dns(name: &str) -> Result<Vec<IpAddr>, String> {
 /// ([`ExportOptions`]'s `Display`); network rules match their own
 /// address; and the table written back out in exports(5) syntax (paths
 /// with `\ooo` escapes) parses to the same table. Memory is bounded by
-/// the input.
+/// the input (with room for one message per unusable client).
 pub fn exports_file(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let parsed = bounded("exports_file", input_bound(data.len()), || {
+    // Each unusable client (2 bytes of input: `x `) costs one message of
+    // about 150 bytes (kept for the log): linear, with a larger factor.
+    let limit = input_bound(data.len()) + 128 * data.len();
+    let parsed = bounded("exports_file", limit, || {
         ExportTable::parse_with_resolver(&text, &no_dns)
     });
     let Ok(table) = parsed else {
