@@ -191,10 +191,19 @@ impl NfsUrl {
 fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (h, after) = rest.split_once(']').ok_or("unclosed [ in IPv6 host")?;
+        // Brackets are for IPv6 literals only: anything else (`[[]`, `[x]`)
+        // would be a host that cannot be written back as a URL.
+        if h.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("[{h}] is not an IPv6 address"));
+        }
         match after {
             "" => (h, None),
             p => (h, Some(p.strip_prefix(':').ok_or("junk after ]")?)),
         }
+    } else if authority.contains(['[', ']']) {
+        return Err(format!(
+            "{authority:?}: brackets only enclose an IPv6 address"
+        ));
     } else {
         match authority.split_once(':') {
             Some((h, p)) => (h, Some(p)),
@@ -327,6 +336,9 @@ mod tests {
             ("nfs://x/y?uid=-1", "number"),
             ("nfs://x/y?localio=yes", "auto, on or off"),
             ("nfs://x/y?direct=sometimes", "auto, always or never"),
+            ("nfs://[[]/y", "not an IPv6 address"),
+            ("nfs://[host]/y", "not an IPv6 address"),
+            ("nfs://a]b/y", "brackets"),
         ] {
             let e = NfsUrl::parse(s).unwrap_err();
             assert!(e.to_string().contains(needle), "{s}: {e}");

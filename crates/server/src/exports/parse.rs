@@ -179,7 +179,7 @@ fn parse_entry(
                 clients_skipped += 1;
                 skipped.push(err(
                     t.line,
-                    format!("{m}; {} not exported to it", path.display()),
+                    format!("{m}; {} not exported to it", short_path(&path)),
                 ));
             }
         }
@@ -204,6 +204,18 @@ fn parse_entry(
     add(table, path, rules, path_tok.line)
 }
 
+/// `path` for a message repeated per client: a long one is cut, so the
+/// messages about a line cost memory linear in the line, not in its
+/// clients times its path.
+fn short_path(path: &Path) -> String {
+    const MAX_CHARS: usize = 64;
+    let shown = path.display().to_string();
+    match shown.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}...", &shown[..at]),
+        None => shown,
+    }
+}
+
 /// Splits `host(opts)` into `("host", "opts")`; `host` alone has no options.
 fn split_client(text: &str) -> Result<(&str, &str), String> {
     match text.split_once('(') {
@@ -219,13 +231,30 @@ fn split_client(text: &str) -> Result<(&str, &str), String> {
 }
 
 /// Adds rules for `path`, merging with an earlier entry for the same path.
+/// An entry whose `fsid=` values disagree (among its rules or with an
+/// earlier entry's) changes nothing: it is left out whole.
 fn add(
     table: &mut ExportTable,
     path: PathBuf,
     rules: Vec<ExportRule>,
     line: usize,
 ) -> Result<(), ExportsError> {
-    let export = match table.exports.iter().position(|e| e.path == path) {
+    let existing = table.exports.iter().position(|e| e.path == path);
+    let earlier = existing.map_or(&[][..], |i| &table.exports[i].rules[..]);
+    let mut fsids = earlier.iter().chain(&rules).filter_map(|r| r.options.fsid);
+    let fsid = fsids.next();
+    if let Some(first) = fsid {
+        if let Some(other) = fsids.find(|f| *f != first) {
+            return Err(err(
+                line,
+                format!(
+                    "conflicting fsid={first} and fsid={other} for {}",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let export = match existing {
         Some(i) => &mut table.exports[i],
         None => {
             table.exports.push(Export {
@@ -238,18 +267,8 @@ fn add(
         }
     };
     export.rules.extend(rules);
-    let mut fsids = export.rules.iter().filter_map(|r| r.options.fsid);
-    if let Some(first) = fsids.next() {
-        if let Some(other) = fsids.find(|f| *f != first) {
-            return Err(err(
-                line,
-                format!(
-                    "conflicting fsid={first} and fsid={other} for {}",
-                    export.path.display()
-                ),
-            ));
-        }
-        export.id = ExportId(first);
+    if let Some(id) = fsid {
+        export.id = ExportId(id);
     }
     Ok(())
 }

@@ -364,6 +364,40 @@ fn lenient_parsing_skips_what_it_cannot_use_and_says_so() {
 }
 
 #[test]
+fn lenient_parsing_leaves_out_an_entry_with_a_conflicting_fsid_whole() {
+    // Within one entry: nothing of it is exported.
+    let (table, skipped) = parse::parse("/a 10.0.0.1(fsid=1) 10.0.0.2(fsid=2)", &resolver).unwrap();
+    assert!(table.exports.is_empty(), "{table:?}");
+    assert!(skipped[0].to_string().contains("conflicting fsid"));
+    // Against an earlier entry for the same path: the earlier one stays as
+    // it was, the later one's client gets nothing.
+    let text = "/m 10.0.0.1(fsid=1)\n/m 10.0.0.2(fsid=2)\n";
+    let (table, skipped) = parse::parse(text, &resolver).unwrap();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    let m = &table.exports[0];
+    assert_eq!((m.id, m.rules.len()), (ExportId(1), 1));
+    assert!(m.options_for(ip("10.0.0.1")).is_some());
+    assert!(m.options_for(ip("10.0.0.2")).is_none());
+}
+
+#[test]
+fn skipped_clients_cost_memory_linear_in_the_file() {
+    // One error per skipped client; each must not carry a copy of a long
+    // path, or a 10 KB file would make megabytes of messages.
+    let text = format!("/{} {}", "p".repeat(4000), "x ".repeat(3000));
+    let (table, skipped) = parse::parse(&text, &resolver).unwrap();
+    assert!(table.exports.is_empty());
+    assert_eq!(skipped.len(), 3001);
+    let said: usize = skipped.iter().map(|e| e.to_string().len()).sum();
+    assert!(
+        said < 50 * text.len(),
+        "{said} bytes of messages for {}",
+        text.len()
+    );
+    assert!(skipped[0].to_string().contains("/pppp"), "{}", skipped[0]);
+}
+
+#[test]
 fn lenient_validation_removes_bad_exports_only() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
