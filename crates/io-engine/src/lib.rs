@@ -31,6 +31,17 @@
 //!   their jobs for it to take): the inode lock would serialize them
 //!   anyway, with the other worker spinning on it.
 //!
+//! One exception, which keeps the rule: [`IoEngine::read_into`] first tries
+//! a buffered read in the caller with `preadv2(RWF_NOWAIT)`, which the
+//! kernel answers only from the page cache and never blocks (no device
+//! read, page lock or reclaim-driven writeback); only a read that would
+//! block is queued. io_uring does the same (`IOCB_NOWAIT` first, a worker
+//! only on `EAGAIN`). Writes get no such path: ext4 refuses `RWF_NOWAIT`
+//! on buffered writes (`EOPNOTSUPP`, checked on Linux 6.18), so the try
+//! would only add a system call, and a plain buffered `pwrite` in the
+//! caller may wait in dirty-page throttling (`balance_dirty_pages`), that
+//! is, on writeback: exactly what the rule forbids.
+//!
 //! Direct IO is used by [`DirectPolicy`] when the [`IoFile`] has an
 //! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut
 //! into a buffered head, an aligned direct middle and a buffered tail
@@ -81,6 +92,7 @@ mod engine;
 mod error;
 mod file;
 mod inflight;
+mod nowait;
 mod queue;
 mod request;
 pub mod split;
