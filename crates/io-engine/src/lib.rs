@@ -24,7 +24,9 @@
 //!   so another worker can take the next: cached reads (done inside the
 //!   submission) of one caller's requests run in parallel. Unstable
 //!   buffered writes, a copy into the page cache, are written by the worker
-//!   itself (`pwrite`), as the loop device does buffered IO: on file systems
+//!   itself (`pwrite`; from 256 KiB up with `RWF_DONTCACHE`, so a large
+//!   copy's writeback runs during the copy, not all at its `fsync`), as
+//!   the loop device does buffered IO: on file systems
 //!   without non-blocking buffered writes (ext4) io_uring would hand each
 //!   to an io-wq thread, a second hop that halved 1 MiB write throughput.
 //!   One worker at a time writes a given file that way (the others leave

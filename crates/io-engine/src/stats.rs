@@ -28,6 +28,9 @@ pub struct EngineStats {
     /// Buffered unstable write calls done on a worker thread itself
     /// (`pwrite`), not through its ring.
     pub sync_writes: u64,
+    /// Of those, writes of at least 256 KiB made with `RWF_DONTCACHE`
+    /// (writeback starts at once; pages leave the cache once written).
+    pub dontcache_writes: u64,
     /// Buffered writes a worker left to the one already writing their file.
     pub strand_waits: u64,
     /// Reads done entirely in the caller from the page cache
@@ -70,6 +73,7 @@ counters!(
     direct_retries,
     dsync_writes,
     sync_writes,
+    dontcache_writes,
     strand_waits,
     nowait_reads,
     nowait_bytes,

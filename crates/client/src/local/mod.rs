@@ -73,6 +73,11 @@
 //! fresh server process might not see it; any other local failure falls
 //! back to an RPC COMMIT (the server's `fsync` flushes the same pages).
 //!
+//! Local writes of 256 KiB and more are made with `RWF_DONTCACHE` (as the
+//! server makes large WRITEs): their writeback starts at once and their
+//! pages leave the cache when written, so a large copy is durable soon
+//! after its last write instead of leaving COMMIT to flush it all.
+//!
 //! # Write-behind
 //! A local write of 256 KiB to [`crate::ClientConfig::write_behind`] bytes
 //! (default 4 MiB per file; 0 turns it off) is answered once it is queued
