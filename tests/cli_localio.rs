@@ -138,6 +138,72 @@ fn bench_runs_every_path_and_writes_json_and_svg() {
 }
 
 #[test]
+fn bench_jobs_run_streams_in_their_own_regions_and_report_each() {
+    let export = tempdir();
+    let out = tempdir();
+    let server = NfslServer::start(export.path(), RW);
+    let sock = server.localio_socket();
+    let json = out.path().join("j.json");
+    let text = ok_text(&[
+        "bench",
+        &server.url(""),
+        "--size",
+        "2",
+        "--time",
+        "0.05",
+        "--repeats",
+        "1",
+        "--workloads",
+        "rand-read",
+        "--jobs",
+        "1,2,4",
+        "--modes",
+        "buffered",
+        "--json",
+        json.to_str().unwrap(),
+        "--localio-socket",
+        sock.to_str().unwrap(),
+    ]);
+    assert!(text.contains("IOPS per job"), "{text}");
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    let results = doc["results"].as_array().unwrap();
+    for (path, counts) in [
+        ("pread", &[1u64][..]),
+        ("io_uring", &[1, 2, 4][..]),
+        ("localio", &[1, 2, 4][..]),
+        ("rpc", &[1, 2, 4][..]),
+    ] {
+        let jobs: Vec<u64> = results
+            .iter()
+            .filter(|r| r["path"] == path)
+            .map(|r| r["jobs"].as_u64().unwrap())
+            .collect();
+        assert_eq!(jobs, counts, "{path}: {results:#?}");
+    }
+    for r in results {
+        let n = r["jobs"].as_u64().unwrap() as usize;
+        let run = &r["runs"][0];
+        let per_job = run["job_ops"].as_array().unwrap();
+        assert_eq!(per_job.len(), n, "{r}");
+        assert!(per_job.iter().all(|o| o.as_u64().unwrap() > 0), "{r}");
+        let sum: u64 = per_job.iter().map(|o| o.as_u64().unwrap()).sum();
+        assert_eq!(sum, run["ops"].as_u64().unwrap(), "{r}");
+    }
+    let ratios = doc["ratios"].as_array().unwrap();
+    let names: Vec<&str> = ratios
+        .iter()
+        .map(|r| r["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["rand-read-qd1", "rand-read-qd1-j2", "rand-read-qd1-j4"]
+    );
+    let out = nfsl(&["bench", &server.url(""), "--jobs", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--jobs"), "{err}");
+}
+
+#[test]
 fn bench_rejects_bad_arguments_with_one_line() {
     let export = tempdir();
     let server = NfslServer::start(export.path(), RW);

@@ -130,6 +130,12 @@ impl Measured {
         }
     }
 
+    /// The slowest and the fastest job's IOPS, medians over the runs.
+    pub fn job_iops_range(&self) -> (f64, f64) {
+        let (lo, hi): (Vec<f64>, Vec<f64>) = self.runs.iter().map(Sample::job_iops_range).unzip();
+        (median(lo), median(hi))
+    }
+
     /// Latency percentile over every request of every run.
     pub fn latency(&self, p: f64) -> Duration {
         Latencies::merged(self.runs.iter().map(|r| &r.latencies)).percentile(p)

@@ -68,8 +68,12 @@ pub fn table(results: &[Measured]) -> String {
     .iter()
     .map(|s| s.to_string())
     .collect::<Vec<_>>()];
+    let per_job = results.iter().any(|m| m.workload.jobs > 1);
+    if per_job {
+        rows[0].push("IOPS per job".into());
+    }
     for m in results {
-        rows.push(vec![
+        let mut row = vec![
             m.workload.to_string(),
             m.mode.key().into(),
             m.path.label().into(),
@@ -77,9 +81,15 @@ pub fn table(results: &[Measured]) -> String {
             format!("{:.0}", m.iops()),
             micros(m.latency(50.0)),
             micros(m.latency(99.0)),
-        ]);
+        ];
+        if per_job {
+            let (lo, hi) = m.job_iops_range();
+            row.push(format!("{lo:.0}-{hi:.0}"));
+        }
+        rows.push(row);
     }
-    let mut out: String = columns(&rows, &[false, false, false, true, true, true, true])
+    let right = [false, false, false, true, true, true, true, true];
+    let mut out: String = columns(&rows, &right[..rows[0].len()])
         .into_iter()
         .map(|l| l + "\n")
         .collect();
@@ -200,6 +210,10 @@ pub fn result_json(m: &Measured) -> Json {
                 ("mb_per_sec", Json::Num(r.mb_per_sec())),
                 ("iops", Json::Num(r.iops())),
                 (
+                    "job_ops",
+                    Json::Arr(r.job_ops.iter().map(|&n| Json::Int(n)).collect()),
+                ),
+                (
                     "p50_us",
                     Json::Num(r.latencies.percentile(50.0).as_secs_f64() * 1e6),
                 ),
@@ -217,6 +231,7 @@ pub fn result_json(m: &Measured) -> Json {
         ("workload", Json::Str(m.workload.name())),
         ("block_bytes", Json::Int(m.workload.block as u64)),
         ("queue_depth", Json::Int(m.workload.qd as u64)),
+        ("jobs", Json::Int(m.workload.jobs as u64)),
         ("mb_per_sec", Json::Num(m.mb_per_sec())),
         ("iops", Json::Num(m.iops())),
         ("p50_us", us(50.0)),
@@ -274,6 +289,7 @@ mod tests {
                 bytes: iops * 4096,
                 elapsed: Duration::from_secs(1),
                 latencies: Latencies::from_unsorted(vec![1000, 2000]),
+                job_ops: vec![iops],
             }],
             local_ops: 0,
             rpc_ops: 0,

@@ -115,6 +115,7 @@ mod tests {
                 bytes: 10 << 20,
                 elapsed: Duration::from_secs(1),
                 latencies: Latencies::default(),
+                job_ops: vec![10],
             }],
             local_ops: 0,
             rpc_ops: 0,

@@ -149,14 +149,21 @@ impl Target for Uring {
 }
 
 /// An NFS file through the client library: LOCALIO or RPC, as the mount
-/// was configured. Writes are UNSTABLE; `sync` is COMMIT. It uses the
+/// was configured. Writes are UNSTABLE; `sync` is COMMIT. Large IO uses the
 /// zero-copy calls `nfsl cp` uses (`read_at_bytes`, `write_at_bytes`), so
-/// neither path pays a copy into a caller's buffer that pread does not.
+/// neither path pays a copy into a caller's buffer that pread does not;
+/// small reads go into the caller's buffer like pread's.
 pub struct Client {
     pub file: nfsl_client::File,
     /// Written buffers the client may still hold, oldest first.
     pub held: std::sync::Mutex<std::collections::VecDeque<Bytes>>,
 }
+
+/// Reads of this size and more use `read_at_bytes` (the data as the
+/// client got it, as `nfsl cp` does: one copy, by the engine or the
+/// socket); smaller ones `read_at` into the caller's buffer, as an
+/// application's small reads do.
+const ZERO_COPY_READ_MIN: usize = 64 * 1024;
 
 /// Written buffers remembered for reuse, at most.
 const MAX_HELD: usize = 64;
@@ -168,7 +175,16 @@ impl Target for Client {
         aligned_bytes(len, fill, None)
     }
 
-    async fn read(&self, buf: BytesMut, offset: u64, len: usize) -> anyhow::Result<BytesMut> {
+    async fn read(&self, mut buf: BytesMut, offset: u64, len: usize) -> anyhow::Result<BytesMut> {
+        if len < ZERO_COPY_READ_MIN {
+            // Into the caller's buffer, as pread does: LOCALIO's cached
+            // reads copy once, straight into it.
+            let n = self.file.read_at(&mut buf[..len], offset).await?;
+            if n != len {
+                anyhow::bail!("short read at {offset}: {n} of {len} bytes");
+            }
+            return Ok(buf);
+        }
         let parts = self.file.read_at_bytes(offset, len).await?;
         let n: usize = parts.iter().map(|p| p.len()).sum();
         if n != len {

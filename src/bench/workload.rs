@@ -1,6 +1,7 @@
 //! The workloads `nfsl bench` runs and the runner that drives one of them
-//! through any [`Target`] for a given time, keeping `qd` requests in flight
-//! from one task and timing every request.
+//! through any [`Target`] for a given time: `jobs` concurrent streams, each
+//! over its own region of the file with `qd` requests in flight, all from
+//! one task (as one `nfsl` process runs them), timing every request.
 
 use std::fmt;
 use std::future::Future;
@@ -28,8 +29,10 @@ pub struct Workload {
     pub sequential: bool,
     /// Bytes per request.
     pub block: usize,
-    /// Requests in flight.
+    /// Requests in flight per job.
     pub qd: usize,
+    /// Concurrent streams, each over its own region of the file.
+    pub jobs: usize,
 }
 
 impl Workload {
@@ -72,6 +75,7 @@ impl Workload {
             sequential,
             block,
             qd,
+            jobs: 1,
         })
     }
 
@@ -88,8 +92,23 @@ impl Workload {
         Ok(list)
     }
 
-    /// The name it is parsed from, e.g. `rand-read-qd8`.
+    /// The same workload run by `jobs` streams.
+    pub fn with_jobs(self, jobs: usize) -> Workload {
+        Workload { jobs, ..self }
+    }
+
+    /// The name it is parsed from, e.g. `rand-read-qd8`, with `-jN` when
+    /// run by N > 1 jobs (`--jobs`).
     pub fn name(&self) -> String {
+        let base = self.base_name();
+        if self.jobs > 1 {
+            format!("{base}-j{}", self.jobs)
+        } else {
+            base
+        }
+    }
+
+    fn base_name(&self) -> String {
         let kind = match (self.sequential, self.op) {
             (true, Op::Read) => "seq-read",
             (true, Op::Write) => "seq-write",
@@ -117,7 +136,11 @@ impl fmt::Display for Workload {
         } else {
             format!("{}K", self.block >> 10)
         };
-        write!(f, "{} bs={bs} qd={}", self.name(), self.qd)
+        write!(f, "{} bs={bs} qd={}", self.name(), self.qd)?;
+        if self.jobs > 1 {
+            write!(f, " jobs={}", self.jobs)?;
+        }
+        Ok(())
     }
 }
 
@@ -160,6 +183,8 @@ pub struct Sample {
     pub elapsed: Duration,
     /// Each request's latency (submission to completion), sorted.
     pub latencies: Latencies,
+    /// Requests each job completed (one entry per job).
+    pub job_ops: Vec<u64>,
 }
 
 impl Sample {
@@ -171,6 +196,15 @@ impl Sample {
     /// Requests per second.
     pub fn iops(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The slowest and the fastest job's requests per second.
+    pub fn job_iops_range(&self) -> (f64, f64) {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let per = self.job_ops.iter().map(|&n| n as f64 / secs);
+        let lo = per.clone().fold(f64::INFINITY, f64::min);
+        let hi = per.fold(0.0, f64::max);
+        (if lo.is_finite() { lo } else { 0.0 }, hi)
     }
 }
 
@@ -202,8 +236,10 @@ impl Latencies {
     }
 }
 
-/// Small, fast, seedable offsets for random workloads (splitmix64).
+/// Small, fast, seedable offsets for random workloads (splitmix64), in
+/// one job's region of the file.
 struct Offsets {
+    base: u64,
     state: u64,
     next_seq: u64,
     slots: u64,
@@ -212,12 +248,13 @@ struct Offsets {
 }
 
 impl Offsets {
-    fn new(w: &Workload, file_size: u64, seed: u64) -> Offsets {
+    fn new(w: &Workload, base: u64, region: u64, seed: u64) -> Offsets {
         let block = w.block as u64;
         Offsets {
+            base,
             state: seed,
             next_seq: 0,
-            slots: (file_size / block).max(1),
+            slots: (region / block).max(1),
             block,
             sequential: w.sequential,
         }
@@ -227,20 +264,22 @@ impl Offsets {
         if self.sequential {
             let at = self.next_seq;
             self.next_seq = (self.next_seq + 1) % self.slots;
-            return at * self.block;
+            return self.base + at * self.block;
         }
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^= z >> 31;
-        (z % self.slots) * self.block
+        self.base + (z % self.slots) * self.block
     }
 }
 
 /// Runs `w` against `target` over the first `file_size` bytes of its file
-/// for `duration` (at least one request per slot), keeping `w.qd` requests
-/// in flight. A write workload ends with a sync, counted in the time.
+/// for `duration` (at least one request per slot): `w.jobs` streams at
+/// once, job `j` over the `j`-th of `w.jobs` equal block-aligned regions,
+/// each keeping `w.qd` requests in flight. A write workload ends with a
+/// sync, counted in the time.
 pub async fn run<T: Target>(
     target: &T,
     w: &Workload,
@@ -248,16 +287,53 @@ pub async fn run<T: Target>(
     duration: Duration,
     seed: u64,
 ) -> anyhow::Result<Sample> {
-    if file_size < w.block as u64 {
+    let jobs = w.jobs.max(1) as u64;
+    let block = w.block as u64;
+    let region = file_size / jobs / block * block;
+    if region < block {
         anyhow::bail!(
-            "the file ({file_size} bytes) is smaller than one {} request",
+            "the file ({file_size} bytes) is smaller than one {} request per job",
             w.block
         );
     }
-    let fill = (seed as u8) | 1;
-    let mut offsets = Offsets::new(w, file_size, seed);
+    let start = Instant::now();
+    let deadline = start + duration;
+    let streams = (0..jobs).map(|j| {
+        let offsets = Offsets::new(w, j * region, region, seed.wrapping_add(j * 0x51ed));
+        stream(target, w, offsets, deadline, (seed as u8) | 1)
+    });
+    let done = futures_util::future::join_all(streams).await;
+    if w.op == Op::Write {
+        target.sync().await?;
+    }
+    let elapsed = start.elapsed();
     let mut latencies = Vec::new();
-    let mut bytes = 0u64;
+    let mut job_ops = Vec::with_capacity(done.len());
+    for d in done {
+        let l = d?;
+        job_ops.push(l.len() as u64);
+        latencies.extend(l);
+    }
+    let ops = latencies.len() as u64;
+    Ok(Sample {
+        ops,
+        bytes: ops * block,
+        elapsed,
+        latencies: Latencies::from_unsorted(latencies),
+        job_ops,
+    })
+}
+
+/// One job: `w.qd` requests in flight at `offsets` until `deadline`;
+/// returns each request's latency in nanoseconds.
+async fn stream<T: Target>(
+    target: &T,
+    w: &Workload,
+    mut offsets: Offsets,
+    deadline: Instant,
+    fill: u8,
+) -> anyhow::Result<Vec<u32>> {
+    let mut latencies = Vec::new();
     let issue = |buf: T::Buf, offset: u64| async move {
         let t = Instant::now();
         let buf = match w.op {
@@ -266,8 +342,6 @@ pub async fn run<T: Target>(
         };
         anyhow::Ok((buf, t.elapsed()))
     };
-    let start = Instant::now();
-    let deadline = start + duration;
     let mut in_flight = FuturesUnordered::new();
     for _ in 0..w.qd {
         in_flight.push(issue(target.buffer(w.block, fill), offsets.next()));
@@ -275,20 +349,26 @@ pub async fn run<T: Target>(
     while let Some(done) = in_flight.next().await {
         let (buf, took) = done?;
         latencies.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
-        bytes += w.block as u64;
         if Instant::now() < deadline {
             in_flight.push(issue(buf, offsets.next()));
         }
     }
-    if w.op == Op::Write {
-        target.sync().await?;
+    Ok(latencies)
+}
+
+/// Reads the first `file_size` bytes of `target`'s file once, in order,
+/// untimed: every path starts its runs with the file as warm as the
+/// others' (a file written over RPC is not in the page cache: the server
+/// writes with `RWF_DONTCACHE`).
+pub async fn warm<T: Target>(target: &T, file_size: u64) -> anyhow::Result<()> {
+    let block = SEQ_BLOCK.min(file_size as usize).max(1);
+    let mut buf = target.buffer(block, 0);
+    let mut offset = 0u64;
+    while offset + block as u64 <= file_size {
+        buf = target.read(buf, offset, block).await?;
+        offset += block as u64;
     }
-    Ok(Sample {
-        ops: latencies.len() as u64,
-        bytes,
-        elapsed: start.elapsed(),
-        latencies: Latencies::from_unsorted(latencies),
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -326,14 +406,22 @@ mod tests {
     #[test]
     fn offsets_stay_in_the_file_and_aligned() {
         let w = Workload::parse("rand-read").unwrap();
-        let mut o = Offsets::new(&w, 1 << 20, 7);
+        let mut o = Offsets::new(&w, 0, 1 << 20, 7);
         for _ in 0..1000 {
             let at = o.next();
             assert!(at.is_multiple_of(4096) && at + 4096 <= 1 << 20);
         }
         let w = Workload::parse("seq-read").unwrap();
-        let mut o = Offsets::new(&w, 3 << 20, 7);
+        let mut o = Offsets::new(&w, 0, 3 << 20, 7);
         let seq: Vec<u64> = (0..4).map(|_| o.next() >> 20).collect();
         assert_eq!(seq, [0, 1, 2, 0]);
+        // A job's offsets stay in its own region.
+        let w = Workload::parse("rand-read").unwrap().with_jobs(4);
+        let mut o = Offsets::new(&w, 2 << 20, 1 << 20, 9);
+        for _ in 0..1000 {
+            let at = o.next();
+            assert!(at >= 2 << 20 && at + 4096 <= 3 << 20);
+        }
+        assert_eq!(w.name(), "rand-read-qd1-j4");
     }
 }

@@ -1,9 +1,11 @@
 //! `nfsl bench URL`: the same workloads through (a) the local file directly
 //! (pread/pwrite and io_uring: the ceiling), (b) LOCALIO (`localio=on`) and
 //! (c) RPC over loopback (`localio=off`), buffered and `O_DIRECT`
-//! (`direct=never|always` for LOCALIO; RPC's server decides), each with a
-//! warm-up and `--repeats` timed runs, interleaved across paths so drift
-//! hits them alike. Prints throughput, IOPS, p50/p99 latency and the
+//! (`direct=never|always` for LOCALIO; RPC's server decides), `--jobs`
+//! streams at a time, each path first reading the whole file once (so no
+//! path is timed on a colder file), then per workload a warm-up and
+//! `--repeats` timed runs, interleaved across paths so drift hits them
+//! alike. Prints throughput, IOPS, p50/p99 latency and the
 //! ratios; `--json` writes everything, `--plot` an SVG chart.
 //!
 //! URL names a directory in the export; the benchmark creates
@@ -51,6 +53,13 @@ pub struct BenchArgs {
     /// optional -qdN (comma-separated).
     #[arg(long, default_value = Workload::DEFAULT)]
     pub workloads: String,
+    /// Concurrent jobs (streams), each over its own region of the file,
+    /// with the workload's queue depth each; a comma-separated list runs
+    /// every workload at each count (e.g. 1,2,4). Jobs share the client's
+    /// one thread, as one `nfsl` process would; pread (synchronous) runs
+    /// only at one job and queue depth 1.
+    #[arg(long, default_value = "1")]
+    pub jobs: String,
     /// Paths: pread, io_uring, localio, rpc (comma-separated).
     #[arg(long, default_value = "pread,io_uring,localio,rpc")]
     pub paths: String,
@@ -74,13 +83,29 @@ struct Plan {
 }
 
 fn plan(args: &BenchArgs) -> anyhow::Result<Plan> {
-    let workloads = Workload::parse_list(&args.workloads).map_err(anyhow::Error::msg)?;
     let list = |s: &str| {
         s.split(',')
             .filter(|p| !p.trim().is_empty())
             .map(str::to_owned)
             .collect::<Vec<_>>()
     };
+    let jobs = list(&args.jobs)
+        .iter()
+        .map(|j| match j.trim().parse::<usize>() {
+            Ok(n) if (1..=64).contains(&n) => Ok(n),
+            _ => Err(anyhow::anyhow!(
+                "--jobs: {j:?} is not a number of jobs 1..=64"
+            )),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if jobs.is_empty() {
+        anyhow::bail!("--jobs must name at least one count");
+    }
+    let workloads = Workload::parse_list(&args.workloads)
+        .map_err(anyhow::Error::msg)?
+        .into_iter()
+        .flat_map(|w| jobs.iter().map(move |&j| w.with_jobs(j)))
+        .collect();
     let paths = list(&args.paths)
         .iter()
         .map(|p| {
@@ -206,6 +231,7 @@ async fn bench(
                 PathKind::Rpc => {}
             }
         }
+        set.warm(plan.size).await?;
         for w in &plan.workloads {
             results.extend(set.run(w, mode, plan).await?);
         }
@@ -225,6 +251,7 @@ async fn bench(
             rpc: Some(open_client(&runs, nfs_path).await?),
             ..PathSet::default()
         };
+        set.warm(plan.size).await?;
         for w in &plan.workloads {
             results.extend(set.run(w, Mode::Server, plan).await?);
         }
@@ -341,6 +368,23 @@ struct PathSet {
 }
 
 impl PathSet {
+    /// Reads the whole file once through every open target, untimed, so
+    /// that none is timed on a colder file than another.
+    async fn warm(&self, size: u64) -> anyhow::Result<()> {
+        if let Some(t) = &self.pread {
+            workload::warm(t, size).await.context("warming pread")?;
+        }
+        if let Some(t) = &self.uring {
+            workload::warm(t, size).await.context("warming io_uring")?;
+        }
+        for c in [&self.localio, &self.rpc].into_iter().flatten() {
+            workload::warm(&c.target, size)
+                .await
+                .context("warming the client")?;
+        }
+        Ok(())
+    }
+
     /// Runs `w` on every open target: a warm-up each, then the repeats
     /// round-robin across targets.
     async fn run(
@@ -361,11 +405,11 @@ impl PathSet {
                 mode,
                 size: plan.size,
                 time,
-                seed: u64::from(rep) * 7919 + w.qd as u64,
+                seed: u64::from(rep) * 7919 + w.qd as u64 + ((w.jobs as u64) << 16),
                 warm,
             };
             // pread is synchronous: one request in flight at most.
-            if let (Some(t), 1) = (&self.pread, w.qd) {
+            if let (Some(t), 1, 1) = (&self.pread, w.qd, w.jobs) {
                 round.run(&mut out, PathKind::Pread, t, None).await?;
             }
             if let Some(t) = &self.uring {

@@ -128,6 +128,8 @@ pub fn counter_list(s: &ClientStats) -> Vec<(&'static str, u64)> {
         ("rpc_commits", s.commits),
         ("direct_bytes", s.direct_bytes),
         ("buffered_bytes", s.buffered_bytes),
+        ("local_cached_reads", s.local_cached_reads),
+        ("local_uncached_reads", s.local_uncached_reads),
         ("misaligned_splits", s.misaligned_splits),
         ("localio_opens", s.localio_opens),
         ("localio_denied", s.localio_denied),
@@ -203,6 +205,14 @@ pub fn format_counters(s: &ClientStats) -> String {
     rows = vec![
         vec!["direct bytes".into(), n(s.direct_bytes)],
         vec!["buffered bytes".into(), n(s.buffered_bytes)],
+        vec![
+            "reads done from cache in the caller".into(),
+            n(s.local_cached_reads),
+        ],
+        vec![
+            "reads sent to IO workers (not cached)".into(),
+            n(s.local_uncached_reads),
+        ],
         vec!["misaligned splits".into(), n(s.misaligned_splits)],
         vec!["reads read ahead".into(), n(s.local_readahead_reads)],
         vec!["LOCALIO opens".into(), n(s.localio_opens)],

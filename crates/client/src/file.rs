@@ -126,13 +126,8 @@ impl File {
         self.local
             .settle_writes(&self.nfs, &self.handle, Some((offset, buf.len())))
             .await;
-        let local = self.local.read(&self.nfs, &self.handle, offset, buf.len());
-        if let Some(parts) = local.await {
-            let mut n = 0;
-            for part in parts {
-                buf[n..n + part.len()].copy_from_slice(&part);
-                n += part.len();
-            }
+        let local = self.local.read_into(&self.nfs, &self.handle, offset, buf);
+        if let Some(n) = local.await {
             return Ok(n);
         }
         let rsize = self.nfs.rsize();

@@ -134,6 +134,12 @@ pub struct ClientStats {
     pub direct_bytes: u64,
     /// Bytes the IO engine moved buffered.
     pub buffered_bytes: u64,
+    /// LOCALIO reads done in the caller from the page cache (they could not
+    /// block), without a trip to an IO engine worker.
+    pub local_cached_reads: u64,
+    /// LOCALIO reads tried in the caller that would have blocked (data not
+    /// cached) and went to the IO engine's workers.
+    pub local_uncached_reads: u64,
     /// Local requests the engine split into buffered head/tail and a
     /// direct middle because they were misaligned.
     pub misaligned_splits: u64,

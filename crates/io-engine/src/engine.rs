@@ -6,11 +6,12 @@ use std::thread::JoinHandle;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::nowait;
 use crate::queue::{JobQueue, WorkerWake};
 use crate::request::{Job, Pending, Request};
 use crate::stats::{add, Counters, EngineStats};
 use crate::worker::{self, EngineState};
-use crate::{EngineConfig, Fsync, IoError, IoFile, Read, Write};
+use crate::{DirectPolicy, EngineConfig, Fsync, IoError, IoFile, Read, Write};
 
 /// Whether the workers were made IO flushers (`prctl(PR_SET_IO_FLUSHER)`:
 /// their allocations cannot recurse into IO under memory pressure, which
@@ -180,6 +181,57 @@ impl IoEngine {
         self.submit(Read::new(Arc::clone(file), offset, len))
             .await
             .await
+    }
+
+    /// Reads into `buf` at `offset` with the first attempt in the caller:
+    /// the part the page cache holds is copied at once (`preadv2` with
+    /// `RWF_NOWAIT`, which cannot block, which returns instead of waiting for the device, a page lock or reclaim), and
+    /// only a read that would block goes to the workers, as a [`Read`] of
+    /// what is left. Returns the bytes read (fewer only at end of file).
+    ///
+    /// The first attempt is made only for a read `policy` does buffered
+    /// (a direct read must reach the device); it allocates nothing and
+    /// copies once, into `buf`. [`EngineStats::nowait_reads`] counts reads
+    /// done entirely in the caller, [`EngineStats::nowait_refusals`] those
+    /// that went to the workers.
+    pub async fn read_into(
+        &self,
+        file: &Arc<IoFile>,
+        offset: u64,
+        buf: &mut [u8],
+        policy: DirectPolicy,
+    ) -> Result<usize, IoError> {
+        let len = buf.len();
+        let in_range = offset
+            .checked_add(len as u64)
+            .is_some_and(|end| end <= i64::MAX as u64);
+        let mut done = 0;
+        if len > 0 && in_range && self.reads_buffered(file, len, policy) {
+            if let Some(n) = nowait::read_cached(file.buffered_fd(), buf, offset) {
+                if n == len {
+                    add(&self.shared.stats.nowait_reads, 1);
+                    add(&self.shared.stats.nowait_bytes, n as u64);
+                    return Ok(n);
+                }
+                done = n;
+            }
+            add(&self.shared.stats.nowait_refusals, 1);
+        }
+        let rest = Read::new(Arc::clone(file), offset + done as u64, len - done).direct(policy);
+        let data = self.submit(rest).await.await?;
+        let n = data.len().min(len - done);
+        buf[done..done + n].copy_from_slice(&data[..n]);
+        Ok(done + n)
+    }
+
+    /// True if a read of `len` bytes under `policy` is done buffered.
+    fn reads_buffered(&self, file: &IoFile, len: usize, policy: DirectPolicy) -> bool {
+        match policy {
+            _ if !file.direct_capable() => true,
+            DirectPolicy::Never => true,
+            DirectPolicy::Auto => len < self.shared.config.auto_direct_min,
+            DirectPolicy::Always => false,
+        }
     }
 
     /// Writes `data` at `offset`, durably if `stable`.

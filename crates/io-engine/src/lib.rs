@@ -24,12 +24,25 @@
 //!   so another worker can take the next: cached reads (done inside the
 //!   submission) of one caller's requests run in parallel. Unstable
 //!   buffered writes, a copy into the page cache, are written by the worker
-//!   itself (`pwrite`), as the loop device does buffered IO: on file systems
+//!   itself (`pwrite`; from 256 KiB up with `RWF_DONTCACHE`, so a large
+//!   copy's writeback runs during the copy, not all at its `fsync`), as
+//!   the loop device does buffered IO: on file systems
 //!   without non-blocking buffered writes (ext4) io_uring would hand each
 //!   to an io-wq thread, a second hop that halved 1 MiB write throughput.
 //!   One worker at a time writes a given file that way (the others leave
 //!   their jobs for it to take): the inode lock would serialize them
 //!   anyway, with the other worker spinning on it.
+//!
+//! One exception, which keeps the rule: [`IoEngine::read_into`] first tries
+//! a buffered read in the caller with `preadv2(RWF_NOWAIT)`, which the
+//! kernel answers only from the page cache and never blocks (no device
+//! read, page lock or reclaim-driven writeback); only a read that would
+//! block is queued. io_uring does the same (`IOCB_NOWAIT` first, a worker
+//! only on `EAGAIN`). Writes get no such path: ext4 refuses `RWF_NOWAIT`
+//! on buffered writes (`EOPNOTSUPP`, checked on Linux 6.18), so the try
+//! would only add a system call, and a plain buffered `pwrite` in the
+//! caller may wait in dirty-page throttling (`balance_dirty_pages`), that
+//! is, on writeback: exactly what the rule forbids.
 //!
 //! Direct IO is used by [`DirectPolicy`] when the [`IoFile`] has an
 //! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut
@@ -81,6 +94,7 @@ mod engine;
 mod error;
 mod file;
 mod inflight;
+mod nowait;
 mod queue;
 mod request;
 pub mod split;

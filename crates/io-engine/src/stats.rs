@@ -28,8 +28,19 @@ pub struct EngineStats {
     /// Buffered unstable write calls done on a worker thread itself
     /// (`pwrite`), not through its ring.
     pub sync_writes: u64,
+    /// Of those, writes of at least 256 KiB made with `RWF_DONTCACHE`
+    /// (writeback starts at once; pages leave the cache once written).
+    pub dontcache_writes: u64,
     /// Buffered writes a worker left to the one already writing their file.
     pub strand_waits: u64,
+    /// Reads done entirely in the caller from the page cache
+    /// ([`IoEngine::read_into`](crate::IoEngine::read_into)); not in `reads`.
+    pub nowait_reads: u64,
+    /// Bytes those reads returned; not in `bytes_read`.
+    pub nowait_bytes: u64,
+    /// Reads tried in the caller that would have blocked (not cached, or
+    /// only in part) and went to the workers.
+    pub nowait_refusals: u64,
     /// Fsync requests completed successfully.
     pub syncs: u64,
     /// Submissions that found the queue full and waited for space.
@@ -62,7 +73,11 @@ counters!(
     direct_retries,
     dsync_writes,
     sync_writes,
+    dontcache_writes,
     strand_waits,
+    nowait_reads,
+    nowait_bytes,
+    nowait_refusals,
     syncs,
     queue_full_waits,
     errors,

@@ -14,12 +14,40 @@ use std::os::fd::BorrowedFd;
 /// caller still only queued it. Stable (`RWF_DSYNC`) and direct writes,
 /// which wait for the device, stay on the ring so the worker keeps many of
 /// them in flight.
-pub(crate) fn sync_write(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> i32 {
+///
+/// A write of at least [`STREAMING_WRITE`] bytes is made with
+/// `RWF_DONTCACHE` (Linux 6.14), as the server does for large WRITEs: its
+/// writeback starts at once and its pages leave the cache once written, so
+/// a large copy's data is on its way to the disk while the copy runs,
+/// instead of piling up dirty for COMMIT (`fsync`) to flush all at once
+/// (measured before: a 1 GiB LOCALIO copy was slower to be durable than
+/// the same copy over RPC). It is still a buffered write: it does not wait
+/// for the device. A file system without it (`EOPNOTSUPP`) gets a plain
+/// `pwrite`. The second value says whether `RWF_DONTCACHE` was used.
+pub(crate) fn sync_write(fd: BorrowedFd<'_>, data: &[u8], offset: u64) -> (i32, bool) {
     let chunk = &data[..data.len().min(MAX_IO_BYTES)];
-    match rustix::io::pwrite(fd, chunk, offset) {
-        Ok(n) => n as i32,
-        Err(e) => -e.raw_os_error(),
+    if chunk.len() >= STREAMING_WRITE {
+        let iov = [std::io::IoSlice::new(chunk)];
+        match rustix::io::pwritev2(fd, &iov, offset, dontcache()) {
+            Ok(n) => return (n as i32, true),
+            Err(rustix::io::Errno::OPNOTSUPP) => {}
+            Err(e) => return (-e.raw_os_error(), true),
+        }
     }
+    match rustix::io::pwrite(fd, chunk, offset) {
+        Ok(n) => (n as i32, false),
+        Err(e) => (-e.raw_os_error(), false),
+    }
+}
+
+/// Buffered writes at least this large are streamed with `RWF_DONTCACHE`:
+/// bulk data (a copy writes 1 MiB pieces), while small writes stay cached
+/// for the reads and rewrites likely to follow (the server's threshold).
+pub(crate) const STREAMING_WRITE: usize = 256 << 10;
+
+/// `RWF_DONTCACHE` (rustix has no name for it).
+fn dontcache() -> rustix::io::ReadWriteFlags {
+    rustix::io::ReadWriteFlags::from_bits_retain(libc::RWF_DONTCACHE as u32)
 }
 
 /// The most one read(2)/write(2) moves (Linux's MAX_RW_COUNT).

@@ -300,8 +300,12 @@ impl Worker {
                     if !seg.direct && !*stable {
                         let from = seg.start + seg.done;
                         let fd = inf.file.buffered_fd();
-                        let res = sync_write(fd, &data[from..seg.start + seg.len], file_off);
+                        let (res, dontcache) =
+                            sync_write(fd, &data[from..seg.start + seg.len], file_off);
                         add(&self.shared.stats.sync_writes, 1);
+                        if dontcache && res > 0 {
+                            add(&self.shared.stats.dontcache_writes, 1);
+                        }
                         if self.progress(slot, i, res) {
                             continue;
                         }

@@ -452,3 +452,36 @@ async fn adjacent_concurrent_writes_with_mixed_policies() {
     );
     assert_eq!(s.errors, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_buffered_writes_stream_with_dontcache_small_ones_stay_cached() {
+    let Some(dir) = direct_dir() else { return };
+    let path = dir.path().join("stream");
+    create(&path, &[]);
+    let file = Arc::new(IoFile::open(&path, true).unwrap());
+    let engine = IoEngine::start(EngineConfig {
+        direct: DirectPolicy::Never,
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let big = pattern(31, 1 << 20);
+    let small = pattern(32, 4096);
+    let before = engine.stats();
+    engine.write(&file, 0, big.clone(), false).await.unwrap();
+    let after_big = engine.stats();
+    engine
+        .write(&file, 1 << 20, small.clone(), false)
+        .await
+        .unwrap();
+    let after_small = engine.stats();
+    assert_eq!(after_small.dontcache_writes, after_big.dontcache_writes);
+    let streamed = after_big.dontcache_writes - before.dontcache_writes;
+    if streamed == 0 {
+        eprintln!("SKIP: this kernel or file system has no RWF_DONTCACHE (written plainly)");
+    } else {
+        assert_eq!(streamed, 1);
+    }
+    engine.fsync(&file, false).await.unwrap();
+    assert!(pread(&path, 0, 1 << 20) == big);
+    assert!(pread(&path, 1 << 20, 4096) == small);
+}

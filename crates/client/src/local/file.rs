@@ -348,7 +348,86 @@ impl FileLocal {
                 break;
             }
         }
-        let unit = piece.min(len);
+        self.queue_readahead(&local, offset, len, got, piece.min(len), nfs)
+            .await;
+        Some(out)
+    }
+
+    /// Reads into `buf` at `offset` locally; `None` if the read must go over
+    /// RPC. A read of at most one piece (`max_io_size`) that read-ahead did
+    /// not queue is first tried in the caller from the page cache
+    /// ([`IoEngine::read_into`]: it cannot block; what would block goes to
+    /// the engine), without an allocation and with one copy, into `buf`.
+    /// Larger reads go through [`FileLocal::read`] (pieces in parallel on
+    /// the engine's workers) and are copied into `buf`.
+    pub(crate) async fn read_into(
+        &self,
+        nfs: &Nfs,
+        handle: &FileHandle,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let config = &nfs.shared.config;
+        let piece = (config.max_io_size as usize).max(1);
+        let len = buf.len();
+        if len > piece {
+            let parts = self.read(nfs, handle, offset, len).await?;
+            let mut n = 0;
+            for part in parts {
+                buf[n..n + part.len()].copy_from_slice(&part);
+                n += part.len();
+            }
+            return Some(n);
+        }
+        let local = self.route(nfs, handle, false).await?;
+        let policy = io_policy(config.direct);
+        let epoch = local.session.epoch;
+        let c = &nfs.shared.counters;
+        let got = match self.readahead.take(offset, len, epoch) {
+            Some(pending) => {
+                Counters::add(&c.local_readahead_reads, 1);
+                pending.await.map(|data| {
+                    let n = data.len().min(len);
+                    buf[..n].copy_from_slice(&data[..n]);
+                    n
+                })
+            }
+            None => {
+                local
+                    .engine
+                    .read_into(&local.file, offset, buf, policy)
+                    .await
+            }
+        };
+        let got = match got {
+            Ok(n) => n,
+            Err(e) => {
+                self.readahead.clear();
+                self.fall_back(nfs, &local.session, &format!("read: {e}"));
+                return None;
+            }
+        };
+        Counters::add(&c.local_reads, 1);
+        Counters::add(&c.local_read_bytes, got as u64);
+        self.queue_readahead(&local, offset, len, got, len.min(piece), nfs)
+            .await;
+        Some(got)
+    }
+
+    /// Queues the reads ahead that a read of `len` bytes at `offset`
+    /// (which got `got`) calls for, in pieces of `unit` bytes.
+    async fn queue_readahead(
+        &self,
+        local: &Local,
+        offset: u64,
+        len: usize,
+        got: usize,
+        unit: usize,
+        nfs: &Nfs,
+    ) {
+        let config = &nfs.shared.config;
+        let policy = io_policy(config.direct);
+        let epoch = local.session.epoch;
         for (at, n) in self
             .readahead
             .advance(offset, len, got, unit, config.readahead)
@@ -357,7 +436,6 @@ impl FileLocal {
             let pending = local.engine.submit(read).await;
             self.readahead.insert(at, n, epoch, pending);
         }
-        Some(out)
     }
 
     /// Drops the data read ahead: the file is about to change through

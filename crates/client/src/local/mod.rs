@@ -38,6 +38,15 @@
 //! writable file on an `ro` export still reads locally through a read-only
 //! open.
 //!
+//! # Cached reads
+//! A read of at most one piece ([`crate::ClientConfig::max_io_size`]) is
+//! first tried in the caller from the server host's page cache
+//! (`preadv2(RWF_NOWAIT)`, which cannot block), straight into the caller's
+//! buffer; only a read that would block (data not cached) goes to the IO
+//! engine's workers, so the caller never waits on nested IO
+//! ([`crate::ClientStats::local_cached_reads`] and
+//! [`crate::ClientStats::local_uncached_reads`] count both).
+//!
 //! # Read-ahead
 //! A file read sequentially through LOCALIO (each read starting where the
 //! previous one ended) has the next [`crate::ClientConfig::readahead`]
@@ -63,6 +72,11 @@
 //! ENOSPC, EDQUOT) is returned as that NFS error, because a COMMIT by a
 //! fresh server process might not see it; any other local failure falls
 //! back to an RPC COMMIT (the server's `fsync` flushes the same pages).
+//!
+//! Local writes of 256 KiB and more are made with `RWF_DONTCACHE` (as the
+//! server makes large WRITEs): their writeback starts at once and their
+//! pages leave the cache when written, so a large copy is durable soon
+//! after its last write instead of leaving COMMIT to flush it all.
 //!
 //! # Write-behind
 //! A local write of 256 KiB to [`crate::ClientConfig::write_behind`] bytes

@@ -330,6 +330,8 @@ impl Router {
             let e = engine.stats();
             s.direct_bytes = e.direct_bytes;
             s.buffered_bytes = e.buffered_bytes;
+            s.local_cached_reads = e.nowait_reads;
+            s.local_uncached_reads = e.nowait_refusals;
             s.misaligned_splits = e.misaligned_splits;
             let f = engine.io_flusher();
             s.io_flusher_granted = f.granted as u64;
