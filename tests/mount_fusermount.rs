@@ -30,7 +30,8 @@ struct FuseNamespace {
 }
 
 impl FuseNamespace {
-    fn new() -> FuseNamespace {
+    /// `mode`: of the node that covers /dev/fuse.
+    fn new(mode: u32) -> FuseNamespace {
         let node_dir = tempfile::tempdir().unwrap();
         let node = node_dir.path().join("fuse");
         let ok = Command::new("mknod")
@@ -40,7 +41,7 @@ impl FuseNamespace {
             .unwrap()
             .success();
         assert!(ok, "mknod");
-        fs::set_permissions(&node, fs::Permissions::from_mode(0o666)).unwrap();
+        fs::set_permissions(&node, fs::Permissions::from_mode(mode)).unwrap();
         // "ready" only once the bind is made inside the new namespace.
         let mut holder = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c"])
@@ -156,7 +157,7 @@ fn an_ordinary_user_mounts_reads_writes_and_unmounts_through_fusermount3() {
     if !fuse_available() || !need_root("mount_fusermount") || !fusermount3_available() {
         return;
     }
-    let ns = FuseNamespace::new();
+    let ns = FuseNamespace::new(0o666);
     let export = disk_tempdir();
     fs::set_permissions(export.path(), fs::Permissions::from_mode(0o755)).unwrap();
     owned_by_nobody(export.path());
@@ -277,7 +278,7 @@ fn an_ordinary_user_cannot_mount_on_a_directory_of_someone_else() {
     if !fuse_available() || !need_root("mount_fusermount") || !fusermount3_available() {
         return;
     }
-    let ns = FuseNamespace::new();
+    let ns = FuseNamespace::new(0o666);
     let export = disk_tempdir();
     let server = NfslServer::start(export.path(), "rw,insecure");
     let top = tempfile::tempdir().unwrap();
@@ -300,4 +301,101 @@ fn an_ordinary_user_cannot_mount_on_a_directory_of_someone_else() {
     assert!(err.contains("fusermount3"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(ns.mount_line(&mnt).is_none());
+}
+
+#[test]
+fn an_ordinary_user_is_told_when_dev_fuse_is_closed_to_users() {
+    if !fuse_available() || !need_root("mount_fusermount") || !fusermount3_available() {
+        return;
+    }
+    let ns = FuseNamespace::new(0o600);
+    let export = disk_tempdir();
+    let server = NfslServer::start(export.path(), "rw,insecure");
+    let top = tempfile::tempdir().unwrap();
+    fs::set_permissions(top.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let mnt = top.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    owned_by_nobody(&mnt);
+    let state = top.path().join("state");
+    fs::create_dir(&state).unwrap();
+    owned_by_nobody(&state);
+    let _detach = Detach(&ns, mnt.clone());
+    let out = nfsl_as_nobody(
+        &ns,
+        &state,
+        &["mount", &server.url(""), mnt.to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "mounted without /dev/fuse access");
+    assert!(
+        err.contains("failed to open /dev/fuse") && err.contains("not open to this user"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(ns.mount_line(&mnt).is_none());
+}
+
+#[test]
+fn sigterm_to_an_ordinary_users_daemon_unmounts_through_fusermount3() {
+    if !fuse_available() || !need_root("mount_fusermount") || !fusermount3_available() {
+        return;
+    }
+    let ns = FuseNamespace::new(0o666);
+    let export = disk_tempdir();
+    owned_by_nobody(export.path());
+    let server = NfslServer::start(export.path(), "rw,insecure");
+    let top = tempfile::tempdir().unwrap();
+    fs::set_permissions(top.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let mnt = top.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    owned_by_nobody(&mnt);
+    let state = top.path().join("state");
+    fs::create_dir(&state).unwrap();
+    owned_by_nobody(&state);
+    let _detach = Detach(&ns, mnt.clone());
+    let out = nfsl_as_nobody(
+        &ns,
+        &state,
+        &["mount", &server.url(""), mnt.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, text) = sh_as_nobody(&ns, &format!("echo kept > '{}'", mnt.join("f").display()));
+    assert!(ok, "{text}");
+    let pid: i32 = fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "pid"))
+        .map(|e| {
+            fs::read_to_string(e.path())
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .expect("the daemon's pid file");
+    let ok = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    // The daemon unmounts (fusermount3 -u), makes the data durable, exits:
+    // its pid file goes last.
+    let pid_gone = (0..600).any(|_| {
+        let gone = !fs::read_dir(&state)
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "pid"));
+        if !gone {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        gone
+    });
+    assert!(pid_gone, "the daemon did not finish after SIGTERM");
+    assert!(ns.mount_line(&mnt).is_none(), "still mounted after SIGTERM");
+    assert_eq!(fs::read(export.path().join("f")).unwrap(), b"kept\n");
 }

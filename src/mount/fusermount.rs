@@ -102,7 +102,20 @@ pub fn mount(mountpoint: &Path, options: &HelperOptions<'_>) -> anyhow::Result<O
             check_dev_fuse(&fd)?;
             Ok(fd)
         }
-        Ok(None) if !complaint.is_empty() => bail!("{complaint}"),
+        Ok(None) if !complaint.is_empty() => {
+            // fusermount3 opens the device as the user: say what to change.
+            let dev = rustix::fs::access(
+                "/dev/fuse",
+                rustix::fs::Access::READ_OK | rustix::fs::Access::WRITE_OK,
+            );
+            if dev.is_err() {
+                bail!(
+                    "{complaint} (/dev/fuse is not open to this user: FUSE is for root only \
+                     here; distributions make it mode 0666)"
+                );
+            }
+            bail!("{complaint}")
+        }
         Ok(None) => bail!("{FUSERMOUNT} failed ({}) without saying why", out.status),
         Err(e) => Err(e),
     }
