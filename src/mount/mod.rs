@@ -8,6 +8,9 @@
 //! after the mount point. A mount that fails (server down, export
 //! refused, mount point missing or busy) prints one line and exits 1.
 //! `--foreground` serves in the calling process, logging to stderr.
+//! Root mounts with mount(2); an ordinary user (or root refused by the
+//! kernel) mounts through the setuid fusermount3 ([`fusermount`]), and
+//! such a mount is unmounted with `fusermount3 -u`.
 
 mod daemon;
 mod fusermount;
