@@ -12,6 +12,7 @@ use fuser::{Config, MountOption, SessionACL};
 use nfsl_client::{ClientConfig, Nfs, NfsUrl};
 use nfsl_fuse::{Identity, MountHandle, MountOptions, NfsFs};
 
+use super::fusermount;
 use super::runtime::MountFiles;
 use crate::endpoint::parse_url;
 
@@ -99,6 +100,48 @@ struct Mounted {
     files: MountFiles,
     mountpoint: std::path::PathBuf,
     handle: MountHandle,
+    via: Via,
+}
+
+/// How the file system was mounted, hence how it is unmounted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// mount(2) by this process (root): umount2.
+    Kernel,
+    /// The setuid fusermount3 helper: `fusermount3 -u`.
+    Fusermount,
+}
+
+/// Mounts and starts the FUSE session: mount(2) directly as root, else
+/// (or when the kernel refuses it) through fusermount3, as libfuse does.
+fn open_session(
+    make_fs: impl Fn() -> NfsFs,
+    mountpoint: &Path,
+    config: &Config,
+    helper: &fusermount::HelperOptions<'_>,
+) -> anyhow::Result<(fuser::Session<NfsFs>, MountHandle, Via)> {
+    if rustix::process::geteuid().is_root() {
+        let fs = make_fs();
+        let handle = fs.handle();
+        match fuser::Session::new(fs, mountpoint, config) {
+            Ok(s) => return Ok((s, handle, Via::Kernel)),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+                tracing::warn!("mounting directly was refused ({e}); trying fusermount3");
+            }
+            Err(e) => return Err(anyhow::Error::from(e).context("mounting")),
+        }
+    }
+    let fd = fusermount::mount(mountpoint, helper).context("mounting")?;
+    let fs = make_fs();
+    let handle = fs.handle();
+    match fuser::Session::from_fd(fs, fd, config.acl, config.clone()) {
+        Ok(s) => Ok((s, handle, Via::Fusermount)),
+        Err(e) => {
+            // The mount exists but nobody will serve it.
+            let _ = fusermount::unmount(mountpoint);
+            Err(anyhow::Error::from(e).context("starting the FUSE session"))
+        }
+    }
 }
 
 fn mount(args: &super::MountArgs, mountpoint: &Path) -> anyhow::Result<Mounted> {
@@ -143,14 +186,15 @@ fn mount(args: &super::MountArgs, mountpoint: &Path) -> anyhow::Result<Mounted> 
         };
         Ok::<_, anyhow::Error>((nfs, root, identity))
     })?;
-    let fs = NfsFs::new(
-        rt.handle().clone(),
-        nfs.clone(),
-        identity,
-        root,
-        opts.clone(),
-    );
-    let stats = fs.handle();
+    let make_fs = || {
+        NfsFs::new(
+            rt.handle().clone(),
+            nfs.clone(),
+            identity.clone(),
+            root.clone(),
+            opts.clone(),
+        )
+    };
     let mut config = Config::default();
     config.mount_options = vec![
         MountOption::FSName(url.to_string()),
@@ -165,22 +209,36 @@ fn mount(args: &super::MountArgs, mountpoint: &Path) -> anyhow::Result<Mounted> 
         config.acl = SessionACL::All;
     }
     config.n_threads = Some(2);
-    let session = match fuser::Session::new(fs, mountpoint, &config) {
+    let fsname = url.to_string();
+    let helper = fusermount::HelperOptions {
+        fsname: &fsname,
+        read_only: opts.read_only,
+        allow_other: opts.allow_other,
+    };
+    let (session, stats, via) = match open_session(make_fs, mountpoint, &config, &helper) {
         Ok(s) => s,
         Err(e) => {
             let nfs = nfs.clone();
             rt.block_on(async move {
                 let _ = nfs.unmount().await;
             });
-            return Err(anyhow::Error::from(e).context("mounting"));
+            return Err(e);
         }
     };
     std::fs::write(&files.pid, format!("{}\n", std::process::id()))
         .with_context(|| format!("writing {}", files.pid.display()))?;
     serve_stats(&rt, &files.sock, stats.clone())?;
-    tracing::info!("mounted {url} on {}", mountpoint.display());
+    match via {
+        Via::Kernel => tracing::info!("mounted {url} on {}", mountpoint.display()),
+        Via::Fusermount => tracing::info!(
+            "mounted {url} on {} through {}",
+            mountpoint.display(),
+            fusermount::FUSERMOUNT
+        ),
+    }
     Ok(Mounted {
         session,
+        via,
         rt,
         nfs,
         files,
@@ -199,8 +257,10 @@ impl Mounted {
             files,
             mountpoint,
             handle,
+            via,
         } = self;
         let mut unmounter = session.unmount_callable();
+        let signal_mountpoint = mountpoint.clone();
         rt.spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};
             let (Ok(mut term), Ok(mut int)) = (
@@ -214,11 +274,19 @@ impl Mounted {
                 _ = int.recv() => {}
             }
             tracing::info!("signal: unmounting");
-            if let Err(e) = unmounter.unmount() {
+            let done = match via {
+                Via::Kernel => unmounter.unmount(),
+                Via::Fusermount => fusermount::unmount(&signal_mountpoint),
+            };
+            if let Err(e) = done {
                 tracing::warn!("unmounting: {e}");
             }
         });
         let result = session.run();
+        if result.is_err() && via == Via::Fusermount {
+            // fuser unmounts only the mounts it made itself.
+            let _ = fusermount::unmount(&mountpoint);
+        }
         tracing::info!("{} unmounted", mountpoint.display());
         rt.block_on(async move {
             handle.finish().await;

@@ -8,8 +8,12 @@
 //! after the mount point. A mount that fails (server down, export
 //! refused, mount point missing or busy) prints one line and exits 1.
 //! `--foreground` serves in the calling process, logging to stderr.
+//! Root mounts with mount(2); an ordinary user (or root refused by the
+//! kernel) mounts through the setuid fusermount3 ([`fusermount`]), and
+//! such a mount is unmounted with `fusermount3 -u`.
 
 mod daemon;
+mod fusermount;
 pub use daemon::mount_stats;
 pub mod runtime;
 
@@ -87,21 +91,12 @@ pub fn umount(args: UmountArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Unmounts: umount2 as root, else through fusermount3 (setuid).
+/// Unmounts: umount2 as root, else through fusermount3 (setuid), which
+/// unmounts the user's own FUSE mounts.
 fn unmount(mountpoint: &std::path::Path) -> std::io::Result<()> {
     if rustix::process::geteuid().is_root() {
         return rustix::mount::unmount(mountpoint, rustix::mount::UnmountFlags::empty())
             .map_err(std::io::Error::from);
     }
-    let out = std::process::Command::new("fusermount3")
-        .arg("-u")
-        .arg(mountpoint)
-        .output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ))
-    }
+    fusermount::unmount(mountpoint)
 }

@@ -290,7 +290,12 @@ impl Filesystem for NfsFs {
         let why = if localio_off {
             Some("localio=off")
         } else if !has_cap_sys_admin() {
-            Some("the daemon lacks CAP_SYS_ADMIN")
+            // The usual case of a user's own mount (through fusermount3).
+            Some(if rustix::process::geteuid().is_root() {
+                "the daemon lacks CAP_SYS_ADMIN"
+            } else {
+                "an unprivileged mount: the daemon lacks CAP_SYS_ADMIN"
+            })
         } else if config
             .add_capabilities(InitFlags::FUSE_PASSTHROUGH)
             .is_err()
