@@ -17,12 +17,12 @@ use nfsl_rpc::RecordDecoder;
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::config::TransportConfig;
-use crate::dispatch::{execute, triage, ServerCore, Triage};
+use crate::dispatch::{execute, triage, try_execute, Attempt, Reply, ServerCore, Triage};
 use crate::limits::Admitted;
 use crate::pool::{PoolBuffers, PooledBuf};
 use crate::socket::{RecvLowat, RCVLOWAT_BIG};
@@ -106,54 +106,55 @@ pub(crate) async fn run<S: RpcService>(
                     Err(_) => break 'conn,
                 },
             };
-            match triage(&shared, record, peer, local) {
-                Triage::Drop => {}
+            let call = match triage(&shared, record, peer, local) {
+                Triage::Drop => continue,
                 Triage::Reply(reply) => {
-                    // Never wait here for a sender that may be reading a
-                    // file range from disk: let the blocking pool wait.
-                    let out = Outgoing {
-                        reply,
-                        _permit: permit,
-                    };
-                    if let Err(out) = sink.try_send(out) {
-                        let sink = sink.clone();
-                        tokio::task::spawn_blocking(move || sink.send(out));
+                    send_from_reader(&sink, reply, permit);
+                    continue;
+                }
+                Triage::Execute(call) => call,
+            };
+            // A call that can finish without waiting (a READ of cached
+            // data) runs here, however many are in flight: no hand-off to
+            // another thread and back.
+            let call = match try_execute(&shared, &call) {
+                Attempt::Done(reply) => {
+                    if let Some(reply) = reply {
+                        send_from_reader(&sink, reply, permit);
                     }
+                    continue;
                 }
-                Triage::Execute(call)
-                    if may_block_in_place
-                        && permits.available_permits() + 1 == max_in_flight
-                        && decoder.is_empty()
-                        && rd.buffer().is_empty()
-                        && shared.service.is_quick(
-                            call.ctx.program,
-                            call.ctx.version,
-                            call.ctx.procedure,
-                        ) =>
-                {
-                    // The only call in flight, nothing more buffered, and
-                    // quick: run it here and reply at once, sparing the
-                    // hand-offs to and from the blocking pool.
-                    tokio::task::block_in_place(|| {
-                        if let Some(reply) = execute(&shared, call) {
-                            sink.send(Outgoing {
-                                reply,
-                                _permit: permit,
-                            });
-                        }
-                    });
-                }
-                Triage::Execute(call) => {
-                    let (shared, sink) = (shared.clone(), sink.clone());
-                    tokio::task::spawn_blocking(move || {
-                        if let Some(reply) = execute(&shared, call) {
-                            sink.send(Outgoing {
-                                reply,
-                                _permit: permit,
-                            });
-                        }
-                    });
-                }
+                Attempt::WouldBlock => call,
+            };
+            if may_block_in_place
+                && permits.available_permits() + 1 == max_in_flight
+                && decoder.is_empty()
+                && rd.buffer().is_empty()
+                && shared
+                    .service
+                    .is_quick(call.ctx.program, call.ctx.version, call.ctx.procedure)
+            {
+                // The only call in flight, nothing more buffered, and
+                // quick: run it here and reply at once, sparing the
+                // hand-offs to and from the blocking pool.
+                tokio::task::block_in_place(|| {
+                    if let Some(reply) = execute(&shared, call) {
+                        sink.send(Outgoing {
+                            reply,
+                            _permit: permit,
+                        });
+                    }
+                });
+            } else {
+                let (shared, sink) = (shared.clone(), sink.clone());
+                tokio::task::spawn_blocking(move || {
+                    if let Some(reply) = execute(&shared, call) {
+                        sink.send(Outgoing {
+                            reply,
+                            _permit: permit,
+                        });
+                    }
+                });
             }
         }
         // Back-pressure: while the peer leaves too many replies unread
@@ -269,6 +270,28 @@ pub(crate) async fn run<S: RpcService>(
         warn!(%peer, error = %e, "connection writer failed");
     }
     debug!(%peer, "connection closed");
+}
+
+/// Sends a reply from the connection's reader task, which must never wait
+/// for the disk or for another sender that may: a reply of bytes only is
+/// written now if the sending turn is free; otherwise, and for a reply
+/// with file ranges (`sendfile` may read from the disk), a thread of the
+/// blocking pool sends it.
+fn send_from_reader(sink: &Arc<ReplySink>, reply: Reply, permit: OwnedSemaphorePermit) {
+    let out = Outgoing {
+        reply,
+        _permit: permit,
+    };
+    let out = if out.reply.body.has_files() {
+        out
+    } else {
+        match sink.try_send(out) {
+            Ok(()) => return,
+            Err(out) => out,
+        }
+    };
+    let sink = sink.clone();
+    tokio::task::spawn_blocking(move || sink.send(out));
 }
 
 /// A count of connections in some state, raised while this value lives.
