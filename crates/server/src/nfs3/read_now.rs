@@ -78,3 +78,6 @@ impl Nfs3 {
         answered.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests;
