@@ -87,6 +87,9 @@ pub(crate) async fn run<S: RpcService>(
     // once per RCVLOWAT_BIG bytes of it rather than once per segment.
     let mut rd = BufReader::with_capacity(config.read_buffer_size.max(4096), rd);
     let mut lowat = RecvLowat::default();
+    // Replies of calls answered on this task since the last read, sent
+    // together (one write) before the task next waits.
+    let mut answered: Vec<Outgoing> = Vec::new();
 
     'conn: loop {
         loop {
@@ -98,13 +101,20 @@ pub(crate) async fn run<S: RpcService>(
                     break 'conn;
                 }
             };
-            let permit = tokio::select! {
-                biased;
-                _ = stopped(&mut shutdown) => break 'conn,
-                p = permits.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break 'conn,
-                },
+            let permit = match permits.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    // The replies held here hold permits too.
+                    flush_answered(&sink, &mut answered);
+                    tokio::select! {
+                        biased;
+                        _ = stopped(&mut shutdown) => break 'conn,
+                        p = permits.clone().acquire_owned() => match p {
+                            Ok(p) => p,
+                            Err(_) => break 'conn,
+                        },
+                    }
+                }
             };
             let call = match triage(&shared, record, peer, local) {
                 Triage::Drop => continue,
@@ -118,6 +128,16 @@ pub(crate) async fn run<S: RpcService>(
             // data) runs here, however many are in flight: no hand-off to
             // another thread and back.
             let call = match try_execute(&shared, &call) {
+                Attempt::Done(Some(reply)) if !reply.body.has_files() => {
+                    answered.push(Outgoing {
+                        reply,
+                        _permit: permit,
+                    });
+                    if answered.len() >= MAX_ANSWERED {
+                        flush_answered(&sink, &mut answered);
+                    }
+                    continue;
+                }
                 Attempt::Done(reply) => {
                     if let Some(reply) = reply {
                         send_from_reader(&sink, reply, permit);
@@ -127,6 +147,7 @@ pub(crate) async fn run<S: RpcService>(
                 Attempt::WouldBlock => call,
             };
             if may_block_in_place
+                && answered.is_empty()
                 && permits.available_permits() + 1 == max_in_flight
                 && decoder.is_empty()
                 && rd.buffer().is_empty()
@@ -157,6 +178,7 @@ pub(crate) async fn run<S: RpcService>(
                 });
             }
         }
+        flush_answered(&sink, &mut answered);
         // Back-pressure: while the peer leaves too many replies unread
         // (or all peers together do, and this one has some unread too: a
         // peer that reads its replies is never held up by others), read no
@@ -259,6 +281,7 @@ pub(crate) async fn run<S: RpcService>(
             }
         }
     }
+    flush_answered(&sink, &mut answered);
     // Partial records are dropped with the decoder: give their memory back.
     drop(decoder);
     drop(rd);
@@ -270,6 +293,21 @@ pub(crate) async fn run<S: RpcService>(
         warn!(%peer, error = %e, "connection writer failed");
     }
     debug!(%peer, "connection closed");
+}
+
+/// Most replies of calls answered on the reader task held for one write.
+const MAX_ANSWERED: usize = 32;
+
+/// Sends the replies of calls answered on the reader task together, or,
+/// if another sender holds the turn, from the blocking pool.
+fn flush_answered(sink: &Arc<ReplySink>, answered: &mut Vec<Outgoing>) {
+    if answered.is_empty() {
+        return;
+    }
+    if let Err(batch) = sink.try_send_batch(std::mem::take(answered)) {
+        let sink = sink.clone();
+        tokio::task::spawn_blocking(move || batch.into_iter().for_each(|out| sink.send(out)));
+    }
 }
 
 /// Sends a reply from the connection's reader task, which must never wait

@@ -339,3 +339,46 @@ async fn connect_from(srv: &TestServer, port: u16) -> TcpStream {
     socket.bind(([127, 0, 0, 1], port).into()).unwrap();
     socket.connect(srv.addr).await.unwrap()
 }
+
+/// Replies answered on the reading thread go out together; when the
+/// socket takes only part of them (large replies, a client reading behind
+/// its writes), the rest is queued in order and every reply arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_answered_together_survive_a_full_socket() {
+    let srv = TestServer::default().await;
+    let s = srv.connect().await;
+    let (mut rd, mut wr) = s.into_split();
+    let payload = |xid: u32| -> Vec<u8> {
+        let mut w = vec![NOW_ECHO, xid];
+        w.extend((0..16 * 1024).map(|i| i ^ xid));
+        words(&w)
+    };
+    let calls: Vec<u8> = (0..64)
+        .flat_map(|xid| call(xid, NOW, &payload(xid)))
+        .collect();
+    let writer = tokio::spawn(async move {
+        tokio::io::AsyncWriteExt::write_all(&mut wr, &calls)
+            .await
+            .expect("write");
+        wr
+    });
+    let mut seen = Vec::new();
+    for _ in 0..64 {
+        let mut marker = [0u8; 4];
+        tokio::io::AsyncReadExt::read_exact(&mut rd, &mut marker)
+            .await
+            .expect("marker");
+        let len = (u32::from_be_bytes(marker) & 0x7fff_ffff) as usize;
+        let mut reply = vec![0u8; len];
+        tokio::io::AsyncReadExt::read_exact(&mut rd, &mut reply)
+            .await
+            .expect("reply");
+        let xid = xid_of(&reply);
+        assert_eq!(reply, success(xid, &payload(xid)), "reply {xid}");
+        seen.push(xid);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..64).collect::<Vec<_>>());
+    assert_eq!(srv.service.blocking_now_calls.load(Ordering::SeqCst), 0);
+    drop(writer.await.expect("writer"));
+}
