@@ -178,7 +178,11 @@ pub(crate) async fn run<S: RpcService>(
                 });
             }
         }
-        flush_answered(&sink, &mut answered);
+        // Records still buffered are read without waiting: their replies
+        // join the batch.
+        if rd.buffer().is_empty() {
+            flush_answered(&sink, &mut answered);
+        }
         // Back-pressure: while the peer leaves too many replies unread
         // (or all peers together do, and this one has some unread too: a
         // peer that reads its replies is never held up by others), read no
@@ -189,6 +193,7 @@ pub(crate) async fn run<S: RpcService>(
                 || (queued > 0 && !limits.replies_within_budget())
         };
         if over_budget(sink.queued_bytes()) {
+            flush_answered(&sink, &mut answered);
             let _paused = Gauge::raise(&limits.stats.paused_for_replies);
             let mut last = sink.queued_bytes();
             let mut deadline = tokio::time::Instant::now() + config.idle_timeout;
@@ -268,6 +273,7 @@ pub(crate) async fn run<S: RpcService>(
             if admitted.hold_record_bytes(decoder.buffered_capacity()) {
                 break;
             }
+            flush_answered(&sink, &mut answered);
             let _waiting = Gauge::raise(&limits.stats.waiting_for_memory);
             tokio::select! {
                 biased;
