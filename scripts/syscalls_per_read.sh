@@ -1,5 +1,5 @@
 #!/bin/bash
-# perf_per_read.sh NFSL PID URL WORKLOAD: system calls of server PID per 4 KiB READ
+# syscalls_per_read.sh NFSL PID URL WORKLOAD (docs/BENCHMARKS.md): system calls of server PID per 4 KiB READ
 # (counted by perf tracepoints in a window inside WORKLOAD's timed run, which
 # follows a seq-read that puts the file in the page cache; READs = pread64 calls)
 set -euo pipefail

@@ -3,7 +3,9 @@
 //! ahead of it, so a reply costs no hand-off to another thread; whatever the
 //! socket cannot take at once goes, in order, to the connection's writer
 //! task, which waits for the socket to drain. Replies therefore go out in
-//! completion order and never interleave. File ranges of a reply
+//! completion order and never interleave. Replies of calls the
+//! connection's reader task answered itself go out together, one vectored
+//! write for all of them ([`ReplySink::try_send_batch`]). File ranges of a reply
 //! ([`Results::push_file`](nfsl_rpc_service::Results::push_file)) go out
 //! with `sendfile`; only a reply that must be queued has them read in
 //! first.
