@@ -80,6 +80,12 @@ impl Results {
         }
     }
 
+    /// Whether any file range is placed in the results (sending them may
+    /// then wait for the disk).
+    pub fn has_files(&self) -> bool {
+        !self.files.is_empty()
+    }
+
     /// Length on the wire: the bytes plus every file range.
     pub fn wire_len(&self) -> usize {
         self.bytes.len() + self.files.iter().map(|f| f.len).sum::<usize>()

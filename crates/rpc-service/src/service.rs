@@ -60,9 +60,11 @@ pub enum CallOutcome {
 ///
 /// Calls are executed on tokio's blocking thread pool, many at a time, so
 /// `call` may block (filesystem syscalls) and must be thread-safe. A call
-/// [`is_quick`](RpcService::is_quick) says is quick may instead run on the
-/// runtime thread that read it (see there). If it panics, the panic is
-/// caught and the client gets `SYSTEM_ERR`.
+/// that can finish without waiting runs on the runtime thread that read it
+/// instead ([`try_call`](RpcService::try_call)), as does a call
+/// [`is_quick`](RpcService::is_quick) says is quick when it is alone on its
+/// connection (see there). If it panics, the panic is caught and the
+/// client gets `SYSTEM_ERR`.
 pub trait RpcService: Send + Sync + 'static {
     /// Programs served, each with its supported version range (used to
     /// answer `PROG_UNAVAIL` / `PROG_MISMATCH`). The first entry for a
@@ -100,6 +102,32 @@ pub trait RpcService: Send + Sync + 'static {
     fn is_quick(&self, program: u32, version: u32, procedure: u32) -> bool {
         let _ = (program, version, procedure);
         false
+    }
+
+    /// Executes the call only if it can finish without waiting: no disk
+    /// IO (data or metadata not in memory), no lock held across IO, no
+    /// change of the thread's credentials, no file closed for the last
+    /// time. The transport calls it on the runtime thread that read the
+    /// call, before anything else, for calls outside the duplicate request
+    /// cache, so a call that qualifies (a READ of a cached file whose data
+    /// is in the page cache) costs no hand-off to another thread, however
+    /// many calls are in flight.
+    ///
+    /// `None` means the call would have to wait: the service has done
+    /// nothing a client could see (nothing written, `results` left empty),
+    /// and the transport runs [`call`](RpcService::call) on the blocking
+    /// pool instead. `Some` is the outcome, as `call` would return it.
+    /// It must stay cheap when it declines (a few memory look-ups and at
+    /// most one non-blocking system call), as every eligible call pays for
+    /// the attempt. Default: always `None`.
+    fn try_call(
+        &self,
+        ctx: &CallContext,
+        args: &[u8],
+        results: &mut Results,
+    ) -> Option<CallOutcome> {
+        let _ = (ctx, args, results);
+        None
     }
 
     /// Executes one call. `args` are the XDR arguments after the call

@@ -31,11 +31,19 @@
 //!
 //! It does not cache directories, symlinks or `O_PATH` descriptors: only
 //! READ and WRITE are frequent enough on one handle to gain.
+//!
+//! A READ answered on the transport's own thread (which must never wait)
+//! may hold the last reference to a file just evicted; closing that can
+//! take long (the last close of a removed file frees its blocks), so it
+//! hands the file to the sweeper thread to close ([`FileCache::release`]).
+//! Evictions close what they remove outside the cache's lock, so a
+//! look-up never waits behind a close.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use rustix::fs::Stat;
@@ -209,6 +217,24 @@ pub(crate) struct FileCache {
     entries: Mutex<HashMap<Key, Arc<OpenFile>>>,
     capacity: usize,
     epoch: Instant,
+    /// Files whose last reference a thread that must not wait gave up,
+    /// for the sweeper to close.
+    to_close: Arc<ToClose>,
+}
+
+/// Files for the sweeper thread to close, and its wake-up.
+#[derive(Debug, Default)]
+struct ToClose {
+    files: Mutex<Vec<OpenFile>>,
+    wake: Condvar,
+    /// A sweeper runs (otherwise files are closed where released).
+    sweeper: AtomicBool,
+}
+
+impl ToClose {
+    fn files(&self) -> MutexGuard<'_, Vec<OpenFile>> {
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl FileCache {
@@ -218,6 +244,7 @@ impl FileCache {
             entries: Mutex::new(HashMap::new()),
             capacity,
             epoch: Instant::now(),
+            to_close: Arc::default(),
         }
     }
 
@@ -232,21 +259,54 @@ impl FileCache {
             .min(MAX_ENTRIES)
     }
 
-    /// Starts the thread that closes idle entries; it ends when the cache
-    /// is dropped.
+    /// Starts the thread that closes idle entries and the files handed
+    /// to it ([`release`](FileCache::release)); it ends when the cache is
+    /// dropped.
     pub(crate) fn start_sweeper(cache: &Arc<FileCache>) {
         let weak: Weak<FileCache> = Arc::downgrade(cache);
+        let to_close = Arc::clone(&cache.to_close);
+        to_close.sweeper.store(true, Ordering::Release);
         let spawned = std::thread::Builder::new()
             .name("nfsl-filecache".into())
-            .spawn(move || loop {
-                std::thread::sleep(IDLE / 2);
-                match weak.upgrade() {
-                    Some(c) => c.close_idle(IDLE),
-                    None => return,
+            .spawn(move || {
+                let mut next_sweep = Instant::now() + IDLE / 2;
+                loop {
+                    let wait = next_sweep.saturating_duration_since(Instant::now());
+                    let files = to_close.files();
+                    let (mut files, _) = to_close
+                        .wake
+                        .wait_timeout_while(files, wait, |f| f.is_empty())
+                        .unwrap_or_else(|e| e.into_inner());
+                    let closing = std::mem::take(&mut *files);
+                    drop(files);
+                    drop(closing);
+                    if Instant::now() < next_sweep {
+                        continue;
+                    }
+                    next_sweep = Instant::now() + IDLE / 2;
+                    match weak.upgrade() {
+                        Some(c) => c.close_idle(IDLE),
+                        None => return,
+                    }
                 }
             });
         if let Err(e) = spawned {
+            cache.to_close.sweeper.store(false, Ordering::Release);
             tracing::warn!(error = %e, "no file cache sweeper: idle files stay open until evicted");
+        }
+    }
+
+    /// Gives up a request's reference to a cached file without ever
+    /// closing the file on this thread: if it was the last (the entry was
+    /// evicted meanwhile), the sweeper thread closes it. (Without a
+    /// sweeper, it is closed here.)
+    pub(crate) fn release(&self, file: Arc<OpenFile>) {
+        let Some(last) = Arc::into_inner(file) else {
+            return;
+        };
+        if self.to_close.sweeper.load(Ordering::Acquire) {
+            self.to_close.files().push(last);
+            self.to_close.wake.notify_one();
         }
     }
 
@@ -291,21 +351,27 @@ impl FileCache {
             grants: Mutex::new(Vec::new()),
         });
         let mut map = self.map();
-        if map.len() >= self.capacity && !map.contains_key(&key) {
-            evict_oldest(&mut map, self.capacity / 8 + 1);
-        }
-        map.insert(key, Arc::clone(&f));
+        let evicted = if map.len() >= self.capacity && !map.contains_key(&key) {
+            evict_oldest(&mut map, self.capacity / 8 + 1)
+        } else {
+            Vec::new()
+        };
+        let replaced = map.insert(key, Arc::clone(&f));
+        drop(map);
+        drop((evicted, replaced));
         TargetFd::Cached(f)
     }
 
     /// Drops the entries of `fh` (both access modes).
     pub(crate) fn evict(&self, fh: &[u8]) {
         let mut map = self.map();
-        for write in [false, true] {
-            if let Some(k) = Key::new(fh, write) {
-                map.remove(&k);
-            }
-        }
+        let removed: Vec<_> = [false, true]
+            .into_iter()
+            .filter_map(|write| map.remove(&Key::new(fh, write)?))
+            .collect();
+        // Closed outside the lock.
+        drop(map);
+        drop(removed);
     }
 
     /// Drops every entry (an exports reload, or descriptor pressure).
@@ -338,25 +404,29 @@ impl FileCache {
     }
 }
 
-/// Removes the `n` least recently used entries.
-fn evict_oldest(map: &mut HashMap<Key, Arc<OpenFile>>, n: usize) {
+/// Removes the `n` least recently used entries and returns them (to be
+/// closed outside the lock).
+fn evict_oldest(map: &mut HashMap<Key, Arc<OpenFile>>, n: usize) -> Vec<Arc<OpenFile>> {
     let mut ages: Vec<u64> = map
         .values()
         .map(|f| f.last_used.load(Ordering::Relaxed))
         .collect();
     let n = n.min(ages.len());
     if n == 0 {
-        return;
+        return Vec::new();
     }
     let (_, cutoff, _) = ages.select_nth_unstable(n - 1);
     let cutoff = *cutoff;
     let mut left = n;
+    let mut evicted = Vec::with_capacity(n);
     map.retain(|_, f| {
         if left > 0 && f.last_used.load(Ordering::Relaxed) <= cutoff {
             left -= 1;
+            evicted.push(Arc::clone(f));
             false
         } else {
             true
         }
     });
+    evicted
 }

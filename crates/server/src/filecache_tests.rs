@@ -10,7 +10,7 @@ use nfsl_proto::nfs3::*;
 use nfsl_proto::NfsResult;
 
 use crate::exports::{ExportOptions, ExportTable};
-use crate::filecache::FileCache;
+use crate::filecache::{FileCache, TargetFd};
 use crate::handle::Access;
 use crate::testkit::{dirop, Kit, RW};
 
@@ -307,4 +307,28 @@ fn fd_pressure_child() {
     }
     assert!(cached(&k) < 40, "{} cached", cached(&k));
     setrlimit(Resource::Nofile, old).unwrap();
+}
+
+/// A reference given back with `release` never closes the file on the
+/// releasing thread while the cache holds it, and the last one (the entry
+/// evicted meanwhile) is closed by the sweeper: the pipe's reader sees
+/// end-of-file.
+#[test]
+fn released_files_are_closed_by_the_sweeper() {
+    use std::io::Read;
+    let cache = std::sync::Arc::new(FileCache::new(8));
+    FileCache::start_sweeper(&cache);
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let fh = b"handle-pipe".to_vec();
+    let TargetFd::Cached(f) = cache.insert(&fh, Access::Read, writer.into()) else {
+        panic!("not cached");
+    };
+    cache.release(f);
+    assert!(cache.get(&fh, Access::Read).is_some(), "still cached");
+    let f = cache.get(&fh, Access::Read).unwrap();
+    cache.evict(&fh);
+    cache.release(f);
+    let mut buf = [0u8; 1];
+    // Blocks until the write end is closed (a hang here is the failure).
+    assert_eq!(reader.read(&mut buf).unwrap(), 0);
 }

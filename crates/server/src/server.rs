@@ -199,6 +199,21 @@ impl RpcService for NfsServer {
             )
     }
 
+    /// NULL, and READ of data in the open-file and page caches
+    /// ([`crate::nfs3`]'s `read_now`): an `fstat` and a non-blocking
+    /// `preadv2`.
+    fn try_call(
+        &self,
+        ctx: &CallContext,
+        args: &[u8],
+        results: &mut Results,
+    ) -> Option<CallOutcome> {
+        match ctx.program {
+            NFS_PROGRAM => self.nfs3.try_dispatch(ctx, args, results),
+            _ => None,
+        }
+    }
+
     fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome {
         match ctx.program {
             NFS_PROGRAM => self.nfs3.dispatch(ctx, args, results),

@@ -154,6 +154,44 @@ impl Kit {
         )
     }
 
+    /// One NFSv3 call as [`Kit::auth`] through [`RpcService::try_call`]
+    /// (as the transport tries it on its own thread): `None` if declined,
+    /// which must leave the results empty.
+    pub(crate) fn try_nfs(&self, procedure: Nfs3Procedure, args: &[u8]) -> Option<Vec<u8>> {
+        self.try_nfs_as(&self.auth, procedure, args)
+    }
+
+    /// [`Kit::try_nfs`] as `auth`.
+    pub(crate) fn try_nfs_as(
+        &self,
+        auth: &Auth,
+        procedure: Nfs3Procedure,
+        args: &[u8],
+    ) -> Option<Vec<u8>> {
+        let ctx = CallContext {
+            xid: 1,
+            program: NFS_PROGRAM,
+            version: NFS_V3,
+            procedure: procedure as u32,
+            auth: auth.clone(),
+            peer: self.peer,
+            local: "127.0.0.1:2049".parse().expect("address"),
+        };
+        let mut out = Results::new();
+        let outcome = self.server.try_call(&ctx, args, &mut out);
+        let out = out.into_bytes().expect("file ranges of the results");
+        match outcome {
+            None => {
+                assert!(out.is_empty(), "declined, yet results were written");
+                None
+            }
+            Some(o) => {
+                assert_eq!(o, CallOutcome::Success, "{procedure:?}");
+                Some(out)
+            }
+        }
+    }
+
     /// A successful call's decoded results.
     pub(crate) fn call<A: Xdr, R: Xdr>(&self, program: u32, procedure: u32, args: &A) -> R {
         let (outcome, out) = self.raw(program, procedure, &encode_to_vec(args));

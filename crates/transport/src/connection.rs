@@ -17,12 +17,12 @@ use nfsl_rpc::RecordDecoder;
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::config::TransportConfig;
-use crate::dispatch::{execute, triage, ServerCore, Triage};
+use crate::dispatch::{execute, triage, try_execute, Attempt, Reply, ServerCore, Triage};
 use crate::limits::Admitted;
 use crate::pool::{PoolBuffers, PooledBuf};
 use crate::socket::{RecvLowat, RCVLOWAT_BIG};
@@ -87,6 +87,9 @@ pub(crate) async fn run<S: RpcService>(
     // once per RCVLOWAT_BIG bytes of it rather than once per segment.
     let mut rd = BufReader::with_capacity(config.read_buffer_size.max(4096), rd);
     let mut lowat = RecvLowat::default();
+    // Replies of calls answered on this task since the last read, sent
+    // together (one write) before the task next waits.
+    let mut answered: Vec<Outgoing> = Vec::new();
 
     'conn: loop {
         loop {
@@ -98,63 +101,87 @@ pub(crate) async fn run<S: RpcService>(
                     break 'conn;
                 }
             };
-            let permit = tokio::select! {
-                biased;
-                _ = stopped(&mut shutdown) => break 'conn,
-                p = permits.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break 'conn,
-                },
-            };
-            match triage(&shared, record, peer, local) {
-                Triage::Drop => {}
-                Triage::Reply(reply) => {
-                    // Never wait here for a sender that may be reading a
-                    // file range from disk: let the blocking pool wait.
-                    let out = Outgoing {
-                        reply,
-                        _permit: permit,
-                    };
-                    if let Err(out) = sink.try_send(out) {
-                        let sink = sink.clone();
-                        tokio::task::spawn_blocking(move || sink.send(out));
+            let permit = match permits.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    // The replies held here hold permits too.
+                    flush_answered(&sink, &mut answered);
+                    tokio::select! {
+                        biased;
+                        _ = stopped(&mut shutdown) => break 'conn,
+                        p = permits.clone().acquire_owned() => match p {
+                            Ok(p) => p,
+                            Err(_) => break 'conn,
+                        },
                     }
                 }
-                Triage::Execute(call)
-                    if may_block_in_place
-                        && permits.available_permits() + 1 == max_in_flight
-                        && decoder.is_empty()
-                        && rd.buffer().is_empty()
-                        && shared.service.is_quick(
-                            call.ctx.program,
-                            call.ctx.version,
-                            call.ctx.procedure,
-                        ) =>
-                {
-                    // The only call in flight, nothing more buffered, and
-                    // quick: run it here and reply at once, sparing the
-                    // hand-offs to and from the blocking pool.
-                    tokio::task::block_in_place(|| {
-                        if let Some(reply) = execute(&shared, call) {
-                            sink.send(Outgoing {
-                                reply,
-                                _permit: permit,
-                            });
-                        }
-                    });
+            };
+            let call = match triage(&shared, record, peer, local) {
+                Triage::Drop => continue,
+                Triage::Reply(reply) => {
+                    send_from_reader(&sink, reply, permit);
+                    continue;
                 }
-                Triage::Execute(call) => {
-                    let (shared, sink) = (shared.clone(), sink.clone());
-                    tokio::task::spawn_blocking(move || {
-                        if let Some(reply) = execute(&shared, call) {
-                            sink.send(Outgoing {
-                                reply,
-                                _permit: permit,
-                            });
-                        }
+                Triage::Execute(call) => call,
+            };
+            // A call that can finish without waiting (a READ of cached
+            // data) runs here, however many are in flight: no hand-off to
+            // another thread and back.
+            let call = match try_execute(&shared, &call) {
+                Attempt::Done(Some(reply)) if !reply.body.has_files() => {
+                    answered.push(Outgoing {
+                        reply,
+                        _permit: permit,
                     });
+                    if answered.len() >= MAX_ANSWERED {
+                        flush_answered(&sink, &mut answered);
+                    }
+                    continue;
                 }
+                Attempt::Done(reply) => {
+                    if let Some(reply) = reply {
+                        send_from_reader(&sink, reply, permit);
+                    }
+                    continue;
+                }
+                Attempt::WouldBlock => call,
+            };
+            if may_block_in_place
+                && answered.is_empty()
+                && permits.available_permits() + 1 == max_in_flight
+                && decoder.is_empty()
+                && rd.buffer().is_empty()
+                && shared
+                    .service
+                    .is_quick(call.ctx.program, call.ctx.version, call.ctx.procedure)
+            {
+                // The only call in flight, nothing more buffered, and
+                // quick: run it here and reply at once, sparing the
+                // hand-offs to and from the blocking pool.
+                tokio::task::block_in_place(|| {
+                    if let Some(reply) = execute(&shared, call) {
+                        sink.send(Outgoing {
+                            reply,
+                            _permit: permit,
+                        });
+                    }
+                });
+            } else {
+                let (shared, sink) = (shared.clone(), sink.clone());
+                tokio::task::spawn_blocking(move || {
+                    if let Some(reply) = execute(&shared, call) {
+                        sink.send(Outgoing {
+                            reply,
+                            _permit: permit,
+                        });
+                    }
+                });
             }
+        }
+        // Records still buffered are read without waiting: their replies
+        // join the batch.
+        if rd.buffer().is_empty() {
+            flush_answered(&sink, &mut answered);
         }
         // Back-pressure: while the peer leaves too many replies unread
         // (or all peers together do, and this one has some unread too: a
@@ -166,6 +193,7 @@ pub(crate) async fn run<S: RpcService>(
                 || (queued > 0 && !limits.replies_within_budget())
         };
         if over_budget(sink.queued_bytes()) {
+            flush_answered(&sink, &mut answered);
             let _paused = Gauge::raise(&limits.stats.paused_for_replies);
             let mut last = sink.queued_bytes();
             let mut deadline = tokio::time::Instant::now() + config.idle_timeout;
@@ -245,6 +273,7 @@ pub(crate) async fn run<S: RpcService>(
             if admitted.hold_record_bytes(decoder.buffered_capacity()) {
                 break;
             }
+            flush_answered(&sink, &mut answered);
             let _waiting = Gauge::raise(&limits.stats.waiting_for_memory);
             tokio::select! {
                 biased;
@@ -258,6 +287,7 @@ pub(crate) async fn run<S: RpcService>(
             }
         }
     }
+    flush_answered(&sink, &mut answered);
     // Partial records are dropped with the decoder: give their memory back.
     drop(decoder);
     drop(rd);
@@ -269,6 +299,43 @@ pub(crate) async fn run<S: RpcService>(
         warn!(%peer, error = %e, "connection writer failed");
     }
     debug!(%peer, "connection closed");
+}
+
+/// Most replies of calls answered on the reader task held for one write.
+const MAX_ANSWERED: usize = 32;
+
+/// Sends the replies of calls answered on the reader task together, or,
+/// if another sender holds the turn, from the blocking pool.
+fn flush_answered(sink: &Arc<ReplySink>, answered: &mut Vec<Outgoing>) {
+    if answered.is_empty() {
+        return;
+    }
+    if let Err(batch) = sink.try_send_batch(std::mem::take(answered)) {
+        let sink = sink.clone();
+        tokio::task::spawn_blocking(move || batch.into_iter().for_each(|out| sink.send(out)));
+    }
+}
+
+/// Sends a reply from the connection's reader task, which must never wait
+/// for the disk or for another sender that may: a reply of bytes only is
+/// written now if the sending turn is free; otherwise, and for a reply
+/// with file ranges (`sendfile` may read from the disk), a thread of the
+/// blocking pool sends it.
+fn send_from_reader(sink: &Arc<ReplySink>, reply: Reply, permit: OwnedSemaphorePermit) {
+    let out = Outgoing {
+        reply,
+        _permit: permit,
+    };
+    let out = if out.reply.body.has_files() {
+        out
+    } else {
+        match sink.try_send(out) {
+            Ok(()) => return,
+            Err(out) => out,
+        }
+    };
+    let sink = sink.clone();
+    tokio::task::spawn_blocking(move || sink.send(out));
 }
 
 /// A count of connections in some state, raised while this value lives.

@@ -129,6 +129,13 @@ pub(crate) struct Call {
     drc_key: Option<DrcKey>,
 }
 
+impl Call {
+    /// The XDR arguments after the call header.
+    fn args(&self) -> &[u8] {
+        self.record.get(self.args_start..).unwrap_or_default()
+    }
+}
+
 /// What to do with one record.
 #[derive(Debug)]
 pub(crate) enum Triage {
@@ -254,6 +261,43 @@ impl Drop for DrcGuard<'_> {
     }
 }
 
+/// What running a call on the thread that read it came to.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// It finished: its framed reply, if any.
+    Done(Option<Reply>),
+    /// It would have to wait (see [`RpcService::try_call`]): run it with
+    /// [`execute`] on a thread that may block.
+    WouldBlock,
+}
+
+/// Runs `call` if it can finish without waiting ([`RpcService::try_call`]).
+/// Calls kept in the duplicate request cache are never tried (their reply
+/// is stored under a lock, and they are rarely cheap).
+pub(crate) fn try_execute<S: RpcService>(shared: &ServerCore<S>, call: &Call) -> Attempt {
+    if call.drc_key.is_some() {
+        return Attempt::WouldBlock;
+    }
+    let ctx = &call.ctx;
+    let mut results = Results::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        shared.service.try_call(ctx, call.args(), &mut results)
+    }))
+    .unwrap_or_else(|_| {
+        error!(
+            xid = ctx.xid,
+            program = ctx.program,
+            procedure = ctx.procedure,
+            "service panicked"
+        );
+        Some(CallOutcome::SystemErr)
+    });
+    match outcome {
+        None => Attempt::WouldBlock,
+        Some(outcome) => Attempt::Done(reply_for(ctx, outcome, results)),
+    }
+}
+
 /// Runs a call (blocking) and returns its framed reply, if any.
 pub(crate) fn execute<S: RpcService>(shared: &ServerCore<S>, call: Call) -> Option<Reply> {
     let mut guard = DrcGuard {
@@ -261,10 +305,9 @@ pub(crate) fn execute<S: RpcService>(shared: &ServerCore<S>, call: Call) -> Opti
         key: call.drc_key,
     };
     let ctx = &call.ctx;
-    let args = call.record.get(call.args_start..).unwrap_or_default();
     let mut results = Results::new();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        shared.service.call(ctx, args, &mut results)
+        shared.service.call(ctx, call.args(), &mut results)
     }))
     .unwrap_or_else(|_| {
         error!(
@@ -275,24 +318,8 @@ pub(crate) fn execute<S: RpcService>(shared: &ServerCore<S>, call: Call) -> Opti
         );
         CallOutcome::SystemErr
     });
-    debug!(
-        xid = ctx.xid,
-        peer = %ctx.peer,
-        program = ctx.program,
-        version = ctx.version,
-        procedure = ctx.procedure,
-        ?outcome,
-        "call done"
-    );
     let xid = ctx.xid;
-    let reply = match outcome {
-        CallOutcome::Success => Reply::success(xid, results),
-        CallOutcome::ProcUnavail => Reply::accepted(xid, AcceptedReply::ProcUnavail),
-        CallOutcome::GarbageArgs => Reply::accepted(xid, AcceptedReply::GarbageArgs),
-        CallOutcome::SystemErr => Reply::accepted(xid, AcceptedReply::SystemErr),
-        CallOutcome::AuthError(stat) => Reply::denied(xid, RejectedReply::AuthError(stat)),
-        CallOutcome::Drop => return None,
-    };
+    let reply = reply_for(ctx, outcome, results)?;
     match guard.key.take() {
         None => Some(reply),
         Some(key) => match reply.flatten() {
@@ -308,4 +335,27 @@ pub(crate) fn execute<S: RpcService>(shared: &ServerCore<S>, call: Call) -> Opti
             }
         },
     }
+}
+
+/// The framed reply for a call that ended with `outcome` (none for
+/// [`CallOutcome::Drop`]).
+fn reply_for(ctx: &CallContext, outcome: CallOutcome, results: Results) -> Option<Reply> {
+    debug!(
+        xid = ctx.xid,
+        peer = %ctx.peer,
+        program = ctx.program,
+        version = ctx.version,
+        procedure = ctx.procedure,
+        ?outcome,
+        "call done"
+    );
+    let xid = ctx.xid;
+    Some(match outcome {
+        CallOutcome::Success => Reply::success(xid, results),
+        CallOutcome::ProcUnavail => Reply::accepted(xid, AcceptedReply::ProcUnavail),
+        CallOutcome::GarbageArgs => Reply::accepted(xid, AcceptedReply::GarbageArgs),
+        CallOutcome::SystemErr => Reply::accepted(xid, AcceptedReply::SystemErr),
+        CallOutcome::AuthError(stat) => Reply::denied(xid, RejectedReply::AuthError(stat)),
+        CallOutcome::Drop => return None,
+    })
 }

@@ -5,8 +5,10 @@
 //! itself (`RPC_MISMATCH`, `PROG_UNAVAIL`, `PROG_MISMATCH`, `GARBAGE_ARGS`
 //! for undecodable headers, `AUTH_BADCRED`), runs the remaining calls
 //! concurrently on tokio's blocking pool through the synchronous
-//! [`RpcService`](nfsl_rpc_service::RpcService) trait (a quick call alone on its connection runs on the
-//! thread that read it), and writes replies as soon as each call finishes,
+//! [`RpcService`](nfsl_rpc_service::RpcService) trait (a call the service
+//! can finish without waiting, [`try_call`](nfsl_rpc_service::RpcService::try_call),
+//! and a quick call alone on its connection run on the thread that read
+//! it), and writes replies as soon as each call finishes,
 //! out of order, from the thread that ran it; file data placed in the
 //! results ([`Results::push_file`](nfsl_rpc_service::Results::push_file)) is sent with `sendfile`. Per
 //! connection, calls in flight are bounded, so a client that floods

@@ -3,7 +3,9 @@
 //! ahead of it, so a reply costs no hand-off to another thread; whatever the
 //! socket cannot take at once goes, in order, to the connection's writer
 //! task, which waits for the socket to drain. Replies therefore go out in
-//! completion order and never interleave. File ranges of a reply
+//! completion order and never interleave. Replies of calls the
+//! connection's reader task answered itself go out together, one vectored
+//! write for all of them ([`ReplySink::try_send_batch`]). File ranges of a reply
 //! ([`Results::push_file`](nfsl_rpc_service::Results::push_file)) go out
 //! with `sendfile`; only a reply that must be queued has them read in
 //! first.
@@ -16,6 +18,7 @@
 //! pool if another sender holds it, and the writer task never takes it
 //! (its bookkeeping is atomic). No runtime worker waits behind disk IO.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -103,6 +106,11 @@ impl Direct {
             slices,
             more: false,
         })
+    }
+
+    /// The reply's length on the wire.
+    fn wire_len(&self) -> usize {
+        self.out.reply.head.len() + self.out.reply.body.wire_len()
     }
 
     /// The rest as bytes for the writer task, file ranges read in (into a
@@ -239,6 +247,36 @@ impl SinkShared {
                 Err(e) => return self.fail(&e),
             }
         }
+        self.queue_rest(queue, direct);
+    }
+
+    /// Writes (or queues) a batch of replies of bytes only with as few
+    /// writes as the socket allows (one, usually); the caller holds the
+    /// turn.
+    fn send_batch_in_turn(&self, queue: &UnboundedSender<Queued>, batch: Vec<Outgoing>) {
+        if self.has_failed() {
+            return;
+        }
+        let mut pending: VecDeque<Direct> = batch
+            .into_iter()
+            .map(|out| Direct { out, written: 0 })
+            .collect();
+        if self.queued.load(Ordering::Acquire) == 0 {
+            if let Err(e) = write_batch_now(&self.socket, &mut pending) {
+                return self.fail(&e);
+            }
+        }
+        for direct in pending {
+            self.queue_rest(queue, direct);
+        }
+    }
+
+    /// Hands what is unwritten of `direct` to the writer task; the caller
+    /// holds the turn.
+    fn queue_rest(&self, queue: &UnboundedSender<Queued>, direct: Direct) {
+        if self.has_failed() {
+            return;
+        }
         let mut queued = match direct.into_queued(&self.buffers) {
             Ok(q) => q,
             // The reply cannot be completed and the stream cannot skip it.
@@ -316,6 +354,20 @@ impl ReplySink {
         self.shared.send_in_turn(&self.queue, out);
     }
 
+    /// Sends replies without file ranges together (one write for all, as
+    /// far as the socket takes them), if no other sender holds the turn
+    /// now; otherwise gives them back. Never waits.
+    pub(crate) fn try_send_batch(&self, batch: Vec<Outgoing>) -> Result<(), Vec<Outgoing>> {
+        debug_assert!(batch.iter().all(|o| !o.reply.body.has_files()));
+        let _turn = match self.shared.turn.try_lock() {
+            Ok(t) => t,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(batch),
+        };
+        self.shared.send_batch_in_turn(&self.queue, batch);
+        Ok(())
+    }
+
     /// [`send`](ReplySink::send) if no other sender holds the turn now;
     /// otherwise gives `out` back (to be sent from a thread that may
     /// block). For a reply without file ranges, which then never waits.
@@ -376,6 +428,40 @@ fn write_now(socket: &OwnedWriteHalf, d: &mut Direct) -> io::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Writes as much of `pending` (replies of bytes only) as the socket takes
+/// without blocking, with one vectored write per try; what is fully
+/// written leaves `pending`, the first reply left may be partly written.
+fn write_batch_now(socket: &OwnedWriteHalf, pending: &mut VecDeque<Direct>) -> io::Result<()> {
+    while !pending.is_empty() {
+        let slices: Vec<IoSlice<'_>> = pending
+            .iter()
+            .filter_map(|d| match d.next_piece() {
+                Some(Piece::Bytes { slices, .. }) => Some(slices),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let mut n = match socket.try_write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        drop(slices);
+        while n > 0 {
+            let Some(d) = pending.front_mut() else { break };
+            let left = d.wire_len() - d.written;
+            if n < left {
+                d.written += n;
+                break;
+            }
+            n -= left;
+            pending.pop_front();
+        }
+    }
+    Ok(())
 }
 
 /// Writes queued replies until every [`ReplySink`] is gone or the socket

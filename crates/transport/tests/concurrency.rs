@@ -272,10 +272,113 @@ async fn a_quick_call_running_inline_does_not_stall_other_connections() {
     assert_eq!(read_record(&mut slow).await, success(1, &words(&[1])));
 }
 
+// A call the service can answer without waiting (`try_call`) is answered
+// on the thread that read it, however many calls are in flight; one it
+// declines runs on the blocking pool as any other.
+
+/// While a WAIT call blocks in the service, a batch of NOW calls that
+/// `try_call` answers is answered (`call` never ran for them), and one it
+/// declines is then run by `call`; file ranges in its results are sent
+/// too, and a panic in it is SYSTEM_ERR.
+async fn calls_that_need_not_wait_skip_the_pool(srv: &TestServer) {
+    let mut s = srv.connect().await;
+    send(&mut s, &call(1, WAIT, &words(&[1]))).await;
+    srv.service.gates.until_waiting(1).await;
+    let batch: Vec<u8> = (10..26)
+        .flat_map(|xid| call(xid, NOW, &words(&[NOW_ECHO, xid])))
+        .collect();
+    send(&mut s, &batch).await;
+    let mut xids = Vec::new();
+    for _ in 10..26 {
+        let reply = read_record(&mut s).await;
+        let xid = xid_of(&reply);
+        assert_eq!(reply, success(xid, &words(&[NOW_ECHO, xid])));
+        xids.push(xid);
+    }
+    xids.sort_unstable();
+    assert_eq!(xids, (10..26).collect::<Vec<_>>());
+    assert_eq!(srv.service.blocking_now_calls.load(Ordering::SeqCst), 0);
+    // Declined: run by `call`.
+    assert_eq!(
+        roundtrip(&mut s, &call(30, NOW, &words(&[0, 30]))).await,
+        success(30, &words(&[0, 30]))
+    );
+    assert_eq!(srv.service.blocking_now_calls.load(Ordering::SeqCst), 1);
+    let mut file_reply = words(&[4096]);
+    file_reply.extend_from_slice(&file_data()[..4096]);
+    file_reply.extend_from_slice(&words(&[FILE_TRAILER]));
+    assert_eq!(
+        roundtrip(&mut s, &call(31, NOW, &words(&[NOW_FILE]))).await,
+        success(31, &file_reply)
+    );
+    assert_eq!(
+        roundtrip(&mut s, &call(32, NOW, &words(&[NOW_PANIC]))).await,
+        words(&[32, 1, 0, 0, 0, 5])
+    );
+    // The WAIT call was in flight all along.
+    assert_eq!(srv.service.gates.now().waiting, vec![1]);
+    srv.service.gates.open(1);
+    assert_eq!(read_record(&mut s).await, success(1, &words(&[1])));
+    assert_eq!(srv.service.blocking_now_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn calls_that_need_not_wait_skip_the_pool_on_a_current_thread_runtime() {
+    calls_that_need_not_wait_skip_the_pool(&TestServer::default().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_need_not_wait_skip_the_pool_on_a_multi_thread_runtime() {
+    calls_that_need_not_wait_skip_the_pool(&TestServer::default().await).await;
+}
+
 /// A connection to `srv` from local port `port`.
 async fn connect_from(srv: &TestServer, port: u16) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_reuseaddr(true).unwrap();
     socket.bind(([127, 0, 0, 1], port).into()).unwrap();
     socket.connect(srv.addr).await.unwrap()
+}
+
+/// Replies answered on the reading thread go out together; when the
+/// socket takes only part of them (large replies, a client reading behind
+/// its writes), the rest is queued in order and every reply arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_answered_together_survive_a_full_socket() {
+    let srv = TestServer::default().await;
+    let s = srv.connect().await;
+    let (mut rd, mut wr) = s.into_split();
+    let payload = |xid: u32| -> Vec<u8> {
+        let mut w = vec![NOW_ECHO, xid];
+        w.extend((0..16 * 1024).map(|i| i ^ xid));
+        words(&w)
+    };
+    let calls: Vec<u8> = (0..64)
+        .flat_map(|xid| call(xid, NOW, &payload(xid)))
+        .collect();
+    let writer = tokio::spawn(async move {
+        tokio::io::AsyncWriteExt::write_all(&mut wr, &calls)
+            .await
+            .expect("write");
+        wr
+    });
+    let mut seen = Vec::new();
+    for _ in 0..64 {
+        let mut marker = [0u8; 4];
+        tokio::io::AsyncReadExt::read_exact(&mut rd, &mut marker)
+            .await
+            .expect("marker");
+        let len = (u32::from_be_bytes(marker) & 0x7fff_ffff) as usize;
+        let mut reply = vec![0u8; len];
+        tokio::io::AsyncReadExt::read_exact(&mut rd, &mut reply)
+            .await
+            .expect("reply");
+        let xid = xid_of(&reply);
+        assert_eq!(reply, success(xid, &payload(xid)), "reply {xid}");
+        seen.push(xid);
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..64).collect::<Vec<_>>());
+    assert_eq!(srv.service.blocking_now_calls.load(Ordering::SeqCst), 0);
+    drop(writer.await.expect("writer"));
 }

@@ -105,6 +105,21 @@ impl ProgramState {
         Ok((Arc::clone(rt), options.clone()))
     }
 
+    /// [`authorize`](Self::authorize) for a caller the export admits,
+    /// logging nothing: `None` if it is refused or the handle names no
+    /// export in force (the caller then takes the path that says why).
+    pub(crate) fn admitted(
+        &self,
+        c: &Caller,
+        fh: &NfsFh3,
+    ) -> Option<(Arc<ExportRuntime>, ExportOptions)> {
+        let id = crate::handle::handle_export_id(&fh.0)?;
+        let exports = self.exports.load();
+        let rt = exports.by_id(id)?;
+        let options = rt.export.admit(c.peer).ok()?;
+        Some((Arc::clone(rt), options.clone()))
+    }
+
     /// Authorizes the caller for `fh`'s export and resolves it (with the
     /// server's credentials), opened as `access` says. READ and WRITE
     /// descriptors come from the open-file cache when it has them (see

@@ -7,7 +7,8 @@
 //! would for that user, as knfsd does.
 //!
 //! Files by job: [`dispatch`] decodes arguments and routes; `read_ops`
-//! (GETATTR, LOOKUP, ACCESS, READLINK, READ), `readdir` (READDIR,
+//! (GETATTR, LOOKUP, ACCESS, READLINK, READ), `read_now` (READ of cached
+//! data on the transport's thread, without waiting), `readdir` (READDIR,
 //! READDIRPLUS), `fs_info` (FSSTAT, FSINFO, PATHCONF), `write_ops`
 //! (SETATTR, WRITE, COMMIT), `create_ops` (CREATE, MKDIR, SYMLINK, MKNOD,
 //! LINK) and `remove_ops` (REMOVE, RMDIR, RENAME).
@@ -21,6 +22,7 @@ pub(crate) use dispatch::run;
 pub(crate) mod errors;
 mod fs_info;
 mod read_data;
+mod read_now;
 mod read_ops;
 mod readdir;
 mod remove_ops;

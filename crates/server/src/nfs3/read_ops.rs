@@ -14,7 +14,7 @@ use rustix::io::Errno;
 use super::attrs::fattr3;
 use super::context::{access_fd, check_name, handle_status, Caller, Target};
 use super::errors::{nfsstat_from_errno, nfsstat_from_io};
-use super::read_data::ReadData;
+use super::read_data::{encode_read_ok, read_len, ReadData};
 use super::Nfs3;
 use crate::handle::{Access, FileHandle};
 use crate::names::Name;
@@ -124,22 +124,12 @@ impl Nfs3 {
 /// wrong reply; the client retransmits and gets the short read.)
 fn encode_read(t: Target, offset: u64, count: u32, out: &mut Results) {
     let st = t.stat;
-    let size = u64::try_from(st.st_size).unwrap_or(0);
-    let n = size.saturating_sub(offset).min(u64::from(count)) as u32;
     let fsid = t.fsid();
-    let data = match ReadData::take(t.fd, offset, n) {
-        Ok(d) => d,
-        Err(e) => return Read3Res::Err(nfsstat_from_io(&e), Some(fattr3(&st, fsid))).encode(out),
-    };
-    let n = data.len() as u32;
-    Read3ResOkHead {
-        file_attributes: Some(fattr3(&st, fsid)),
-        count: n,
-        eof: offset.saturating_add(u64::from(n)) >= size,
+    let n = read_len(&st, offset, count);
+    match ReadData::take(t.fd, offset, n) {
+        Ok(data) => encode_read_ok(&st, fsid, offset, data, out),
+        Err(e) => Read3Res::Err(nfsstat_from_io(&e), Some(fattr3(&st, fsid))).encode(out),
     }
-    .encode(out);
-    data.place(out);
-    out.extend_from_slice(pad_for(n as usize));
 }
 
 /// The status for READ of something that is not a regular file.

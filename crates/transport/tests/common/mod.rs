@@ -42,6 +42,18 @@ pub const FILE: u32 = 8;
 pub const FILE_ONCE: u32 = 9;
 /// [`WAIT`], but declared quick (so it may run on the reading thread).
 pub const QUICK_WAIT: u32 = 10;
+/// Args `[mode, ...]`, answered by [`RpcService::try_call`] (on the
+/// reading thread) according to `mode`: [`NOW_ECHO`] echoes the arguments,
+/// [`NOW_FILE`] returns the [`FILE`] results for `[0, 4096]`,
+/// [`NOW_PANIC`] panics; any other mode declines, and `call` (counted in
+/// [`TestService::blocking_now_calls`]) echoes them.
+pub const NOW: u32 = 11;
+/// [`NOW`] mode: echoed by `try_call`.
+pub const NOW_ECHO: u32 = 1;
+/// [`NOW`] mode: a file range placed by `try_call`.
+pub const NOW_FILE: u32 = 2;
+/// [`NOW`] mode: `try_call` panics.
+pub const NOW_PANIC: u32 = 3;
 /// The word after the file range of [`FILE`] results.
 pub const FILE_TRAILER: u32 = 0xFEED_FACE;
 /// Size of the file [`FILE`] reads.
@@ -160,6 +172,8 @@ impl Gates {
 
 pub struct TestService {
     pub counter: AtomicU32,
+    /// [`NOW`] calls that `try_call` declined and `call` ran.
+    pub blocking_now_calls: AtomicU32,
     pub gates: Gates,
     file: tempfile::NamedTempFile,
 }
@@ -170,6 +184,7 @@ impl Default for TestService {
         std::io::Write::write_all(&mut file, &file_data()).expect("write temp file");
         TestService {
             counter: AtomicU32::default(),
+            blocking_now_calls: AtomicU32::default(),
             gates: Gates::default(),
             file,
         }
@@ -196,9 +211,40 @@ impl RpcService for TestService {
     fn is_quick(&self, _program: u32, _version: u32, procedure: u32) -> bool {
         matches!(procedure, NULL | ECHO | FILE | PANIC | QUICK_WAIT)
     }
+    fn try_call(
+        &self,
+        ctx: &CallContext,
+        args: &[u8],
+        results: &mut Results,
+    ) -> Option<CallOutcome> {
+        if ctx.procedure != NOW {
+            return None;
+        }
+        match arg_u32(args)? {
+            NOW_ECHO => {
+                results.extend_from_slice(args);
+                Some(CallOutcome::Success)
+            }
+            NOW_FILE => {
+                let file = self.file.reopen().ok()?;
+                results.extend_from_slice(&4096u32.to_be_bytes());
+                results.push_file(file.into(), 0, 4096);
+                results.extend_from_slice(&FILE_TRAILER.to_be_bytes());
+                Some(CallOutcome::Success)
+            }
+            NOW_PANIC => panic!("test service asked to panic in try_call"),
+            _ => None,
+        }
+    }
+
     fn call(&self, ctx: &CallContext, args: &[u8], results: &mut Results) -> CallOutcome {
         match ctx.procedure {
             NULL => CallOutcome::Success,
+            NOW => {
+                self.blocking_now_calls.fetch_add(1, Ordering::SeqCst);
+                results.extend_from_slice(args);
+                CallOutcome::Success
+            }
             ECHO if args.len().is_multiple_of(4) => {
                 results.extend_from_slice(args);
                 CallOutcome::Success
