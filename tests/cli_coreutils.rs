@@ -179,7 +179,7 @@ fn server_logs_carry_no_colour_codes_off_a_terminal() {
     let export = tempdir();
     let server = NfslServer::start(export.path(), RW);
     ok(&["ls", &server.url("/")]);
-    let log = server.stderr_text();
+    let log = server.wait_for_stderr("export");
     assert!(log.contains("export"), "{log}");
     assert!(
         !log.contains('\u{1b}'),

@@ -31,7 +31,7 @@ fn bad_entries_are_skipped_with_a_warning_and_the_rest_is_served() {
         ),
     );
     let server = NfslServer::start_with_exports(&exports);
-    let log = server.stderr_text();
+    let log = server.wait_for_stderr("/no/such/dir");
     for said in [
         "cannot resolve host name 'no-such-host.invalid'",
         "unknown export option",
@@ -88,7 +88,10 @@ fn a_reload_skips_bad_entries_but_never_unexports_everything_by_mistake() {
         line.contains("reloaded") && !line.contains("not reloaded"),
         "{line}"
     );
-    assert!(server.stderr_text().contains("typo"), "no warning");
+    assert!(
+        server.wait_for_stderr("typo").contains("typo"),
+        "no warning"
+    );
     assert_eq!(ok_text(&["ls", &server.url_in(&ca, "/")]), "");
 
     // Every entry unusable: the reload is refused, the old table stays.

@@ -9,17 +9,6 @@ use common::cli::fails;
 use common::*;
 use nfsl_client::{ClientConfig, ErrorKind, PortPolicy};
 
-fn wait_for_log(server: &NfslServer, text: &str) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let log = server.stderr_text();
-        if log.contains(text) || std::time::Instant::now() > deadline {
-            return log;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_client_not_in_the_list_is_told_and_the_log_says_which_rule() {
     let dir = tempdir();
@@ -33,7 +22,7 @@ fn a_client_not_in_the_list_is_told_and_the_log_says_which_rule() {
         err.contains("MNT3ERR_ACCES") && err.contains("the server's log says which"),
         "{err}"
     );
-    let log = wait_for_log(&server, "refused mount request");
+    let log = server.wait_for_stderr("refused mount request");
     assert!(
         log.contains("refused mount request")
             && log.contains("127.0.0.1 is not in the client list"),
@@ -41,7 +30,9 @@ fn a_client_not_in_the_list_is_told_and_the_log_says_which_rule() {
     );
     let err = fails(&["ls", &server.url_in("/not/exported", "/")]);
     assert!(err.contains("MNT3ERR_ACCES"), "{err}");
-    assert!(wait_for_log(&server, "not exported").contains("not exported"));
+    assert!(server
+        .wait_for_stderr("not exported")
+        .contains("not exported"));
 }
 
 #[test]
@@ -56,7 +47,7 @@ fn an_unprivileged_port_on_a_secure_export_is_named_in_the_log() {
         .block_on(try_mount_export(&server, server.export(), config))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Mount, "{e}");
-    let log = wait_for_log(&server, "is not privileged");
+    let log = server.wait_for_stderr("is not privileged");
     assert!(
         log.contains("is not privileged") && log.contains("`secure`"),
         "{log}"

@@ -166,6 +166,20 @@ impl NfslServer {
         format!("nfs://127.0.0.1{export}{path}?version=3&nfsport={p}&mountport={p}")
     }
 
+    /// Waits (at most [`START_TIMEOUT`]) until the server's stderr holds
+    /// `text`, which it may have written before the line that said it was
+    /// ready (stderr is read on another thread); returns all of it.
+    pub fn wait_for_stderr(&self, text: &str) -> String {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let log = self.stderr_text();
+            if log.contains(text) || Instant::now() > deadline {
+                return log;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Everything the server has written to stderr so far.
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
