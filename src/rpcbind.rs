@@ -233,3 +233,36 @@ fn read_record(stream: &mut UnixStream) -> std::io::Result<Vec<u8>> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_replies_are_bounded_errors() {
+        // A marker announcing 2 GiB: refused before anything is allocated.
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs.write_all(&0xffff_ffffu32.to_be_bytes()).unwrap();
+        let e = read_record(&mut ours).unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+        // Fragments that add up past the bound: refused too.
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || {
+            for _ in 0..3 {
+                let _ = theirs.write_all(&(40u32 << 10).to_be_bytes());
+                let _ = theirs.write_all(&vec![0u8; 40 << 10]);
+            }
+        });
+        assert!(read_record(&mut ours).is_err());
+        // A truncated record ends in an error, not a hang.
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        theirs
+            .write_all(&(0x8000_0000u32 | 100).to_be_bytes())
+            .unwrap();
+        theirs.write_all(&[1, 2, 3]).unwrap();
+        drop(theirs);
+        assert!(read_record(&mut ours).is_err());
+        // Garbage where a DUMP result should be: a decode error.
+        assert!(decode_exact::<RpcbList>(&[0, 0, 0, 1, 0xff]).is_err());
+    }
+}
