@@ -280,22 +280,27 @@ pub(crate) fn try_execute<S: RpcService>(shared: &ServerCore<S>, call: &Call) ->
     }
     let ctx = &call.ctx;
     let mut results = Results::new();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
+    let outcome = unless_panicked(ctx, Some(CallOutcome::SystemErr), || {
         shared.service.try_call(ctx, call.args(), &mut results)
-    }))
-    .unwrap_or_else(|_| {
+    });
+    match outcome {
+        None => Attempt::WouldBlock,
+        Some(outcome) => Attempt::Done(reply_for(ctx, outcome, results)),
+    }
+}
+
+/// What `run` returns, or `on_panic` (logged) if the service panicked: a
+/// bug in one call must not take the connection's task or thread down.
+fn unless_panicked<T>(ctx: &CallContext, on_panic: T, run: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
         error!(
             xid = ctx.xid,
             program = ctx.program,
             procedure = ctx.procedure,
             "service panicked"
         );
-        Some(CallOutcome::SystemErr)
-    });
-    match outcome {
-        None => Attempt::WouldBlock,
-        Some(outcome) => Attempt::Done(reply_for(ctx, outcome, results)),
-    }
+        on_panic
+    })
 }
 
 /// Runs a call (blocking) and returns its framed reply, if any.
@@ -306,17 +311,8 @@ pub(crate) fn execute<S: RpcService>(shared: &ServerCore<S>, call: Call) -> Opti
     };
     let ctx = &call.ctx;
     let mut results = Results::new();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
+    let outcome = unless_panicked(ctx, CallOutcome::SystemErr, || {
         shared.service.call(ctx, call.args(), &mut results)
-    }))
-    .unwrap_or_else(|_| {
-        error!(
-            xid = ctx.xid,
-            program = ctx.program,
-            procedure = ctx.procedure,
-            "service panicked"
-        );
-        CallOutcome::SystemErr
     });
     let xid = ctx.xid;
     let reply = reply_for(ctx, outcome, results)?;
