@@ -19,7 +19,9 @@ use std::time::Duration;
 use nfsl_proto::mount3::{MOUNT_PROGRAM, MOUNT_V3};
 use nfsl_proto::nfs3::{NFS_PROGRAM, NFS_V3};
 use nfsl_proto::rpcbind::{Rpcb, RpcbList, RpcbindProcedure, RPCBIND_PROGRAM, RPCBIND_V4};
-use nfsl_rpc::{decode_reply, frame_record, AcceptedReply, CallHeader, OpaqueAuth, ReplyBody};
+use nfsl_rpc::{
+    decode_reply, frame_record, AcceptedReply, CallHeader, OpaqueAuth, RecordDecoder, ReplyBody,
+};
 use nfsl_xdr::{decode_exact, encode_to_vec, Xdr};
 
 /// Where rpcbind listens for local callers (Debian and most others; the
@@ -214,23 +216,20 @@ fn call(socket: &Path, procedure: RpcbindProcedure, args: &impl Xdr) -> std::io:
     }
 }
 
-/// One record (all its fragments), at most [`MAX_REPLY`] bytes.
+/// One record (all its fragments), at most [`MAX_REPLY`] bytes,
+/// reassembled by the same decoder the transport uses.
 fn read_record(stream: &mut UnixStream) -> std::io::Result<Vec<u8>> {
-    let mut record = Vec::new();
+    let mut decoder = RecordDecoder::new(MAX_REPLY);
+    let mut buf = [0u8; 4096];
     loop {
-        let mut marker = [0u8; 4];
-        stream.read_exact(&mut marker)?;
-        let marker = u32::from_be_bytes(marker);
-        let len = (marker & 0x7fff_ffff) as usize;
-        if record.len() + len > MAX_REPLY {
-            return Err(invalid("reply too large"));
-        }
-        let start = record.len();
-        record.resize(start + len, 0);
-        stream.read_exact(&mut record[start..])?;
-        if marker & 0x8000_0000 != 0 {
+        if let Some(record) = decoder.next_record().map_err(invalid)? {
             return Ok(record);
         }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        decoder.push(&buf[..n]);
     }
 }
 
@@ -244,7 +243,7 @@ mod tests {
         let (mut ours, mut theirs) = UnixStream::pair().unwrap();
         theirs.write_all(&0xffff_ffffu32.to_be_bytes()).unwrap();
         let e = read_record(&mut ours).unwrap_err();
-        assert!(e.to_string().contains("too large"), "{e}");
+        assert!(e.to_string().contains("exceeds the limit"), "{e}");
         // Fragments that add up past the bound: refused too.
         let (mut ours, mut theirs) = UnixStream::pair().unwrap();
         std::thread::spawn(move || {
