@@ -113,6 +113,7 @@ mod open;
 mod paths;
 mod portmap;
 mod procedures;
+mod rpc_route;
 mod session;
 mod stats;
 mod types;

@@ -39,6 +39,13 @@ pub(crate) struct MountState {
     rpc: Arc<RpcClient>,
 }
 
+impl Drop for MountState {
+    /// Ends the mount's LOCALIO re-prober, which waits on the router.
+    fn drop(&mut self) {
+        self.local.stop();
+    }
+}
+
 impl MountState {
     /// The NFS server's address.
     pub(crate) fn rpc_addr(&self) -> SocketAddr {
@@ -333,6 +340,7 @@ impl Nfs {
         let s = &self.shared;
         let mounter = MountClient::new(s.mount_addr, s.settings.clone(), s.credential.clone());
         let result = mounter.umnt(&s.export).await;
+        s.local.stop();
         s.rpc.disconnect();
         result
     }

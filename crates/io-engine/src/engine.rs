@@ -183,17 +183,10 @@ impl IoEngine {
             .await
     }
 
-    /// Reads into `buf` at `offset` with the first attempt in the caller:
-    /// the part the page cache holds is copied at once (`preadv2` with
-    /// `RWF_NOWAIT`, which cannot block, which returns instead of waiting for the device, a page lock or reclaim), and
-    /// only a read that would block goes to the workers, as a [`Read`] of
-    /// what is left. Returns the bytes read (fewer only at end of file).
-    ///
-    /// The first attempt is made only for a read `policy` does buffered
-    /// (a direct read must reach the device); it allocates nothing and
-    /// copies once, into `buf`. [`EngineStats::nowait_reads`] counts reads
-    /// done entirely in the caller, [`EngineStats::nowait_refusals`] those
-    /// that went to the workers.
+    /// Reads into `buf` at `offset` with the first attempt in the caller
+    /// ([`IoEngine::read_cached`]), and only what would block on the
+    /// workers, as a [`Read`] of what is left (copied into `buf`). Returns
+    /// the bytes read (fewer only at end of file).
     pub async fn read_into(
         &self,
         file: &Arc<IoFile>,
@@ -202,26 +195,51 @@ impl IoEngine {
         policy: DirectPolicy,
     ) -> Result<usize, IoError> {
         let len = buf.len();
-        let in_range = offset
-            .checked_add(len as u64)
-            .is_some_and(|end| end <= i64::MAX as u64);
-        let mut done = 0;
-        if len > 0 && in_range && self.reads_buffered(file, len, policy) {
-            if let Some(n) = nowait::read_cached(file.buffered_fd(), buf, offset) {
-                if n == len {
-                    add(&self.shared.stats.nowait_reads, 1);
-                    add(&self.shared.stats.nowait_bytes, n as u64);
-                    return Ok(n);
-                }
-                done = n;
-            }
-            add(&self.shared.stats.nowait_refusals, 1);
+        let done = self.read_cached(file, offset, buf, policy);
+        if done == len {
+            return Ok(len);
         }
         let rest = Read::new(Arc::clone(file), offset + done as u64, len - done).direct(policy);
         let data = self.submit(rest).await.await?;
         let n = data.len().min(len - done);
         buf[done..done + n].copy_from_slice(&data[..n]);
         Ok(done + n)
+    }
+
+    /// The part of a read into `buf` at `offset` the page cache can answer
+    /// at once, done in the caller (`preadv2` with `RWF_NOWAIT`: it cannot
+    /// block; it returns instead of waiting for the device, a page lock or
+    /// reclaim): the bytes read from the start of `buf`, `buf.len()` when
+    /// all of it was. The rest is for the workers (a [`Read`]), as is
+    /// everything when the kernel refuses or `policy` reads direct (a
+    /// direct read must reach the device). Allocates nothing; copies once.
+    /// [`EngineStats::nowait_reads`] counts reads done entirely here,
+    /// [`EngineStats::nowait_refusals`] those left (partly) to the workers.
+    pub fn read_cached(
+        &self,
+        file: &IoFile,
+        offset: u64,
+        buf: &mut [u8],
+        policy: DirectPolicy,
+    ) -> usize {
+        let len = buf.len();
+        let in_range = offset
+            .checked_add(len as u64)
+            .is_some_and(|end| end <= i64::MAX as u64);
+        if len == 0 || !in_range || !self.reads_buffered(file, len, policy) {
+            return 0;
+        }
+        match nowait::read_cached(file.buffered_fd(), buf, offset) {
+            Some(n) if n == len => {
+                add(&self.shared.stats.nowait_reads, 1);
+                add(&self.shared.stats.nowait_bytes, n as u64);
+                n
+            }
+            got => {
+                add(&self.shared.stats.nowait_refusals, 1);
+                got.unwrap_or(0)
+            }
+        }
     }
 
     /// True if a read of `len` bytes under `policy` is done buffered.

@@ -38,12 +38,25 @@
 //! writable file on an `ro` export still reads locally through a read-only
 //! open.
 //!
+//! # One route per file
+//! Each open [`crate::File`] has two routes, each stated once: its
+//! LOCALIO route (`LocalRoute`: the fds of the current session or the
+//! opens refused in it, unsynced local writes, write-behind, read-ahead)
+//! and its RPC route (`RpcRoute`: READ/WRITE pieces, the journal,
+//! COMMIT). `LocalRoute::way` alone decides, per IO, whether it goes
+//! local; whatever the local route cannot do (a failed IO, a failed
+//! queued write, an `fsync` it cannot make) is handed to the file's RPC
+//! route, the one RPC write path. The mount's state (off, local, down)
+//! is the `Router`'s; looking at it starts nothing: one re-prober task
+//! per mount probes again when a lost session's backoff is over.
+//!
 //! # Cached reads
-//! A read of at most one piece ([`crate::ClientConfig::max_io_size`]) is
-//! first tried in the caller from the server host's page cache
+//! Each piece of a read ([`crate::ClientConfig::max_io_size`]) is first
+//! tried in the caller from the server host's page cache
 //! (`preadv2(RWF_NOWAIT)`, which cannot block), straight into the caller's
-//! buffer; only a read that would block (data not cached) goes to the IO
-//! engine's workers, so the caller never waits on nested IO
+//! buffer: no allocation, one copy; only what would block (data not
+//! cached) goes to the IO engine's workers (into a recycled buffer, then
+//! copied), so the caller never waits on nested IO
 //! ([`crate::ClientStats::local_cached_reads`] and
 //! [`crate::ClientStats::local_uncached_reads`] count both).
 //!
@@ -86,8 +99,9 @@
 //! overlaps a queued one (older writes are waited for first), a read waits
 //! for the queued writes it overlaps, and a sync or [`crate::File::metadata`]
 //! waits for all of them (before the `fsync`; the size must show them). A
-//! queued write that fails locally is written again over RPC
-//! (`FILE_SYNC`) and the mount falls back; if that fails too, its
+//! queued write that fails locally is written again over RPC (the file's
+//! RPC route: UNSTABLE and journaled like any RPC write, COMMITted at the
+//! next sync) and the mount falls back; if that fails too, its
 //! error is returned by the file's next write or sync, which then does not
 //! report the data durable. Other clients see a written-behind write once
 //! it is done (microseconds later), within NFS's close-to-open consistency.
@@ -133,16 +147,16 @@
 //! their fds stay valid, and the next [`crate::File::sync`] `fsync`s them
 //! as above even though their session ended.
 
-mod file;
+mod file_route;
 mod readahead;
-mod route;
+mod router;
 mod verify;
 mod writebehind;
 
 pub use nfsl_io_engine::DirectPolicy;
 
-pub(crate) use file::FileLocal;
-pub(crate) use route::Router;
+pub(crate) use file_route::LocalRoute;
+pub(crate) use router::Router;
 
 /// Whether a mount uses LOCALIO (URL option `localio=auto|on|off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -15,8 +15,9 @@
 //!   last overlapping one are waited for first), and a read waits for the
 //!   queued writes it overlaps, so the file reads back what it wrote.
 //! - Nothing is lost: a queued write that fails locally is written again
-//!   over RPC, `FILE_SYNC` (the failure path needs no journal), after the
-//!   mount falls back to RPC; if that fails too, the error is kept and
+//!   through the file's one RPC write path ([`RpcRoute`]: UNSTABLE,
+//!   journaled, COMMITted by the file's next sync) after the mount falls
+//!   back to RPC; if that fails too, the error is kept and
 //!   returned by the file's next write or sync (as write-back errors are
 //!   reported by `fsync`), and the data is not reported durable.
 //! - Durability: a sync waits for every queued write before the `fsync`;
@@ -27,14 +28,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use nfsl_io_engine::{IoEngine, IoError, IoFile, Pending, Write};
-use nfsl_proto::nfs3::StableHow;
 
-use super::route::Session;
-use crate::error::{Error, Result};
-use crate::procedures::ok;
+use super::router::Session;
+use crate::error::Error;
+use crate::rpc_route::RpcRoute;
 use crate::session::Nfs;
-use crate::stats::Counters;
-use crate::types::FileHandle;
 use nfsl_transport::client::Payload;
 
 /// A write queued on the engine.
@@ -136,7 +134,7 @@ impl Queue {
     }
 
     /// Waits for the oldest queued write; redoes it over RPC if it failed.
-    async fn settle_oldest(&mut self, nfs: &Nfs, handle: &FileHandle) {
+    async fn settle_oldest(&mut self, nfs: &Nfs, rpc: &RpcRoute) {
         let Some(q) = self.queued.pop_front() else {
             return;
         };
@@ -149,7 +147,9 @@ impl Queue {
         nfs.shared
             .local
             .fail(nfs, &q.session, &format!("write behind: {why}"));
-        if let Err(e) = write_stable_rpc(nfs, handle, q.offset, q.data).await {
+        // The file's one RPC write path: UNSTABLE, journaled, COMMITted
+        // by the file's next sync like every other RPC write.
+        if let Err(e) = rpc.write(Payload::Bytes(q.data), q.offset).await {
             tracing::warn!("a written-behind LOCALIO write failed, and over RPC: {e}");
             self.error.get_or_insert(e);
         }
@@ -159,9 +159,9 @@ impl Queue {
     /// without waiting: a writer that reuses its buffers gets them back
     /// now, not when the window is next full, so it cycles through fewer
     /// of them (fewer stay warm in the CPU caches; memory is freed sooner).
-    pub(crate) async fn settle_done(&mut self, nfs: &Nfs, handle: &FileHandle) {
+    pub(crate) async fn settle_done(&mut self, nfs: &Nfs, rpc: &RpcRoute) {
         while self.queued.front().is_some_and(|q| q.outcome.is_ready()) {
-            self.settle_oldest(nfs, handle).await;
+            self.settle_oldest(nfs, rpc).await;
         }
     }
 
@@ -181,7 +181,7 @@ impl Queue {
     pub(crate) async fn settle_for(
         &mut self,
         nfs: &Nfs,
-        handle: &FileHandle,
+        rpc: &RpcRoute,
         offset: u64,
         len: usize,
         room: usize,
@@ -198,47 +198,18 @@ impl Queue {
                 self.queued[last].outcome.wait().await;
             }
             while !self.queued.is_empty() && self.bytes + room > low_water {
-                self.settle_oldest(nfs, handle).await;
+                self.settle_oldest(nfs, rpc).await;
             }
         }
         while !self.queued.is_empty() && (self.overlaps(offset, len) || self.bytes + room > limit) {
-            self.settle_oldest(nfs, handle).await;
+            self.settle_oldest(nfs, rpc).await;
         }
     }
 
     /// Waits for every queued write.
-    pub(crate) async fn settle_all(&mut self, nfs: &Nfs, handle: &FileHandle) {
+    pub(crate) async fn settle_all(&mut self, nfs: &Nfs, rpc: &RpcRoute) {
         while !self.queued.is_empty() {
-            self.settle_oldest(nfs, handle).await;
+            self.settle_oldest(nfs, rpc).await;
         }
     }
-}
-
-/// WRITEs `data` at `offset` with `FILE_SYNC` (continuing short writes).
-async fn write_stable_rpc(
-    nfs: &Nfs,
-    handle: &FileHandle,
-    mut offset: u64,
-    mut data: Bytes,
-) -> Result<()> {
-    let fh = handle.to_wire();
-    while !data.is_empty() {
-        let piece = data.slice(..data.len().min(nfs.wsize()));
-        let res = nfs
-            .shared
-            .procs
-            .write_bytes(&fh, offset, Payload::Bytes(piece), StableHow::FileSync)
-            .await?;
-        let w = ok(res, "WRITE", "")?;
-        let n = (w.count as usize).min(data.len());
-        if n == 0 {
-            return Err(Error::Protocol("WRITE reported 0 bytes written".into()));
-        }
-        let c = &nfs.shared.counters;
-        Counters::add(&c.rpc_writes, 1);
-        Counters::add(&c.rpc_write_bytes, n as u64);
-        offset += n as u64;
-        data = data.slice(n..);
-    }
-    Ok(())
 }

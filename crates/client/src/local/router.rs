@@ -1,21 +1,24 @@
 //! [`Router`]: one mount's LOCALIO state (off, local with a session, or
-//! down until the next probe), the probes, the shared IO engine, and the
-//! LOCALIO part of [`crate::ClientStats`].
+//! down until the next probe), the probes (at mount, then by one
+//! re-prober task per mount), the shared IO engine, and the LOCALIO part
+//! of [`crate::ClientStats`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use nfsl_io_engine::{DirectPolicy, EngineConfig, IoEngine};
 use nfsl_localio::LocalioChannel;
+use tokio::sync::Notify;
 
-use super::file::Cached;
+use super::file_route::OpenFds;
 use super::verify::Devices;
 use super::LocalioMode;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::session::Nfs;
+use crate::session::{MountState, Nfs};
 use crate::stats::{ClientStats, Counters};
 
 /// A probe (socket, UUID_IS_LOCAL, confirm) that takes longer is a
@@ -52,14 +55,14 @@ pub(crate) struct Session {
     /// that no fd outlives its session in this library (only IO already
     /// in flight, and unsynced writes' fds until their `fsync`, hold one
     /// a moment longer).
-    files: Arc<Mutex<Vec<Weak<Mutex<Cached>>>>>,
+    files: Arc<Mutex<Vec<Weak<Mutex<OpenFds>>>>>,
     /// The watcher task; stopped when the session is dropped, so that it
     /// does not keep the channel open.
     watcher: tokio::task::AbortHandle,
 }
 
 /// Empties every tracked cache of the fds of session `epoch`.
-fn forget_all(files: &Mutex<Vec<Weak<Mutex<Cached>>>>, epoch: u64) {
+fn forget_all(files: &Mutex<Vec<Weak<Mutex<OpenFds>>>>, epoch: u64) {
     let tracked = std::mem::take(&mut *files.lock().unwrap_or_else(|p| p.into_inner()));
     for cache in tracked.iter().filter_map(Weak::upgrade) {
         cache
@@ -99,7 +102,7 @@ impl Session {
     }
 
     /// Registers a file's fd cache that now holds fds of this session.
-    pub(crate) fn track(&self, cache: &Arc<Mutex<Cached>>) {
+    pub(crate) fn track(&self, cache: &Arc<Mutex<OpenFds>>) {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         files.retain(|w| w.strong_count() > 0);
         files.push(Arc::downgrade(cache));
@@ -135,9 +138,11 @@ pub(crate) struct Router {
     state: Mutex<State>,
     /// The pause the next loss of a session waits before re-probing.
     backoff: Mutex<Duration>,
-    probing: AtomicBool,
     next_epoch: AtomicU64,
     engine: Mutex<Option<Arc<IoEngine>>>,
+    /// Wakes the re-prober: the state changed (a session was lost, the
+    /// mount was unmounted).
+    changed: Arc<Notify>,
 }
 
 impl Router {
@@ -154,9 +159,9 @@ impl Router {
             direct: config.direct,
             state: Mutex::new(state),
             backoff: Mutex::new(FIRST_BACKOFF),
-            probing: AtomicBool::new(false),
             next_epoch: AtomicU64::new(1),
             engine: Mutex::new(None),
+            changed: Arc::new(Notify::new()),
         }
     }
 
@@ -165,27 +170,82 @@ impl Router {
     }
 
     /// The probe at mount: `Auto` stays on RPC on failure (and re-probes
-    /// only after [`MAX_BACKOFF`]), `On` fails the mount.
+    /// only after [`MAX_BACKOFF`]), `On` fails the mount. Unless LOCALIO
+    /// is off, starts the mount's re-prober ([`Router::reprobe_when_due`]).
     pub(crate) async fn probe_at_mount(&self, nfs: &Nfs) -> Result<()> {
         if self.mode == LocalioMode::Off {
             return Ok(());
         }
-        self.probing.store(true, Ordering::SeqCst);
         let outcome = self.probe(nfs, false).await;
-        self.probing.store(false, Ordering::SeqCst);
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(reason) => {
-                *self.state() = State::Down {
-                    retry_at: Instant::now() + MAX_BACKOFF,
+        if let Err(reason) = &outcome {
+            *self.state() = State::Down {
+                retry_at: Instant::now() + MAX_BACKOFF,
+            };
+            tracing::debug!("LOCALIO: staying on RPC: {reason}");
+            if self.mode == LocalioMode::On {
+                return Err(Error::NotLocal(reason.clone()));
+            }
+        }
+        tokio::spawn(Router::reprobe_when_due(
+            Arc::downgrade(&nfs.shared),
+            Arc::clone(&self.changed),
+        ));
+        Ok(())
+    }
+
+    /// The mount's re-prober: sleeps while the mount is local (until the
+    /// state changes) or down (until its retry time), then probes; ends
+    /// when LOCALIO is off or the mount is gone. The only place a re-probe
+    /// starts, so looking at the state ([`Router::local_session`]) never
+    /// starts work.
+    async fn reprobe_when_due(mount: Weak<MountState>, changed: Arc<Notify>) {
+        loop {
+            let retry_at = {
+                let Some(shared) = mount.upgrade() else {
+                    return;
                 };
-                tracing::debug!("LOCALIO: staying on RPC: {reason}");
-                match self.mode {
-                    LocalioMode::On => Err(Error::NotLocal(reason)),
-                    _ => Ok(()),
+                let state = shared.local.state();
+                match &*state {
+                    State::Off => return,
+                    State::Local(_) => None,
+                    State::Down { retry_at } => Some(*retry_at),
+                }
+            };
+            let Some(retry_at) = retry_at else {
+                changed.notified().await;
+                continue;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(retry_at.into()) => {}
+                _ = changed.notified() => continue,
+            }
+            let Some(shared) = mount.upgrade() else {
+                return;
+            };
+            let nfs = Nfs { shared };
+            let router = &nfs.shared.local;
+            if !matches!(&*router.state(), State::Down { retry_at } if Instant::now() >= *retry_at)
+            {
+                continue;
+            }
+            if let Err(reason) = router.probe(&nfs, true).await {
+                tracing::debug!("LOCALIO re-probe: {reason}");
+                let pause = router.next_backoff(false);
+                let mut state = router.state();
+                if !matches!(&*state, State::Off) {
+                    *state = State::Down {
+                        retry_at: Instant::now() + pause,
+                    };
                 }
             }
         }
+    }
+
+    /// Stops LOCALIO for good (the mount is unmounted): IO goes over RPC
+    /// and the re-prober ends.
+    pub(crate) fn stop(&self) {
+        *self.state() = State::Off;
+        self.changed.notify_one();
     }
 
     /// Runs the handshake; on success the mount goes local.
@@ -222,7 +282,11 @@ impl Router {
             let epoch = self.next_epoch.fetch_add(1, Ordering::Relaxed);
             let session = Session::new(channel, epoch, after);
             tracing::info!("LOCALIO: the server shares this host: READ/WRITE/COMMIT go local");
-            *self.state() = State::Local(Arc::new(session));
+            let mut state = self.state();
+            if matches!(&*state, State::Off) {
+                return Err("the mount was unmounted during the probe".into());
+            }
+            *state = State::Local(Arc::new(session));
             return Ok(());
         }
         Err("the NFS connection changed during the probe".into())
@@ -251,44 +315,26 @@ impl Router {
             .clone()
     }
 
-    /// The current session if IO may go local now. Ends a session whose
-    /// NFS connection is gone or was replaced, or whose channel the server
-    /// closed (a revocation); starts a background re-probe when one is due.
-    pub(crate) fn session(&self, nfs: &Nfs) -> Option<Arc<Session>> {
+    /// The current session if IO may go local now, else `None` (IO goes
+    /// over RPC). Ends a session whose NFS connection is gone or was
+    /// replaced, or whose channel the server closed (a revocation), which
+    /// schedules its re-probe; starts nothing itself.
+    pub(crate) fn local_session(&self, nfs: &Nfs) -> Option<Arc<Session>> {
         let mut state = self.state();
-        match &*state {
-            State::Off => None,
-            State::Local(s) => {
-                let connects = nfs.shared.counters.rpc.connects.load(Ordering::SeqCst);
-                let why = if s.is_closed() {
-                    "the server closed the local channel (its exports changed)"
-                } else if connects != s.connects || !nfs.shared.rpc_connected() {
-                    "the NFS connection was lost or replaced"
-                } else {
-                    return Some(Arc::clone(s));
-                };
-                let s = Arc::clone(s);
-                self.lose(&mut state, &s, &nfs.shared.counters, why);
-                None
-            }
-            State::Down { retry_at } => {
-                if Instant::now() >= *retry_at && !self.probing.swap(true, Ordering::SeqCst) {
-                    let nfs = nfs.clone();
-                    tokio::spawn(async move {
-                        let router = &nfs.shared.local;
-                        if let Err(reason) = router.probe(&nfs, true).await {
-                            tracing::debug!("LOCALIO re-probe: {reason}");
-                            let pause = router.next_backoff(false);
-                            *router.state() = State::Down {
-                                retry_at: Instant::now() + pause,
-                            };
-                        }
-                        router.probing.store(false, Ordering::SeqCst);
-                    });
-                }
-                None
-            }
-        }
+        let State::Local(s) = &*state else {
+            return None;
+        };
+        let connects = nfs.shared.counters.rpc.connects.load(Ordering::SeqCst);
+        let why = if s.is_closed() {
+            "the server closed the local channel (its exports changed)"
+        } else if connects != s.connects || !nfs.shared.rpc_connected() {
+            "the NFS connection was lost or replaced"
+        } else {
+            return Some(Arc::clone(s));
+        };
+        let s = Arc::clone(s);
+        self.lose(&mut state, &s, &nfs.shared.counters, why);
+        None
     }
 
     /// A local IO failed in `session`: go down (if that session is still
@@ -309,6 +355,7 @@ impl Router {
         *state = State::Down {
             retry_at: Instant::now() + pause,
         };
+        self.changed.notify_one();
     }
 
     /// The pause to wait now; doubles the next one (up to [`MAX_BACKOFF`]),
