@@ -454,7 +454,7 @@ async fn adjacent_concurrent_writes_with_mixed_policies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_buffered_writes_stream_with_dontcache_small_ones_stay_cached() {
+async fn large_buffered_writes_that_extend_the_file_stream_with_dontcache_others_stay_cached() {
     let Some(dir) = direct_dir() else { return };
     let path = dir.path().join("stream");
     create(&path, &[]);
@@ -475,6 +475,11 @@ async fn large_buffered_writes_stream_with_dontcache_small_ones_stay_cached() {
         .unwrap();
     let after_small = engine.stats();
     assert_eq!(after_small.dontcache_writes, after_big.dontcache_writes);
+    // A large rewrite inside the file keeps its (cached) pages.
+    engine.write(&file, 0, big.clone(), false).await.unwrap();
+    let after_rewrite = engine.stats();
+    assert_eq!(after_rewrite.dontcache_writes, after_big.dontcache_writes);
+    assert!(after_rewrite.sync_writes > after_small.sync_writes);
     let streamed = after_big.dontcache_writes - before.dontcache_writes;
     if streamed == 0 {
         eprintln!("SKIP: this kernel or file system has no RWF_DONTCACHE (written plainly)");
