@@ -173,3 +173,118 @@ fn a_remote_server_says_why_there_is_no_passthrough() {
         .expect("passthrough=on with localio=off mounted");
     assert!(err.contains("passthrough=on: localio=off"), "{err}");
 }
+
+/// Writes an exports file exporting `dir` to everyone with `options`.
+fn export_as(file: &std::path::Path, dir: &std::path::Path, options: &str) {
+    fs::write(file, format!("{} *({options})\n", canonical(dir))).unwrap();
+}
+
+#[test]
+fn a_revocation_keeps_open_passthrough_files_and_new_opens_follow_the_new_rules() {
+    if !fuse_available() {
+        return;
+    }
+    let export = disk_tempdir();
+    fs::write(export.path().join("f"), b"").unwrap();
+    let conf = tempdir();
+    let exports = conf.path().join("exports");
+    export_as(&exports, export.path(), "rw,no_root_squash,insecure");
+    let server = NfslServer::start_with_exports(&exports);
+    let mount = FuseMount::mount(&local_url(&server), "");
+    let mut open = OpenOptions::new()
+        .write(true)
+        .open(mount.join("f"))
+        .unwrap();
+    open.write_all(b"before ").unwrap();
+    assert_eq!(mount.stat("passthrough_opens"), 1, "{}", mount.stats());
+
+    // The export turns read-only: the server revokes the LOCALIO session.
+    export_as(&exports, export.path(), "ro,no_root_squash,insecure");
+    let logged = server.sighup();
+    assert!(logged.contains("1 LOCALIO session revoked"), "{logged}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while mount.stats().contains("localio active") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not see the revocation:\n{}",
+            mount.stats()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // The file open through passthrough keeps its fd, as an open file on
+    // a local file system keeps working after a chmod...
+    open.write_all(b"after").unwrap();
+    open.sync_all().unwrap();
+    assert_eq!(fs::read(export.path().join("f")).unwrap(), b"before after");
+    // ...while new opens are checked under the new rules (ACCESS over
+    // RPC): reading is allowed (through the inode's one backing, which
+    // the kernel makes every open of it share while it is open)...
+    assert_eq!(fs::read(mount.join("f")).unwrap(), b"before after");
+    drop(open);
+    // ...writing is not.
+    let refused = OpenOptions::new()
+        .write(true)
+        .open(mount.join("f"))
+        .and_then(|mut f| {
+            f.write_all(b"x")?;
+            f.sync_all()
+        });
+    let err = refused.expect_err("a write on the read-only export succeeded");
+    assert!(
+        matches!(
+            err.raw_os_error(),
+            Some(libc::EROFS | libc::EACCES | libc::EPERM)
+        ),
+        "{err}"
+    );
+    assert_eq!(fs::read(export.path().join("f")).unwrap(), b"before after");
+}
+
+/// The kernel makes every open of an inode open through passthrough use
+/// the same backing file (any other open fails with EIO): a reader who
+/// may write gets a read-write backing, so a writer can come next.
+#[test]
+fn a_writer_can_open_a_file_held_open_for_reading_through_passthrough() {
+    if !fuse_available() {
+        return;
+    }
+    let export = disk_tempdir();
+    fs::write(export.path().join("f"), b"old").unwrap();
+    let server = NfslServer::start(export.path(), "rw,no_root_squash");
+    let mount = FuseMount::mount(&local_url(&server), "");
+    let mut reader = fs::File::open(mount.join("f")).unwrap();
+    let mut got = String::new();
+    reader.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "old");
+    let mut writer = OpenOptions::new()
+        .write(true)
+        .open(mount.join("f"))
+        .unwrap();
+    writer.write_all(b"new").unwrap();
+    writer.sync_all().unwrap();
+    drop(writer);
+    assert_eq!(fs::read(export.path().join("f")).unwrap(), b"new");
+    let mut again = String::new();
+    reader.seek(SeekFrom::Start(0)).unwrap();
+    reader.read_to_string(&mut again).unwrap();
+    assert_eq!(again, "new");
+    assert_eq!(mount.stat("passthrough_opens"), 2, "{}", mount.stats());
+
+    // A program's backing stays read-only (a read-write fd would make
+    // running it fail with ETXTBSY on the server's host); a writer that
+    // comes while it is open gets ETXTBSY, as on a local file system.
+    let tool = export.path().join("tool");
+    fs::write(&tool, b"#!/bin/sh\n").unwrap();
+    fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let held = fs::File::open(mount.join("tool")).unwrap();
+    let err = OpenOptions::new()
+        .write(true)
+        .open(mount.join("tool"))
+        .expect_err("a writer shared a program's read-only backing");
+    assert_eq!(err.raw_os_error(), Some(libc::ETXTBSY), "{err}");
+    drop(held);
+    // Once it is closed, the writer gets its own backing.
+    fs::write(mount.join("tool"), b"#!/bin/sh\nexit 0\n").unwrap();
+    assert_eq!(fs::read(&tool).unwrap(), b"#!/bin/sh\nexit 0\n");
+}

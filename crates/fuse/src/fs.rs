@@ -647,13 +647,10 @@ impl Filesystem for NfsFs {
 }
 
 /// Flags of an open reply for a file the daemon serves.
-pub(crate) fn daemon_open_flags(keep_cache: bool, direct: bool) -> FopenFlags {
-    let mut f = FopenFlags::empty();
+pub(crate) fn daemon_open_flags(keep_cache: bool) -> FopenFlags {
     if keep_cache {
-        f |= FopenFlags::FOPEN_KEEP_CACHE;
+        FopenFlags::FOPEN_KEEP_CACHE
+    } else {
+        FopenFlags::empty()
     }
-    if direct {
-        f |= FopenFlags::FOPEN_DIRECT_IO;
-    }
-    f
 }

@@ -32,9 +32,22 @@ pub(crate) struct OpenFile {
     ino: u64,
     file: File,
     backing: Option<Arc<Backing>>,
+    /// Opened for writing (only such an open makes the backing durable
+    /// at flush: a reader's close has nothing to sync).
+    write: bool,
     /// Served by the daemon with the kernel's page cache (counted, as a
     /// passthrough open of the same inode must not start meanwhile).
     cached: bool,
+}
+
+/// Why an open gets no passthrough backing.
+enum NoBacking {
+    /// The daemon serves it (with the kernel's page cache).
+    Daemon,
+    /// It cannot be opened now: the kernel requires every open of an inode
+    /// open through passthrough to use the same backing, and that one
+    /// cannot serve this open.
+    Refused(Errno),
 }
 
 impl OpenFile {
@@ -78,6 +91,13 @@ impl Answer {
             }
         }
     }
+    fn refuse(self, e: Errno) {
+        match self {
+            Answer::Open(r) => r.error(e),
+            Answer::Create(r, ..) => r.error(e),
+        }
+    }
+
     fn daemon(self, fh: u64, flags: FopenFlags) {
         match self {
             Answer::Open(r) => r.opened(Fh(fh), flags),
@@ -195,7 +215,13 @@ impl Ctx {
             if write {
                 mask |= libc::W_OK;
             }
-            self.check_access(&nfs, &handle, mask).await?;
+            let granted = self
+                .check_access_and_ask(&nfs, &handle, mask, ACCESS3_MODIFY)
+                .await?;
+            let access = OpenAccess {
+                write,
+                may_write: granted & ACCESS3_MODIFY != 0 && self.read_only().is_ok(),
+            };
             let mut md = md;
             if flags.0 & libc::O_TRUNC != 0 && write && md.size != 0 {
                 let res = ok(nfs
@@ -216,11 +242,11 @@ impl Ctx {
                 let stamps = self.inner.stamps.lock().unwrap_or_else(|p| p.into_inner());
                 stamps.get(&ino.0) == Some(&stamp(&md))
             };
-            Ok::<_, Errno>((nfs, handle, md, keep))
+            Ok::<_, Errno>((nfs, handle, md, keep, access))
         };
         match run.await {
-            Ok((nfs, handle, md, keep)) => {
-                self.answer_open(nfs, ino.0, handle, &md, write, keep, Answer::Open(reply))
+            Ok((nfs, handle, md, keep, access)) => {
+                self.answer_open(nfs, ino.0, handle, &md, access, keep, Answer::Open(reply))
                     .await
             }
             Err(e) => reply.error(e),
@@ -282,12 +308,17 @@ impl Ctx {
                 let attr = file_attr(ino, &md);
                 let ttl = self.inner.ttl(&md);
                 let write = flags & libc::O_ACCMODE != libc::O_RDONLY;
+                // The creator may write what it created.
+                let access = OpenAccess {
+                    write,
+                    may_write: true,
+                };
                 self.answer_open(
                     nfs,
                     ino,
                     fh,
                     &md,
-                    write,
+                    access,
                     false,
                     Answer::Create(reply, attr, ttl),
                 )
@@ -298,7 +329,8 @@ impl Ctx {
     }
 
     /// Answers an open of `handle` (node `ino`): passthrough when it can,
-    /// else served by the daemon.
+    /// else served by the daemon. `access` says what the opener asked for
+    /// and what else it may do (see [`OpenAccess`]).
     #[allow(clippy::too_many_arguments)]
     async fn answer_open(
         &self,
@@ -306,22 +338,27 @@ impl Ctx {
         ino: u64,
         handle: FileHandle,
         md: &Metadata,
-        write: bool,
+        access: OpenAccess,
         keep_cache: bool,
         answer: Answer,
     ) {
         let file = nfs.open_handle(handle);
         let stats = &self.inner.stats;
         let fh = self.inner.next_fh.fetch_add(1, Ordering::Relaxed);
-        let (backing, direct) = match self.backing_for(&nfs, &file, ino, write, &answer).await {
-            Ok(b) => (Some(b), false),
-            Err(direct) => (None, direct),
+        let backing = match self
+            .backing_for(&nfs, &file, ino, md, access, &answer)
+            .await
+        {
+            Ok(b) => Some(b),
+            Err(NoBacking::Daemon) => None,
+            Err(NoBacking::Refused(e)) => return answer.refuse(e),
         };
-        let cached = backing.is_none() && !direct;
+        let cached = backing.is_none();
         let open = Arc::new(OpenFile {
             ino,
             file,
             backing: backing.clone(),
+            write: access.write,
             cached,
         });
         if cached {
@@ -350,24 +387,23 @@ impl Ctx {
             }
             None => {
                 MountStats::add(&stats.daemon_opens, 1);
-                answer.daemon(fh, daemon_open_flags(keep_cache, direct));
+                answer.daemon(fh, daemon_open_flags(keep_cache));
             }
         }
     }
 
-    /// The passthrough backing for this open, or why not: `Err(true)`
-    /// when the daemon must serve it without the page cache (another open
-    /// of the inode is passthrough with a backing this one cannot use).
+    /// The passthrough backing for this open, or why not.
     async fn backing_for(
         &self,
         nfs: &Nfs,
         file: &File,
         ino: u64,
-        write: bool,
+        md: &Metadata,
+        access: OpenAccess,
         answer: &Answer,
-    ) -> Result<Arc<Backing>, bool> {
+    ) -> Result<Arc<Backing>, NoBacking> {
         if !self.inner.passthrough.load(Ordering::SeqCst) {
-            return Err(false);
+            return Err(NoBacking::Daemon);
         }
         let stats = &self.inner.stats;
         let existing = self
@@ -378,11 +414,16 @@ impl Ctx {
             .get(&ino)
             .and_then(std::sync::Weak::upgrade);
         if let Some(b) = existing {
-            if write && !b.local.is_writable() {
-                stats.passthrough_unavailable(
-                    "a file open read-only through passthrough was opened for writing",
+            if access.write && !b.local.is_writable() {
+                // Only an opener that may not write (or an executable,
+                // see `read_write_backing`) gets a read-only backing, and
+                // the kernel takes no other for this inode until it is
+                // closed: as a local file system refuses to write a
+                // running program.
+                tracing::info!(
+                    "inode {ino}: open for writing refused (ETXTBSY): it is open read-only through passthrough"
                 );
-                return Err(true);
+                return Err(NoBacking::Refused(Errno::ETXTBSY));
             }
             return Ok(b);
         }
@@ -396,26 +437,33 @@ impl Ctx {
             .unwrap_or(0);
         if cached_now > 0 {
             // The kernel refuses passthrough while a cached open exists.
-            return Err(false);
+            return Err(NoBacking::Daemon);
         }
-        let Some(local) = file.local_backing(write).await else {
+        let write = access.write;
+        // The backing serves every open of the inode while any is open, so
+        // it is read-write whenever this opener may write, even to read:
+        // a writer that comes next can then share it.
+        let mut local = None;
+        if write || read_write_backing(access, md) {
+            local = file.local_backing(true).await.filter(|l| l.is_writable());
+        }
+        if local.is_none() && !write {
+            local = file.local_backing(false).await;
+        }
+        let Some(local) = local else {
             let why = if nfs.stats().local_active {
                 "the server refused a LOCALIO open (that file is served over RPC)"
             } else {
                 "LOCALIO is not active (server not on this host, localio=off, or down)"
             };
             stats.passthrough_unavailable(why);
-            return Err(false);
+            return Err(NoBacking::Daemon);
         };
-        if write && !local.is_writable() {
-            stats.passthrough_unavailable("the LOCALIO open was read-only for a writer");
-            return Err(false);
-        }
         let id = match answer.open_backing(&local) {
             Ok(id) => id,
             Err(e) => {
                 stats.passthrough_unavailable(&format!("the kernel refused the backing fd: {e}"));
-                return Err(false);
+                return Err(NoBacking::Daemon);
             }
         };
         let b = Arc::new(Backing { id, local });
@@ -546,11 +594,29 @@ pub(crate) async fn remove_silly_names(inner: &Inner, ino: Option<u64>) {
     }
 }
 
+/// What an opener asked for, and whether the server lets it write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OpenAccess {
+    /// Opened for writing.
+    pub write: bool,
+    /// ACCESS granted MODIFY (the opener could have opened it to write).
+    pub may_write: bool,
+}
+
+/// Whether a read-only open asks for a read-write backing: when its
+/// opener may write the file (so a writer that opens it meanwhile can
+/// share the inode's one backing) and it is not an executable (a
+/// read-write fd on a program makes running it fail with ETXTBSY on the
+/// server's host).
+fn read_write_backing(access: OpenAccess, md: &Metadata) -> bool {
+    access.may_write && md.mode & 0o111 == 0
+}
+
 /// Makes `f`'s writes durable: the backing fd's (passthrough) and the
 /// daemon's (COMMIT, with re-sends after a server restart).
 pub(crate) async fn sync_file(f: &OpenFile, data_only: bool) -> Result<(), Errno> {
     if let Some(b) = &f.backing {
-        if b.local.is_writable() {
+        if f.write && b.local.is_writable() {
             b.local.sync(data_only).await.map_err(Errno::from)?;
         }
     }

@@ -434,6 +434,21 @@ impl Ctx {
         handle: &FileHandle,
         mask: i32,
     ) -> Result<(), Errno> {
+        self.check_access_and_ask(nfs, handle, mask, 0)
+            .await
+            .map(drop)
+    }
+
+    /// [`Self::check_access`] that also asks the server about the ACCESS3
+    /// bits `also` (not required) in the same call; returns the bits the
+    /// server granted.
+    pub(crate) async fn check_access_and_ask(
+        &self,
+        nfs: &Nfs,
+        handle: &FileHandle,
+        mask: i32,
+        also: u32,
+    ) -> Result<u32, Errno> {
         let mut want = 0;
         if mask & libc::R_OK != 0 {
             want |= ACCESS3_READ;
@@ -448,7 +463,7 @@ impl Ctx {
             .procedures()
             .access(&Access3Args {
                 object: handle.to_wire(),
-                access: want,
+                access: want | also,
             })
             .await)?;
         // For X_OK either bit will do: EXECUTE for files, LOOKUP for dirs.
@@ -458,7 +473,7 @@ impl Ctx {
         if missing != 0 || (want & x != 0 && granted & x == 0) {
             return Err(Errno::EACCES);
         }
-        Ok(())
+        Ok(granted)
     }
 }
 
