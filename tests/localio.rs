@@ -309,6 +309,47 @@ fn ro_export_reads_local_and_writes_get_rofs() {
     });
 }
 
+/// A program running on the server's host cannot be opened for writing
+/// (ETXTBSY): the LOCALIO open is refused for that file alone, as an RPC
+/// WRITE would be, and the mount stays local for everything else.
+#[test]
+fn a_running_program_refuses_local_writes_without_ending_the_session() {
+    let dir = disk_tempdir();
+    let program = dir.path().join("sleeper");
+    std::fs::copy("/bin/sleep", &program).unwrap();
+    std::fs::write(dir.path().join("other"), b"other").unwrap();
+    let mut running = std::process::Command::new(&program)
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let server = NfslServer::start(dir.path(), "rw,no_root_squash");
+    let sock = server.localio_socket();
+    rt().block_on(async {
+        let nfs = mount(&server, localio_config(LocalioMode::On, &sock)).await;
+        let f = nfs
+            .open("/sleeper", &OpenOptions::new().read(true).write(true))
+            .await
+            .unwrap();
+        // Over RPC the write fails too (the server cannot open it for
+        // writing either); what matters is that it is this file's refusal.
+        let _ = f.write_at(b"x", 0).await;
+        let s = nfs.stats();
+        assert!(s.localio_denied >= 1, "{s:?}");
+        assert_eq!(s.localio_fallbacks, 0, "the session ended: {s:?}");
+        assert!(s.local_active, "{s:?}");
+        let g = nfs
+            .open("/other", &OpenOptions::new().read(true))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 5];
+        assert_eq!(g.read_at(&mut buf, 0).await.unwrap(), 5);
+        assert_eq!(&buf, b"other");
+        assert!(nfs.stats().local_reads >= 1, "{:?}", nfs.stats());
+    });
+    running.kill().unwrap();
+    running.wait().unwrap();
+}
+
 #[test]
 fn server_killed_during_local_writes_loses_nothing_synced() {
     const CHUNK: usize = 256 * 1024;

@@ -33,7 +33,7 @@ use nfsl_rpc_service::{CallContext, CallOutcome, Results};
 use rustix::fs::{FileType, OFlags};
 
 use crate::creds::CallerIdentity;
-use crate::handle::Access;
+use crate::handle::{Access, HandleError};
 use crate::nfs3::context::{handle_status, Caller};
 use crate::nfs3::errors::nfsstat_from_errno;
 use crate::server::ProgramState;
@@ -150,10 +150,17 @@ impl Authorizer for LocalioAuthorizer {
                 .map_err(OpenRefusal::Nfs)?;
         }
         let open = || {
-            t.export
-                .fs
-                .resolve(&fh.0, access)
-                .map_err(|e| OpenRefusal::Nfs(handle_status(&e)))
+            t.export.fs.resolve(&fh.0, access).map_err(|e| {
+                OpenRefusal::Nfs(match &e {
+                    // A program running on this host cannot be opened
+                    // for writing: a refusal about this file (the client
+                    // goes on over RPC for it), not a broken local path.
+                    HandleError::Io(io) if io.raw_os_error() == Some(libc::ETXTBSY) => {
+                        Nfsstat3::Acces
+                    }
+                    _ => handle_status(&e),
+                })
+            })
         };
         let buffered = open()?;
         let stat =
