@@ -2,7 +2,7 @@
 //! caller (`preadv2(RWF_NOWAIT)`, which cannot block); one that would
 //! block (the file dropped from the cache with `POSIX_FADV_DONTNEED`) goes
 //! to the IO engine's workers. The data is right both ways, and a sequential
-//! reader still gets its reads ahead.
+//! reader of data the page cache lacks still gets its reads ahead.
 
 mod common;
 
@@ -80,7 +80,29 @@ fn cached_reads_stay_in_the_caller_uncached_ones_go_to_the_engine() {
         assert_eq!(s.rpc_reads, 0, "{s:?}");
         assert_eq!(s.localio_fallbacks, 0, "{s:?}");
 
-        // A sequential reader of small pieces is still read ahead.
+        // A sequential reader of cached data reads in the caller: nothing
+        // is read ahead (it would only add a copy and a thread hop)...
+        let before = nfs.stats();
+        let mut off = 0;
+        let mut piece = vec![0u8; 64 * 1024];
+        while off < 1024 * 1024 {
+            let n = f.read_at(&mut piece, off as u64).await.unwrap();
+            assert!(piece[..n] == data[off..off + n]);
+            off += n;
+        }
+        let after = nfs.stats();
+        assert_eq!(
+            after.local_readahead_reads, before.local_readahead_reads,
+            "{after:?}"
+        );
+        assert_eq!(
+            after.local_cached_reads,
+            before.local_cached_reads + 16,
+            "{after:?}"
+        );
+        // ...while a sequential reader of small pieces of an uncached file
+        // is read ahead.
+        uncache(&path);
         let before = nfs.stats().local_readahead_reads;
         let mut off = 0;
         let mut piece = vec![0u8; 64 * 1024];

@@ -421,7 +421,8 @@ impl LocalRoute {
             }
         }
         self.count_read(out.len() as u64, got);
-        self.queue_readahead(&local, offset, len, got, piece.min(len))
+        let window = config.readahead;
+        self.queue_readahead(&local, offset, len, got, piece.min(len), window)
             .await;
         Some(out)
     }
@@ -438,7 +439,9 @@ impl LocalRoute {
         let piece = self.piece();
         let len = buf.len();
         let got = if len <= piece {
-            self.read_piece(&local, offset, buf).await.map(|(_, n)| n)
+            self.read_piece(&local, offset, buf)
+                .await
+                .map(|(_, n, cached)| (n, cached))
         } else {
             // A loop over disjoint chunks, not `map` (see `RpcRoute::read_into`).
             let mut reads = Vec::with_capacity(len.div_ceil(piece));
@@ -452,35 +455,47 @@ impl LocalRoute {
                 .await
                 .map(|done| {
                     let mut total = 0;
-                    for (want, got) in done {
+                    let mut all_cached = true;
+                    for (want, got, cached) in done {
                         total += got;
+                        all_cached &= cached;
                         if got < want {
                             break;
                         }
                     }
-                    total
+                    (total, all_cached)
                 })
         };
-        let got = match got {
-            Ok(n) => n,
+        let (got, cached) = match got {
+            Ok(done) => done,
             Err(e) => {
                 self.read_failed(&local, &e);
                 return None;
             }
         };
         self.count_read(len.div_ceil(piece) as u64, got);
-        self.queue_readahead(&local, offset, len, got, len.min(piece))
+        // Reading ahead is for data the page cache does not hold: a read
+        // done in the caller from the cache has the next one done there
+        // too (and the caller's read itself starts the kernel's own
+        // read-ahead on the server's file).
+        let window = if cached {
+            0
+        } else {
+            self.nfs.shared.config.readahead
+        };
+        self.queue_readahead(&local, offset, len, got, len.min(piece), window)
             .await;
         Some(got)
     }
 
-    /// One piece of [`LocalRoute::read_into`]: (its length, bytes read).
+    /// One piece of [`LocalRoute::read_into`]: (its length, bytes read,
+    /// whether it was all read in the caller from the page cache).
     async fn read_piece(
         &self,
         local: &Local,
         offset: u64,
         buf: &mut [u8],
-    ) -> std::result::Result<(usize, usize), IoError> {
+    ) -> std::result::Result<(usize, usize, bool), IoError> {
         let len = buf.len();
         if let Some(pending) = self.readahead.take(offset, len, local.session.epoch) {
             Counters::add(&self.nfs.shared.counters.local_readahead_reads, 1);
@@ -488,12 +503,12 @@ impl LocalRoute {
             let n = data.len().min(len);
             buf[..n].copy_from_slice(&data[..n]);
             self.recycle(data);
-            return Ok((len, n));
+            return Ok((len, n, false));
         }
         let policy = self.policy();
         let done = local.engine.read_cached(&local.file, offset, buf, policy);
         if done == len {
-            return Ok((len, len));
+            return Ok((len, len, true));
         }
         let rest = len - done;
         let read = Read::new(Arc::clone(&local.file), offset + done as u64, rest)
@@ -503,7 +518,7 @@ impl LocalRoute {
         let n = data.len().min(rest);
         buf[done..done + n].copy_from_slice(&data[..n]);
         self.recycle(data);
-        Ok((len, done + n))
+        Ok((len, done + n, false))
     }
 
     /// A local read failed: nothing read ahead is trusted, and the mount
@@ -520,8 +535,9 @@ impl LocalRoute {
     }
 
     /// Queues the reads ahead that a read of `len` bytes at `offset`
-    /// (which got `got`) calls for, in pieces of `unit` bytes, into
-    /// recycled buffers.
+    /// (which got `got`) calls for, in pieces of `unit` bytes, up to
+    /// `window` bytes ahead (0: none, and what was queued is dropped),
+    /// into recycled buffers.
     async fn queue_readahead(
         &self,
         local: &Local,
@@ -529,14 +545,11 @@ impl LocalRoute {
         len: usize,
         got: usize,
         unit: usize,
+        window: usize,
     ) {
-        let config = &self.nfs.shared.config;
         let policy = self.policy();
         let epoch = local.session.epoch;
-        for (at, n) in self
-            .readahead
-            .advance(offset, len, got, unit, config.readahead)
-        {
+        for (at, n) in self.readahead.advance(offset, len, got, unit, window) {
             let read = Read::new(Arc::clone(&local.file), at, n)
                 .direct(policy)
                 .buffer(self.spare_buffer(n));

@@ -62,7 +62,8 @@
 //!
 //! # Read-ahead
 //! A file read sequentially through LOCALIO (each read starting where the
-//! previous one ended) has the next [`crate::ClientConfig::readahead`]
+//! previous one ended) whose data the page cache did not hold (a read the
+//! caller could not do itself; cached data needs no read-ahead) has the next [`crate::ClientConfig::readahead`]
 //! bytes (default 4 MiB; URL `readahead=`) queued on the engine in pieces
 //! of the reader's size, so a reader that reads one piece at a time keeps
 //! the engine's workers busy as the kernel's read-ahead would. Queued data

@@ -26,6 +26,11 @@ use nfsl_io_engine::Pending;
 /// A piece queued longer ago than this is not used (and is dropped).
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(1);
 
+/// The most pieces queued ahead of one reader: a reader of small pieces
+/// gets fewer bytes ahead than the window, not thousands of tiny reads
+/// (a 5-byte first read of a 5-byte file once queued 838,861 of them).
+pub(crate) const MAX_PIECES: usize = 32;
+
 /// A read queued ahead.
 struct Piece {
     offset: u64,
@@ -101,6 +106,7 @@ impl ReadAhead {
             .back()
             .map_or(end, |p| p.offset + p.len as u64)
             .max(end);
+        let window = window.min(unit.saturating_mul(MAX_PIECES));
         let limit = end.saturating_add(window as u64);
         let mut ranges = Vec::new();
         while at.saturating_add(unit as u64) <= limit {
@@ -164,6 +170,14 @@ mod tests {
             ra.advance(MIB as u64, MIB, MIB, MIB, MIB),
             vec![(2 * MIB as u64, MIB)]
         );
+    }
+
+    #[test]
+    fn small_pieces_are_queued_at_most_max_pieces_ahead() {
+        let ra = ReadAhead::default();
+        let ranges = ra.advance(0, 5, 5, 5, 4 * MIB);
+        assert_eq!(ranges.len(), MAX_PIECES);
+        assert_eq!(ranges.last(), Some(&((5 * MAX_PIECES) as u64, 5)));
     }
 
     #[test]
