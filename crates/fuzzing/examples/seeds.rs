@@ -287,6 +287,28 @@ fn nfs3_args() {
             data: Data(b"hello".to_vec()),
         },
     );
+    // WRITE as the server's borrowed view decodes it too: cut short,
+    // with bytes after it, a count above the data it carries (the server,
+    // not the decoder, refuses that), and empty.
+    let write = |count: u32, data: &[u8]| {
+        let mut b = vec![7];
+        Write3Args {
+            file: fh(2),
+            offset: 4096,
+            count,
+            stable: StableHow::Unstable,
+            data: Data(data.to_vec()),
+        }
+        .encode(&mut b);
+        b
+    };
+    let whole = write(5, b"hello");
+    c.put("write-truncated", &whole[..whole.len() - 3]);
+    let mut trailing = whole.clone();
+    trailing.extend([0; 4]);
+    c.put("write-trailing", &trailing);
+    c.put("write-count-over-data", &write(4096, b"hello"));
+    c.put("write-empty", &write(0, b""));
     c.sel(
         "create-guarded",
         8,
@@ -418,6 +440,29 @@ fn nfs3_results() {
             eof: true,
             data: Data(b"hello".to_vec()),
         }),
+    );
+    // READ as the client's borrowed view decodes it too; the selector's
+    // quotient by 22 chooses the data limit (0: none, k: 4 (k - 1) bytes).
+    let read = |which: u8, count: u32, data: &[u8]| {
+        let mut b = vec![which];
+        Read3Res::Ok(Read3ResOk {
+            file_attributes: None,
+            count,
+            eof: false,
+            data: Data(data.to_vec()),
+        })
+        .encode(&mut b);
+        b
+    };
+    let whole = read(6, 5, b"hello");
+    c.put("read-truncated", &whole[..whole.len() - 2]);
+    c.put("read-count-not-data-length", &read(6, 4, b"hello"));
+    c.put("read-over-max", &read(6 + 22 * 2, 5, b"hello"));
+    c.put("read-within-max", &read(6 + 22 * 3, 5, b"hello"));
+    c.sel(
+        "read-err",
+        6,
+        &Read3Res::Err(Nfsstat3::Acces, attrs.clone()),
     );
     c.sel(
         "write",

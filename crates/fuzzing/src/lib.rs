@@ -19,6 +19,7 @@
 //! in every binary that links it: link it only into fuzzing and its tests.
 
 pub mod alloc;
+mod bulk;
 mod dispatch;
 mod exports;
 mod handles;

@@ -9,6 +9,7 @@ use nfsl_proto::nfs3::*;
 use nfsl_xdr::{decode_exact, encode_to_vec, Xdr};
 
 use crate::alloc::{bounded, input_bound};
+use crate::bulk;
 
 /// Decodes `body` as exactly one `T`; if it is one, checks that it
 /// re-encodes to the same length (only padding may differ: it is not
@@ -31,7 +32,9 @@ pub fn round_trip<T: Xdr + PartialEq + Debug>(body: &[u8]) {
 
 /// Arguments of every NFSv3 procedure (byte 0 modulo 22 is the procedure
 /// number), decoded as the server does: [`round_trip`]'s checks, plus
-/// trailing bytes are an error (`decode_exact`).
+/// trailing bytes are an error (`decode_exact`). WRITE's also go through
+/// the borrowed view the server decodes them with, which must agree with
+/// the owned decoder ([`crate::bulk`]'s `write3_args`).
 pub fn nfs3_args(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
@@ -44,7 +47,10 @@ pub fn nfs3_args(data: &[u8]) {
         4 => round_trip::<Access3Args>(body),
         5 => round_trip::<Readlink3Args>(body),
         6 => round_trip::<Read3Args>(body),
-        7 => round_trip::<Write3Args>(body),
+        7 => {
+            round_trip::<Write3Args>(body);
+            bulk::write3_args(body);
+        }
         8 => round_trip::<Create3Args>(body),
         9 => round_trip::<Mkdir3Args>(body),
         10 => round_trip::<Symlink3Args>(body),
@@ -64,7 +70,9 @@ pub fn nfs3_args(data: &[u8]) {
 
 /// Results of every NFSv3 procedure (byte 0 modulo 22), decoded as the
 /// client does (`decode_exact` of the reply's results): [`round_trip`]'s
-/// checks.
+/// checks. READ's also go through the borrowed view the client decodes
+/// them with, `decode_read3_res(body, max)` with a `max` the first byte's
+/// quotient by 22 chooses ([`crate::bulk`]'s `read3_res`).
 pub fn nfs3_results(data: &[u8]) {
     let Some((&which, body)) = data.split_first() else {
         return;
@@ -76,7 +84,10 @@ pub fn nfs3_results(data: &[u8]) {
         3 => round_trip::<Lookup3Res>(body),
         4 => round_trip::<Access3Res>(body),
         5 => round_trip::<Readlink3Res>(body),
-        6 => round_trip::<Read3Res>(body),
+        6 => {
+            round_trip::<Read3Res>(body);
+            bulk::read3_res(which, body);
+        }
         7 => round_trip::<Write3Res>(body),
         8 => round_trip::<Create3Res>(body),
         9 => round_trip::<Mkdir3Res>(body),
