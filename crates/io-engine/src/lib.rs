@@ -48,8 +48,7 @@
 //! writes (`EOPNOTSUPP`, checked on Linux 6.18): the refusal is remembered
 //! per [`IoFile`], so there every write goes to a worker, as before. One
 //! thing `RWF_NOWAIT` does not cover: a write to a frozen file system
-//! (`fsfreeze`) waits in the caller until the thaw (the freeze check in
-//! the `pwritev2` path is a blocking one; io_uring's is not).
+//! (`fsfreeze`) waits in the caller until the thaw (measured on XFS).
 //!
 //! Direct IO is used by [`DirectPolicy`] when the [`IoFile`] has an
 //! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut
