@@ -6,10 +6,11 @@ use std::thread::JoinHandle;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::nowait;
+use crate::nowait::{self, NowaitWrite};
 use crate::queue::{JobQueue, WorkerWake};
 use crate::request::{Job, Pending, Request};
 use crate::stats::{add, Counters, EngineStats};
+use crate::syncio::STREAMING_WRITE;
 use crate::worker::{self, EngineState};
 use crate::{DirectPolicy, EngineConfig, Fsync, IoError, IoFile, Read, Write};
 
@@ -252,7 +253,22 @@ impl IoEngine {
         }
     }
 
-    /// Writes `data` at `offset`, durably if `stable`.
+    /// Writes `data` at `offset`, durably if `stable`, with the first
+    /// attempt in the caller where that cannot block: an unstable write
+    /// the engine's [`DirectPolicy`] does buffered, smaller than the
+    /// streaming size (256 KiB, written with `RWF_DONTCACHE` by a worker),
+    /// is tried with `pwritev2(RWF_NOWAIT)`, which the kernel answers with
+    /// `EAGAIN` instead of throttling on dirty pages, waiting on a page
+    /// lock or entering reclaim (see `nowait.rs` for where in the kernel).
+    /// What it does not write goes to the workers as a [`Write`].
+    ///
+    /// Not tried: while an earlier write request of the same file is
+    /// queued or in flight (a write never overtakes one submitted before
+    /// it), and on a file whose file system refused once (`EOPNOTSUPP`:
+    /// ext4, tmpfs; see [`IoFile::nowait_writes_refused`]).
+    /// [`EngineStats::nowait_writes`](crate::EngineStats::nowait_writes)
+    /// counts writes done in the caller, `nowait_write_refusals` those
+    /// tried there that went to the workers.
     pub async fn write(
         &self,
         file: &Arc<IoFile>,
@@ -260,8 +276,52 @@ impl IoEngine {
         data: impl Into<Bytes>,
         stable: bool,
     ) -> Result<usize, IoError> {
-        let req = Write::new(Arc::clone(file), offset, data).stable(stable);
-        self.submit(req).await.await
+        let data = data.into();
+        let len = data.len();
+        let mut done = 0;
+        if !stable && self.writes_in_caller(file, offset, len) {
+            let stats = &self.shared.stats;
+            match nowait::write_cached(file.buffered_fd(), &data, offset) {
+                NowaitWrite::Wrote(n) => {
+                    add(&stats.nowait_write_bytes, n as u64);
+                    if n >= len {
+                        add(&stats.nowait_writes, 1);
+                        return Ok(len);
+                    }
+                    done = n;
+                }
+                NowaitWrite::WouldBlock => {}
+                NowaitWrite::Unsupported => file.refuse_nowait_writes(),
+            }
+            add(&stats.nowait_write_refusals, 1);
+        }
+        let rest = Write::new(Arc::clone(file), offset + done as u64, data.slice(done..));
+        let n = self.submit(rest.stable(stable)).await.await?;
+        Ok(done + n)
+    }
+
+    /// True if an unstable write of `len` bytes at `offset` may be tried in
+    /// the caller: buffered by policy, valid (else the queued request
+    /// reports why), not streamed, not behind a queued write of the file,
+    /// and on a file system not known to refuse.
+    fn writes_in_caller(&self, file: &IoFile, offset: u64, len: usize) -> bool {
+        let config = &self.shared.config;
+        let buffered = match config.direct {
+            _ if !file.direct_capable() => true,
+            DirectPolicy::Never => true,
+            DirectPolicy::Auto => len < config.auto_direct_min,
+            DirectPolicy::Always => false,
+        };
+        buffered
+            && len > 0
+            && len < STREAMING_WRITE
+            && len <= config.max_request_bytes
+            && offset
+                .checked_add(len as u64)
+                .is_some_and(|end| end <= i64::MAX as u64)
+            && file.is_writable()
+            && !file.nowait_writes_refused()
+            && !file.has_queued_writes()
     }
 
     /// `fsync` (or `fdatasync` if `data_only`) on a worker: NFS COMMIT.

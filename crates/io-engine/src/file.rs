@@ -3,6 +3,8 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use nfsl_localio::DioAlignment;
 use rustix::fs::{self, Mode, OFlags};
@@ -24,6 +26,33 @@ pub struct IoFile {
     writable: bool,
     /// One worker at a time writes buffered data to the file.
     pub(crate) strand: WriteStrand,
+    /// Write requests queued or in flight on the engine (see [`QueuedWrite`]):
+    /// while any is, a write is not tried in the caller, so it cannot
+    /// overtake one submitted before it.
+    queued_writes: AtomicUsize,
+    /// The file system refused `RWF_NOWAIT` on a buffered write (ext4,
+    /// tmpfs): later writes go straight to the workers.
+    nowait_writes_refused: AtomicBool,
+}
+
+/// Counts a write request of a file from submission until it is answered
+/// (done, failed or dropped).
+#[derive(Debug)]
+pub(crate) struct QueuedWrite(Arc<IoFile>);
+
+impl QueuedWrite {
+    pub(crate) fn new(file: &Arc<IoFile>) -> QueuedWrite {
+        file.queued_writes.fetch_add(1, Ordering::AcqRel);
+        QueuedWrite(Arc::clone(file))
+    }
+}
+
+impl Drop for QueuedWrite {
+    /// Dropped only once no IO of the request is in flight (see
+    /// `InFlight::answer`), before its answer is sent.
+    fn drop(&mut self) {
+        self.0.queued_writes.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl IoFile {
@@ -56,6 +85,8 @@ impl IoFile {
         }
         Ok(IoFile {
             strand: WriteStrand::default(),
+            queued_writes: AtomicUsize::new(0),
+            nowait_writes_refused: AtomicBool::new(false),
             buffered,
             direct,
             align,
@@ -122,5 +153,22 @@ impl IoFile {
     /// True if the fds were opened for writing.
     pub fn is_writable(&self) -> bool {
         self.writable
+    }
+
+    /// True once the file system refused a non-blocking buffered write
+    /// (`RWF_NOWAIT`) on this file: [`IoEngine::write`](crate::IoEngine::write)
+    /// then sends every write to the workers without trying.
+    pub fn nowait_writes_refused(&self) -> bool {
+        self.nowait_writes_refused.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that the file system refuses non-blocking buffered writes.
+    pub(crate) fn refuse_nowait_writes(&self) {
+        self.nowait_writes_refused.store(true, Ordering::Relaxed);
+    }
+
+    /// True while a write request of this file is queued or in flight.
+    pub(crate) fn has_queued_writes(&self) -> bool {
+        self.queued_writes.load(Ordering::Acquire) > 0
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::buffer::{aligned_copy, COPY_ALIGN};
+use crate::file::QueuedWrite;
 use crate::request::{Job, JobOp, Reply};
 use crate::split::Split;
 use crate::stats::{add, Counters};
@@ -55,6 +56,8 @@ pub(crate) enum Body {
         /// Owns the memory the kernel reads from.
         data: Bytes,
         stable: bool,
+        /// Dropped when the write is answered, before the answer is sent.
+        queued: QueuedWrite,
         reply: Reply<usize>,
     },
     Fsync {
@@ -219,6 +222,7 @@ impl InFlight {
                 data,
                 stable,
                 policy,
+                queued,
                 reply,
             } => {
                 let len = data.len();
@@ -244,6 +248,7 @@ impl InFlight {
                     body: Body::Write {
                         data,
                         stable,
+                        queued,
                         reply,
                     },
                     segs,
@@ -308,11 +313,14 @@ impl InFlight {
                 });
                 let _ = reply.send(read.map(|()| buf));
             }
-            Body::Write { reply, .. } => {
+            Body::Write { reply, queued, .. } => {
                 let wrote = outcome(OpKind::Write, &mut || {
                     add(&stats.writes, 1);
                     add(&stats.bytes_written, len as u64);
                 });
+                // The IO is done: a write submitted once the answer is out
+                // may run in its caller (see `IoEngine::write`).
+                drop(queued);
                 let _ = reply.send(wrote.map(|()| len));
             }
             Body::Fsync { reply, .. } => {

@@ -33,16 +33,22 @@
 //!   their jobs for it to take): the inode lock would serialize them
 //!   anyway, with the other worker spinning on it.
 //!
-//! One exception, which keeps the rule: [`IoEngine::read_into`] first tries
-//! a buffered read in the caller with `preadv2(RWF_NOWAIT)`, which the
-//! kernel answers only from the page cache and never blocks (no device
-//! read, page lock or reclaim-driven writeback); only a read that would
-//! block is queued. io_uring does the same (`IOCB_NOWAIT` first, a worker
-//! only on `EAGAIN`). Writes get no such path: ext4 refuses `RWF_NOWAIT`
-//! on buffered writes (`EOPNOTSUPP`, checked on Linux 6.18), so the try
-//! would only add a system call, and a plain buffered `pwrite` in the
-//! caller may wait in dirty-page throttling (`balance_dirty_pages`), that
-//! is, on writeback: exactly what the rule forbids.
+//! Two exceptions, which keep the rule: [`IoEngine::read_into`] first
+//! tries a buffered read in the caller with `preadv2(RWF_NOWAIT)`, which
+//! the kernel answers only from the page cache and never blocks (no device
+//! read, page lock or reclaim-driven writeback); and [`IoEngine::write`]
+//! first tries a small unstable buffered write with `pwritev2(RWF_NOWAIT)`,
+//! which on file systems with non-blocking buffered writes (XFS, btrfs)
+//! returns `EAGAIN` instead of throttling on dirty pages
+//! (`balance_dirty_pages`), waiting on a page or inode lock, or reclaiming
+//! memory (the kernel sources are cited in `nowait.rs`). Only what would
+//! block is queued; io_uring does the same (`IOCB_NOWAIT` first, a worker
+//! only on `EAGAIN`). A write is not tried while an earlier write of its
+//! file is queued (it would overtake it), and ext4 and tmpfs refuse such
+//! writes (`EOPNOTSUPP`, checked on Linux 6.18): the refusal is remembered
+//! per [`IoFile`], so there every write goes to a worker, as before. One
+//! thing `RWF_NOWAIT` does not cover: a write to a frozen file system
+//! (`fsfreeze`) waits in the caller until the thaw (measured on XFS).
 //!
 //! Direct IO is used by [`DirectPolicy`] when the [`IoFile`] has an
 //! `O_DIRECT` fd. **Misaligned IO never fails the caller**: a request is cut

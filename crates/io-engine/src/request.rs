@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::oneshot;
 
+use crate::file::QueuedWrite;
 use crate::{DirectPolicy, IoError, IoFile};
 
 /// Read `len` bytes at `offset`. Completes with the bytes read: fewer than
@@ -127,6 +128,8 @@ pub(crate) enum JobOp {
         data: Bytes,
         stable: bool,
         policy: Option<DirectPolicy>,
+        /// Counts the write as queued on its file until it is answered.
+        queued: QueuedWrite,
         reply: Reply<usize>,
     },
     Fsync {
@@ -164,7 +167,10 @@ impl Job {
         // A dropped receiver means nobody waits for the answer: nothing to do.
         match self.op {
             JobOp::Read { reply, .. } => drop(reply.send(Err(err))),
-            JobOp::Write { reply, .. } => drop(reply.send(Err(err))),
+            JobOp::Write { reply, queued, .. } => {
+                drop(queued);
+                drop(reply.send(Err(err)))
+            }
             JobOp::Fsync { reply, .. } => drop(reply.send(Err(err))),
         }
     }
@@ -200,7 +206,15 @@ impl Job {
     pub(crate) fn answer_if_empty(self) -> Option<Job> {
         match self.op {
             JobOp::Read { len: 0, reply, .. } => drop(reply.send(Ok(BytesMut::new()))),
-            JobOp::Write { data, reply, .. } if data.is_empty() => drop(reply.send(Ok(0))),
+            JobOp::Write {
+                data,
+                reply,
+                queued,
+                ..
+            } if data.is_empty() => {
+                drop(queued);
+                drop(reply.send(Ok(0)))
+            }
             op => {
                 return Some(Job {
                     file: self.file,
@@ -260,6 +274,7 @@ impl Request for Write {
             data: self.data,
             stable: self.stable,
             policy: self.direct,
+            queued: QueuedWrite::new(&self.file),
             reply,
         };
         (

@@ -41,6 +41,17 @@ pub struct EngineStats {
     /// Reads tried in the caller that would have blocked (not cached, or
     /// only in part) and went to the workers.
     pub nowait_refusals: u64,
+    /// Writes done entirely in the caller with `RWF_NOWAIT`
+    /// ([`IoEngine::write`](crate::IoEngine::write)); not in `writes`.
+    pub nowait_writes: u64,
+    /// Bytes written in the caller (by those writes, and the head of those
+    /// only partly written there); not in `bytes_written`.
+    pub nowait_write_bytes: u64,
+    /// Writes tried in the caller that would have blocked, in full or in
+    /// part, or that the file system refused (`EOPNOTSUPP`, remembered per
+    /// [`IoFile`](crate::IoFile): its later writes are not tried): all or
+    /// the rest of each went to the workers.
+    pub nowait_write_refusals: u64,
     /// Fsync requests completed successfully.
     pub syncs: u64,
     /// Submissions that found the queue full and waited for space.
@@ -78,6 +89,9 @@ counters!(
     nowait_reads,
     nowait_bytes,
     nowait_refusals,
+    nowait_writes,
+    nowait_write_bytes,
+    nowait_write_refusals,
     syncs,
     queue_full_waits,
     errors,

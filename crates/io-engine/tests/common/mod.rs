@@ -8,6 +8,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use nfsl_io_engine::IoFile;
+
+pub mod loopfs;
 use tempfile::TempDir;
 
 /// A temporary directory where `IoFile::open` gets an O_DIRECT fd with a
