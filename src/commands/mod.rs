@@ -2,7 +2,8 @@
 //! each, sharing [`crate::endpoint`] (URL or local path, mounting),
 //! [`crate::transfer`] (streaming copies) and [`crate::format`] (output).
 //!
-//! Every command runs on one tokio runtime and returns an error that
+//! Every command runs on one tokio runtime (single-threaded; `bench`'s
+//! is multi-threaded, so its jobs can use every core) and returns an error that
 //! `main` prints as one line (`nfsl: CMD ARG: what went wrong`) with exit
 //! status 1.
 
@@ -58,7 +59,7 @@ pub fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Rm(a) => block_on(rm::run(a)),
         ClientCommand::Mv(a) => block_on(mv::run(a)),
         ClientCommand::Df(a) => block_on(df::run(a)),
-        ClientCommand::Bench(a) => block_on(bench::run(a)),
+        ClientCommand::Bench(a) => block_on_every_core(bench::run(a)),
         ClientCommand::Stats(a) => block_on(stats::run(a)),
     }
 }
@@ -75,6 +76,23 @@ pub fn block_on<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Resu
         .context("starting the async runtime")?;
     let result = rt.block_on(fut);
     // Connection tasks may still be closing: do not wait on them.
+    rt.shutdown_background();
+    result
+}
+
+/// Runs `fut` on a multi-threaded runtime with one worker per core:
+/// `nfsl bench --jobs N` runs its N jobs as tasks that must be able to use
+/// every core, or it would measure one thread's ceiling instead of the
+/// paths' (a current-thread runtime ran N LOCALIO jobs, CPU-bound in the
+/// caller, on one core while RPC gained from overlap).
+pub fn block_on_every_core<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(fut);
     rt.shutdown_background();
     result
 }
