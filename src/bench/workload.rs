@@ -1,7 +1,7 @@
 //! The workloads `nfsl bench` runs and the runner that drives one of them
 //! through any [`Target`] for a given time: `jobs` concurrent streams, each
-//! a task of its own on the runtime's workers (as N threads of one
-//! application would share one mount), over its own region of the file
+//! a task of its own on the runtime (sharing one mount, as threads of one
+//! application would), over its own region of the file
 //! with `qd` requests in flight, timing every request and the process's
 //! CPU time.
 
@@ -297,11 +297,12 @@ impl Offsets {
 /// requests in flight. A write workload ends with a sync, counted in the
 /// time.
 ///
-/// On a multi-threaded runtime (as `nfsl bench` runs) the jobs spread over
-/// its workers, so they can use every core: a request the target answers
-/// at once (a `pread`, a cached LOCALIO read) is done on the job's worker,
-/// and an RPC call and its reply are handed between tasks mostly on one
-/// worker. Every path, the ceiling too, runs its jobs this way.
+/// On a current-thread runtime (as every `nfsl` command) the jobs share
+/// its thread; on a multi-threaded one (`nfsl bench --threads N`) they
+/// spread over its workers: a request the target answers at once (a
+/// `pread`, a cached LOCALIO read) is done on the job's worker, and an RPC
+/// call and its reply are handed between tasks. Every path, the ceiling
+/// too, runs its jobs this way.
 pub async fn run<T: Target + Send + Sync + 'static>(
     target: &Arc<T>,
     w: &Workload,

@@ -2,9 +2,9 @@
 //! (pread/pwrite and io_uring: the ceiling), (b) LOCALIO (`localio=on`) and
 //! (c) RPC over loopback (`localio=off`), buffered and `O_DIRECT`
 //! (`direct=never|always` for LOCALIO; RPC's server decides), `--jobs`
-//! streams at a time, each a task of its own (the command runs on a
-//! multi-threaded runtime with one worker per core, so the jobs and the
-//! client's connections can use every core), each path first reading the whole file once (so no
+//! streams at a time, each a task of its own (on the one thread every
+//! `nfsl` command runs on, or with `--threads N` on a multi-threaded
+//! runtime, so the jobs and the client's connections can use N cores), each path first reading the whole file once (so no
 //! path is timed on a colder file), then per workload a warm-up and
 //! `--repeats` timed runs, interleaved across paths so drift hits them
 //! alike. Prints throughput, IOPS, p50/p99 latency and the
@@ -58,12 +58,18 @@ pub struct BenchArgs {
     pub workloads: String,
     /// Concurrent jobs (streams), each over its own region of the file
     /// with the workload's queue depth; a comma-separated list runs every
-    /// workload at each count (e.g. 1,2,4). Jobs are tasks on a runtime
-    /// with one worker thread per core, every path's alike; the client
-    /// paths' jobs share one mount, as threads of one application would;
-    /// pread (synchronous) runs only at queue depth 1.
+    /// workload at each count (e.g. 1,2,4). Jobs are tasks on the
+    /// runtime's `--threads`, every path's alike; the client paths' jobs
+    /// share one mount, as threads of one application would; pread
+    /// (synchronous) runs only at queue depth 1.
     #[arg(long, default_value = "1")]
     pub jobs: String,
+    /// Threads that run the jobs and the client: 1 (default) is the
+    /// single-threaded runtime every `nfsl` command runs on; more is a
+    /// multi-threaded runtime with that many workers, so jobs can use
+    /// several cores (`--jobs` scaling; every path runs alike).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
     /// Paths: pread, io_uring, localio, rpc (comma-separated).
     #[arg(long, default_value = "pread,io_uring,localio,rpc")]
     pub paths: String,

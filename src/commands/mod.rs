@@ -2,8 +2,8 @@
 //! each, sharing [`crate::endpoint`] (URL or local path, mounting),
 //! [`crate::transfer`] (streaming copies) and [`crate::format`] (output).
 //!
-//! Every command runs on one tokio runtime (single-threaded; `bench`'s
-//! is multi-threaded, so its jobs can use every core) and returns an error that
+//! Every command runs on one tokio runtime (single-threaded; `bench
+//! --threads N` on N workers) and returns an error that
 //! `main` prints as one line (`nfsl: CMD ARG: what went wrong`) with exit
 //! status 1.
 
@@ -59,7 +59,10 @@ pub fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Rm(a) => block_on(rm::run(a)),
         ClientCommand::Mv(a) => block_on(mv::run(a)),
         ClientCommand::Df(a) => block_on(df::run(a)),
-        ClientCommand::Bench(a) => block_on_every_core(bench::run(a)),
+        ClientCommand::Bench(a) if a.threads > 1 => {
+            block_on_workers(usize::from(a.threads), bench::run(a))
+        }
+        ClientCommand::Bench(a) => block_on(bench::run(a)),
         ClientCommand::Stats(a) => block_on(stats::run(a)),
     }
 }
@@ -80,15 +83,16 @@ pub fn block_on<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Resu
     result
 }
 
-/// Runs `fut` on a multi-threaded runtime with one worker per core:
-/// `nfsl bench --jobs N` runs its N jobs as tasks that must be able to use
-/// every core, or it would measure one thread's ceiling instead of the
-/// paths' (a current-thread runtime ran N LOCALIO jobs, CPU-bound in the
-/// caller, on one core while RPC gained from overlap).
-pub fn block_on_every_core<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+/// Runs `fut` on a multi-threaded runtime with `workers` threads: for
+/// `nfsl bench --threads N`, whose jobs are tasks that should be able to
+/// use N cores (on the single-threaded runtime, N LOCALIO jobs, CPU-bound
+/// in the caller, share one core while RPC gains from overlap).
+pub fn block_on_workers<T>(
+    workers: usize,
+    fut: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
