@@ -423,6 +423,12 @@ async fn stream<T: Target>(
         if Instant::now() < deadline {
             in_flight.push(issue(buf, offsets.next()));
         }
+        // A request that never waits (a `pread`, a cached LOCALIO read)
+        // never returns to the runtime: spend tokio's cooperative budget
+        // so the job yields now and then (every 128 requests), as a
+        // socket's would, and the other jobs on this thread (or a worker
+        // free to steal it) run at the same time instead of after it.
+        tokio::task::coop::consume_budget().await;
     }
     Ok(latencies)
 }
