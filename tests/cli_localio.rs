@@ -157,6 +157,8 @@ fn bench_jobs_run_streams_in_their_own_regions_and_report_each() {
         "rand-read",
         "--jobs",
         "1,2,4",
+        "--threads",
+        "2",
         "--modes",
         "buffered",
         "--json",
@@ -168,7 +170,7 @@ fn bench_jobs_run_streams_in_their_own_regions_and_report_each() {
     let doc: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
     let results = doc["results"].as_array().unwrap();
     for (path, counts) in [
-        ("pread", &[1u64][..]),
+        ("pread", &[1u64, 2, 4][..]),
         ("io_uring", &[1, 2, 4][..]),
         ("localio", &[1, 2, 4][..]),
         ("rpc", &[1, 2, 4][..]),
@@ -188,6 +190,12 @@ fn bench_jobs_run_streams_in_their_own_regions_and_report_each() {
         assert!(per_job.iter().all(|o| o.as_u64().unwrap() > 0), "{r}");
         let sum: u64 = per_job.iter().map(|o| o.as_u64().unwrap()).sum();
         assert_eq!(sum, run["ops"].as_u64().unwrap(), "{r}");
+        // The jobs ran on the runtime's two workers, and the process's
+        // CPU time was measured.
+        let threads = run["job_threads"].as_u64().unwrap() as usize;
+        assert!((1..=n.min(2)).contains(&threads), "{r}");
+        assert!(run["cpu_seconds"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["cpu_cores"].as_f64().unwrap() > 0.0, "{r}");
     }
     let ratios = doc["ratios"].as_array().unwrap();
     let names: Vec<&str> = ratios
@@ -201,6 +209,9 @@ fn bench_jobs_run_streams_in_their_own_regions_and_report_each() {
     let out = nfsl(&["bench", &server.url(""), "--jobs", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--jobs"), "{err}");
+    let out = nfsl(&["bench", &server.url(""), "--threads", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--threads"), "{err}");
 }
 
 #[test]

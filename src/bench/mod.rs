@@ -136,6 +136,11 @@ impl Measured {
         (median(lo), median(hi))
     }
 
+    /// Cores the benchmark process kept busy, median over the runs.
+    pub fn cores(&self) -> f64 {
+        median(self.runs.iter().map(Sample::cores).collect())
+    }
+
     /// Latency percentile over every request of every run.
     pub fn latency(&self, p: f64) -> Duration {
         Latencies::merged(self.runs.iter().map(|r| &r.latencies)).percentile(p)

@@ -63,7 +63,7 @@ fn ratio_cell(r: Option<f64>) -> String {
 /// The table: one line per workload, mode and path.
 pub fn table(results: &[Measured]) -> String {
     let mut rows = vec![[
-        "workload", "mode", "path", "MB/s", "IOPS", "p50 us", "p99 us",
+        "workload", "mode", "path", "MB/s", "IOPS", "p50 us", "p99 us", "CPU",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -81,6 +81,7 @@ pub fn table(results: &[Measured]) -> String {
             format!("{:.0}", m.iops()),
             micros(m.latency(50.0)),
             micros(m.latency(99.0)),
+            format!("{:.2}", m.cores()),
         ];
         if per_job {
             let (lo, hi) = m.job_iops_range();
@@ -88,11 +89,13 @@ pub fn table(results: &[Measured]) -> String {
         }
         rows.push(row);
     }
-    let right = [false, false, false, true, true, true, true, true];
+    let right = [false, false, false, true, true, true, true, true, true];
     let mut out: String = columns(&rows, &right[..rows[0].len()])
         .into_iter()
         .map(|l| l + "\n")
         .collect();
+    out += "(CPU: cores the benchmark process kept busy, its CPU time over the \
+            run's wall time; a server's CPU is not in it)\n";
     let ratios = ratios(results);
     if !ratios.is_empty() {
         let mut rows = vec![vec![
@@ -209,6 +212,8 @@ pub fn result_json(m: &Measured) -> Json {
                 ("seconds", Json::Num(r.elapsed.as_secs_f64())),
                 ("mb_per_sec", Json::Num(r.mb_per_sec())),
                 ("iops", Json::Num(r.iops())),
+                ("cpu_seconds", Json::Num(r.cpu.as_secs_f64())),
+                ("job_threads", Json::Int(r.threads as u64)),
                 (
                     "job_ops",
                     Json::Arr(r.job_ops.iter().map(|&n| Json::Int(n)).collect()),
@@ -236,6 +241,7 @@ pub fn result_json(m: &Measured) -> Json {
         ("iops", Json::Num(m.iops())),
         ("p50_us", us(50.0)),
         ("p99_us", us(99.0)),
+        ("cpu_cores", Json::Num(m.cores())),
         (
             "client_local_ops",
             if client {
@@ -290,6 +296,8 @@ mod tests {
                 elapsed: Duration::from_secs(1),
                 latencies: Latencies::from_unsorted(vec![1000, 2000]),
                 job_ops: vec![iops],
+                cpu: Duration::from_millis(500),
+                threads: 1,
             }],
             local_ops: 0,
             rpc_ops: 0,

@@ -116,6 +116,8 @@ mod tests {
                 elapsed: Duration::from_secs(1),
                 latencies: Latencies::default(),
                 job_ops: vec![10],
+                cpu: Duration::ZERO,
+                threads: 1,
             }],
             local_ops: 0,
             rpc_ops: 0,

@@ -1,13 +1,17 @@
 //! The workloads `nfsl bench` runs and the runner that drives one of them
 //! through any [`Target`] for a given time: `jobs` concurrent streams, each
-//! over its own region of the file with `qd` requests in flight, all from
-//! one task (as one `nfsl` process runs them), timing every request.
+//! a task of its own on the runtime (sharing one mount, as threads of one
+//! application would), over its own region of the file
+//! with `qd` requests in flight, timing every request and the process's
+//! CPU time.
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::Barrier;
 
 /// Sequential workloads move 1 MiB per request.
 pub const SEQ_BLOCK: usize = 1 << 20;
@@ -150,7 +154,7 @@ impl fmt::Display for Workload {
 /// others do not.
 pub trait Target {
     /// A request's buffer.
-    type Buf;
+    type Buf: Send;
     /// A buffer of `len` bytes for requests of that size, filled with
     /// `fill` (what writes write).
     fn buffer(&self, len: usize, fill: u8) -> Self::Buf;
@@ -160,16 +164,16 @@ pub trait Target {
         buf: Self::Buf,
         offset: u64,
         len: usize,
-    ) -> impl Future<Output = anyhow::Result<Self::Buf>>;
+    ) -> impl Future<Output = anyhow::Result<Self::Buf>> + Send;
     /// Writes `len` bytes of `buf` at `offset`; gives the buffer back.
     fn write(
         &self,
         buf: Self::Buf,
         offset: u64,
         len: usize,
-    ) -> impl Future<Output = anyhow::Result<Self::Buf>>;
+    ) -> impl Future<Output = anyhow::Result<Self::Buf>> + Send;
     /// Makes every write so far durable (fsync / COMMIT).
-    fn sync(&self) -> impl Future<Output = anyhow::Result<()>>;
+    fn sync(&self) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 /// What one timed run of a workload measured.
@@ -185,6 +189,12 @@ pub struct Sample {
     pub latencies: Latencies,
     /// Requests each job completed (one entry per job).
     pub job_ops: Vec<u64>,
+    /// CPU time of the whole benchmark process (every thread: the jobs,
+    /// the runtime's workers, IO engine workers) during the run.
+    pub cpu: Duration,
+    /// Distinct threads the jobs ended on (a job may move between the
+    /// runtime's workers; this shows whether they shared one).
+    pub threads: usize,
 }
 
 impl Sample {
@@ -205,6 +215,11 @@ impl Sample {
         let lo = per.clone().fold(f64::INFINITY, f64::min);
         let hi = per.fold(0.0, f64::max);
         (if lo.is_finite() { lo } else { 0.0 }, hi)
+    }
+
+    /// Cores the benchmark process kept busy: CPU time over wall time.
+    pub fn cores(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 
@@ -277,11 +292,19 @@ impl Offsets {
 
 /// Runs `w` against `target` over the first `file_size` bytes of its file
 /// for `duration` (at least one request per slot): `w.jobs` streams at
-/// once, job `j` over the `j`-th of `w.jobs` equal block-aligned regions,
-/// each keeping `w.qd` requests in flight. A write workload ends with a
-/// sync, counted in the time.
-pub async fn run<T: Target>(
-    target: &T,
+/// once, each a task of its own on the current runtime, job `j` over the
+/// `j`-th of `w.jobs` equal block-aligned regions, each keeping `w.qd`
+/// requests in flight. A write workload ends with a sync, counted in the
+/// time.
+///
+/// On a current-thread runtime (as every `nfsl` command) the jobs share
+/// its thread; on a multi-threaded one (`nfsl bench --threads N`) they
+/// spread over its workers: a request the target answers at once (a
+/// `pread`, a cached LOCALIO read) is done on the job's worker, and an RPC
+/// call and its reply are handed between tasks. Every path, the ceiling
+/// too, runs its jobs this way.
+pub async fn run<T: Target + Send + Sync + 'static>(
+    target: &Arc<T>,
     w: &Workload,
     file_size: u64,
     duration: Duration,
@@ -296,23 +319,55 @@ pub async fn run<T: Target>(
             w.block
         );
     }
-    let start = Instant::now();
-    let deadline = start + duration;
-    let streams = (0..jobs).map(|j| {
-        let offsets = Offsets::new(w, j * region, region, seed.wrapping_add(j * 0x51ed));
-        stream(target, w, offsets, deadline, (seed as u8) | 1)
-    });
-    let done = futures_util::future::join_all(streams).await;
+    // Every job starts its clock when all are running, so none runs
+    // alone while the others wait to be scheduled.
+    let ready = Arc::new(Barrier::new(jobs as usize));
+    let cpu_before = process_cpu();
+    let done: Vec<_> = (0..jobs)
+        .map(|j| {
+            let (target, ready, w) = (target.clone(), ready.clone(), *w);
+            let offsets = Offsets::new(&w, j * region, region, seed.wrapping_add(j * 0x51ed));
+            tokio::spawn(async move {
+                ready.wait().await;
+                let start = Instant::now();
+                let fill = (seed as u8) | 1;
+                let latencies = stream(&*target, &w, offsets, start + duration, fill).await?;
+                anyhow::Ok(JobRun {
+                    start,
+                    end: Instant::now(),
+                    latencies,
+                    thread: rustix::thread::gettid().as_raw_nonzero().get(),
+                })
+            })
+        })
+        .collect();
+    let mut runs = Vec::with_capacity(done.len());
+    for job in done {
+        runs.push(
+            job.await
+                .map_err(|e| anyhow::anyhow!("a job failed: {e}"))??,
+        );
+    }
+    let start = runs
+        .iter()
+        .map(|r| r.start)
+        .min()
+        .expect("at least one job");
+    let mut end = runs.iter().map(|r| r.end).max().expect("at least one job");
     if w.op == Op::Write {
         target.sync().await?;
+        end = Instant::now();
     }
-    let elapsed = start.elapsed();
+    let elapsed = end - start;
+    let cpu = process_cpu().saturating_sub(cpu_before);
+    let mut threads: Vec<_> = runs.iter().map(|r| r.thread).collect();
+    threads.sort_unstable();
+    threads.dedup();
     let mut latencies = Vec::new();
-    let mut job_ops = Vec::with_capacity(done.len());
-    for d in done {
-        let l = d?;
-        job_ops.push(l.len() as u64);
-        latencies.extend(l);
+    let mut job_ops = Vec::with_capacity(runs.len());
+    for r in runs {
+        job_ops.push(r.latencies.len() as u64);
+        latencies.extend(r.latencies);
     }
     let ops = latencies.len() as u64;
     Ok(Sample {
@@ -321,7 +376,23 @@ pub async fn run<T: Target>(
         elapsed,
         latencies: Latencies::from_unsorted(latencies),
         job_ops,
+        cpu,
+        threads: threads.len(),
     })
+}
+
+/// What one job did.
+struct JobRun {
+    start: Instant,
+    end: Instant,
+    latencies: Vec<u32>,
+    thread: i32,
+}
+
+/// CPU time used so far by every thread of this process.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// One job: `w.qd` requests in flight at `offsets` until `deadline`;
@@ -352,6 +423,12 @@ async fn stream<T: Target>(
         if Instant::now() < deadline {
             in_flight.push(issue(buf, offsets.next()));
         }
+        // A request that never waits (a `pread`, a cached LOCALIO read)
+        // never returns to the runtime: spend tokio's cooperative budget
+        // so the job yields now and then (every 128 requests), as a
+        // socket's would, and the other jobs on this thread (or a worker
+        // free to steal it) run at the same time instead of after it.
+        tokio::task::coop::consume_budget().await;
     }
     Ok(latencies)
 }

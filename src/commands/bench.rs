@@ -2,7 +2,9 @@
 //! (pread/pwrite and io_uring: the ceiling), (b) LOCALIO (`localio=on`) and
 //! (c) RPC over loopback (`localio=off`), buffered and `O_DIRECT`
 //! (`direct=never|always` for LOCALIO; RPC's server decides), `--jobs`
-//! streams at a time, each path first reading the whole file once (so no
+//! streams at a time, each a task of its own (on the one thread every
+//! `nfsl` command runs on, or with `--threads N` on a multi-threaded
+//! runtime, so the jobs and the client's connections can use N cores), each path first reading the whole file once (so no
 //! path is timed on a colder file), then per workload a warm-up and
 //! `--repeats` timed runs, interleaved across paths so drift hits them
 //! alike. Prints throughput, IOPS, p50/p99 latency and the
@@ -15,6 +17,7 @@
 //! is checked by content; otherwise (a) is skipped, saying so.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -53,13 +56,20 @@ pub struct BenchArgs {
     /// optional -qdN (comma-separated).
     #[arg(long, default_value = Workload::DEFAULT)]
     pub workloads: String,
-    /// Concurrent jobs (streams), each over its own region of the file,
-    /// with the workload's queue depth each; a comma-separated list runs
-    /// every workload at each count (e.g. 1,2,4). Jobs share the client's
-    /// one thread, as one `nfsl` process would; pread (synchronous) runs
-    /// only at one job and queue depth 1.
+    /// Concurrent jobs (streams), each over its own region of the file
+    /// with the workload's queue depth; a comma-separated list runs every
+    /// workload at each count (e.g. 1,2,4). Jobs are tasks on the
+    /// runtime's `--threads`, every path's alike; the client paths' jobs
+    /// share one mount, as threads of one application would; pread
+    /// (synchronous) runs only at queue depth 1.
     #[arg(long, default_value = "1")]
     pub jobs: String,
+    /// Threads that run the jobs and the client: 1 (default) is the
+    /// single-threaded runtime every `nfsl` command runs on; more is a
+    /// multi-threaded runtime with that many workers, so jobs can use
+    /// several cores (`--jobs` scaling; every path runs alike).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
     /// Paths: pread, io_uring, localio, rpc (comma-separated).
     #[arg(long, default_value = "pread,io_uring,localio,rpc")]
     pub paths: String,
@@ -207,12 +217,14 @@ async fn bench(
             match p {
                 PathKind::Pread => {
                     if let Some(l) = &local {
-                        set.pread = usable(p, mode, Pread::open(l, mode == Mode::Direct));
+                        set.pread =
+                            usable(p, mode, Pread::open(l, mode == Mode::Direct)).map(Arc::new);
                     }
                 }
                 PathKind::Uring => {
                     if let Some(l) = &local {
-                        set.uring = usable(p, mode, Uring::open(l, direct_policy(mode)));
+                        set.uring =
+                            usable(p, mode, Uring::open(l, direct_policy(mode))).map(Arc::new);
                     }
                 }
                 PathKind::Localio => {
@@ -345,24 +357,24 @@ async fn open_client(r: &Remote, path: &str) -> anyhow::Result<ClientFile> {
     let opts = OpenOptions::new().read(true).write(true);
     Ok(ClientFile {
         nfs: r.nfs.clone(),
-        target: Client {
+        target: Arc::new(Client {
             file: r.nfs.open(path, &opts).await?,
             held: Default::default(),
-        },
+        }),
     })
 }
 
 /// A client path's file and its mount (for the counters).
 struct ClientFile {
     nfs: nfsl_client::Nfs,
-    target: Client,
+    target: Arc<Client>,
 }
 
 /// The targets open for one mode.
 #[derive(Default)]
 struct PathSet {
-    pread: Option<Pread>,
-    uring: Option<Uring>,
+    pread: Option<Arc<Pread>>,
+    uring: Option<Arc<Uring>>,
     localio: Option<ClientFile>,
     rpc: Option<ClientFile>,
 }
@@ -372,13 +384,15 @@ impl PathSet {
     /// that none is timed on a colder file than another.
     async fn warm(&self, size: u64) -> anyhow::Result<()> {
         if let Some(t) = &self.pread {
-            workload::warm(t, size).await.context("warming pread")?;
+            workload::warm(&**t, size).await.context("warming pread")?;
         }
         if let Some(t) = &self.uring {
-            workload::warm(t, size).await.context("warming io_uring")?;
+            workload::warm(&**t, size)
+                .await
+                .context("warming io_uring")?;
         }
         for c in [&self.localio, &self.rpc].into_iter().flatten() {
-            workload::warm(&c.target, size)
+            workload::warm(&*c.target, size)
                 .await
                 .context("warming the client")?;
         }
@@ -408,8 +422,8 @@ impl PathSet {
                 seed: u64::from(rep) * 7919 + w.qd as u64 + ((w.jobs as u64) << 16),
                 warm,
             };
-            // pread is synchronous: one request in flight at most.
-            if let (Some(t), 1, 1) = (&self.pread, w.qd, w.jobs) {
+            // pread is synchronous: one request in flight per job.
+            if let (Some(t), 1) = (&self.pread, w.qd) {
                 round.run(&mut out, PathKind::Pread, t, None).await?;
             }
             if let Some(t) = &self.uring {
@@ -454,11 +468,11 @@ struct Round<'a> {
 impl Round<'_> {
     /// Runs the round on `t` (the `path` target; `nfs`: its mount, for
     /// the counters) and records it in `out` unless it is the warm-up.
-    async fn run<T: Target>(
+    async fn run<T: Target + Send + Sync + 'static>(
         &self,
         out: &mut Vec<Measured>,
         path: PathKind,
-        t: &T,
+        t: &Arc<T>,
         nfs: Option<&nfsl_client::Nfs>,
     ) -> anyhow::Result<()> {
         let w = self.w;

@@ -2,7 +2,8 @@
 //! each, sharing [`crate::endpoint`] (URL or local path, mounting),
 //! [`crate::transfer`] (streaming copies) and [`crate::format`] (output).
 //!
-//! Every command runs on one tokio runtime and returns an error that
+//! Every command runs on one tokio runtime (single-threaded; `bench
+//! --threads N` on N workers) and returns an error that
 //! `main` prints as one line (`nfsl: CMD ARG: what went wrong`) with exit
 //! status 1.
 
@@ -58,6 +59,9 @@ pub fn run(cmd: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Rm(a) => block_on(rm::run(a)),
         ClientCommand::Mv(a) => block_on(mv::run(a)),
         ClientCommand::Df(a) => block_on(df::run(a)),
+        ClientCommand::Bench(a) if a.threads > 1 => {
+            block_on_workers(usize::from(a.threads), bench::run(a))
+        }
         ClientCommand::Bench(a) => block_on(bench::run(a)),
         ClientCommand::Stats(a) => block_on(stats::run(a)),
     }
@@ -75,6 +79,24 @@ pub fn block_on<T>(fut: impl Future<Output = anyhow::Result<T>>) -> anyhow::Resu
         .context("starting the async runtime")?;
     let result = rt.block_on(fut);
     // Connection tasks may still be closing: do not wait on them.
+    rt.shutdown_background();
+    result
+}
+
+/// Runs `fut` on a multi-threaded runtime with `workers` threads: for
+/// `nfsl bench --threads N`, whose jobs are tasks that should be able to
+/// use N cores (on the single-threaded runtime, N LOCALIO jobs, CPU-bound
+/// in the caller, share one core while RPC gains from overlap).
+pub fn block_on_workers<T>(
+    workers: usize,
+    fut: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = rt.block_on(fut);
     rt.shutdown_background();
     result
 }
