@@ -663,6 +663,9 @@ impl LocalRoute {
     /// `offset` (all of them with `None`), so a read or a GETATTR sees
     /// them; one that fails is redone through `rpc`.
     pub(crate) async fn settle_writes(&self, rpc: &RpcRoute, range: Option<(u64, usize)>) {
+        if self.behind.is_empty() {
+            return;
+        }
         let mut queue = self.behind.lock().await;
         match range {
             Some((offset, len)) => {
