@@ -195,16 +195,37 @@ impl IoEngine {
         buf: &mut [u8],
         policy: DirectPolicy,
     ) -> Result<usize, IoError> {
+        let (n, _) = self
+            .read_into_with(file, offset, buf, policy, |_| BytesMut::new())
+            .await?;
+        Ok(n)
+    }
+
+    /// [`IoEngine::read_into`] for a caller that recycles buffers: the
+    /// part that goes to the workers is read into `spare(len)` (called
+    /// only then), which is handed back with the bytes read; `None`: all
+    /// of it was read in the caller from the page cache.
+    pub async fn read_into_with(
+        &self,
+        file: &Arc<IoFile>,
+        offset: u64,
+        buf: &mut [u8],
+        policy: DirectPolicy,
+        spare: impl FnOnce(usize) -> BytesMut,
+    ) -> Result<(usize, Option<BytesMut>), IoError> {
         let len = buf.len();
         let done = self.read_cached(file, offset, buf, policy);
         if done == len {
-            return Ok(len);
+            return Ok((len, None));
         }
-        let rest = Read::new(Arc::clone(file), offset + done as u64, len - done).direct(policy);
-        let data = self.submit(rest).await.await?;
-        let n = data.len().min(len - done);
+        let rest = len - done;
+        let read = Read::new(Arc::clone(file), offset + done as u64, rest)
+            .direct(policy)
+            .buffer(spare(rest));
+        let data = self.submit(read).await.await?;
+        let n = data.len().min(rest);
         buf[done..done + n].copy_from_slice(&data[..n]);
-        Ok(done + n)
+        Ok((done + n, Some(data)))
     }
 
     /// The part of a read into `buf` at `offset` the page cache can answer

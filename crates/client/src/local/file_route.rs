@@ -489,7 +489,9 @@ impl LocalRoute {
     }
 
     /// One piece of [`LocalRoute::read_into`]: (its length, bytes read,
-    /// whether it was all read in the caller from the page cache).
+    /// whether it was all read in the caller from the page cache). Reads
+    /// that go to the workers use a recycled buffer
+    /// ([`IoEngine::read_into_with`]).
     async fn read_piece(
         &self,
         local: &Local,
@@ -505,20 +507,16 @@ impl LocalRoute {
             self.recycle(data);
             return Ok((len, n, false));
         }
-        let policy = self.policy();
-        let done = local.engine.read_cached(&local.file, offset, buf, policy);
-        if done == len {
-            return Ok((len, len, true));
+        let spare = |n| self.spare_buffer(n);
+        let (n, used) = local
+            .engine
+            .read_into_with(&local.file, offset, buf, self.policy(), spare)
+            .await?;
+        let cached = used.is_none();
+        if let Some(data) = used {
+            self.recycle(data);
         }
-        let rest = len - done;
-        let read = Read::new(Arc::clone(&local.file), offset + done as u64, rest)
-            .direct(policy)
-            .buffer(self.spare_buffer(rest));
-        let data = local.engine.submit(read).await.await?;
-        let n = data.len().min(rest);
-        buf[done..done + n].copy_from_slice(&data[..n]);
-        self.recycle(data);
-        Ok((len, done + n, false))
+        Ok((len, n, cached))
     }
 
     /// A local read failed: nothing read ahead is trusted, and the mount
