@@ -8,13 +8,12 @@ mod common;
 
 use common::*;
 use nfsl_client::{LocalioMode, OpenOptions};
-use rustix::fs::{fadvise, Advice};
 
 /// Drops `path`'s (clean) pages from the page cache.
 fn uncache(path: &std::path::Path) {
     let f = std::fs::File::open(path).unwrap();
     f.sync_all().unwrap();
-    fadvise(&f, 0, None, Advice::DontNeed).unwrap();
+    drop_cached_pages(&f);
 }
 
 #[test]

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use common::*;
 use nfsl_client::{LocalioMode, OpenOptions};
-use rustix::fs::{fadvise, Advice};
 
 /// Counts the bytes allocated (by any thread) while `COUNTING` is set.
 struct Counting;
@@ -52,11 +51,6 @@ async fn allocated_during<F: std::future::Future<Output = ()>>(f: F) -> u64 {
     ALLOCATED.load(Ordering::SeqCst) - before
 }
 
-/// Drops `file`'s (clean) pages from the page cache.
-fn uncache(file: &std::fs::File) {
-    fadvise(file, 0, None, Advice::DontNeed).unwrap();
-}
-
 const PAGE: usize = 4096;
 
 #[test]
@@ -78,7 +72,7 @@ fn local_reads_allocate_no_buffer_per_read() {
         let mut buf = vec![0u8; PAGE];
         // Opens the fds, caches the file, and gives the file a spare
         // buffer (one read that goes to the workers).
-        uncache(&local);
+        drop_cached_pages(&local);
         assert_eq!(f.read_at(&mut buf, PAGE as u64).await.unwrap(), PAGE);
         let mut all = Vec::new();
         f.read_to_end(&mut all).await.unwrap();
@@ -106,7 +100,7 @@ fn local_reads_allocate_no_buffer_per_read() {
         let before = nfs.stats().local_uncached_reads;
         let uncached = allocated_during(async {
             for off in offsets.clone().take(uncached_reads) {
-                uncache(&local);
+                drop_cached_pages(&local);
                 assert_eq!(f.read_at(&mut buf, off as u64).await.unwrap(), PAGE);
                 assert!(buf == data[off..off + PAGE]);
             }

@@ -66,6 +66,12 @@ pub fn disk_tempdir() -> tempfile::TempDir {
     tempfile::tempdir_in("/var/tmp").expect("tempdir in /var/tmp")
 }
 
+/// Drops `file`'s clean pages from the page cache (`POSIX_FADV_DONTNEED`),
+/// so that the next read of them has to go to the device.
+pub fn drop_cached_pages(file: &std::fs::File) {
+    rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+}
+
 /// Whether this process runs as root.
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
