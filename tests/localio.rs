@@ -318,10 +318,18 @@ fn a_running_program_refuses_local_writes_without_ending_the_session() {
     let program = dir.path().join("sleeper");
     std::fs::copy("/bin/sleep", &program).unwrap();
     std::fs::write(dir.path().join("other"), b"other").unwrap();
-    let mut running = std::process::Command::new(&program)
-        .arg("30")
-        .spawn()
-        .unwrap();
+    // Another test thread's child may hold the copy's write fd for a
+    // moment (between its fork and exec): ETXTBSY until it has exec'd.
+    let mut tries = 0;
+    let mut running = loop {
+        match std::process::Command::new(&program).arg("30").spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            spawned => break spawned.unwrap(),
+        }
+    };
     let server = NfslServer::start(dir.path(), "rw,no_root_squash");
     let sock = server.localio_socket();
     rt().block_on(async {
